@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Run the whole test suite (slow end-to-end tests included) on a fresh or set-up clone.
+# Usage: bash scripts/test.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# the browser tests drive Debian's Chromium (never a downloaded browser); needs apt (root)
+bash scripts/install_browser.sh
+export SLICELENS_QUIET=1
+exec .venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,36 @@
+"""List the runs of a workspace, or summarise one run.
+
+Example:
+  slicelens runs --workspace slicelens-workspace
+  slicelens runs --run run-0001-demo
+"""
+
+from __future__ import annotations
+
+from slicelens.cli.common import add_run, add_workspace, table
+
+HELP = "list a workspace's runs or summarise one"
+
+
+def add_arguments(p):
+    add_workspace(p)
+    add_run(p)
+
+
+def run(args) -> int:
+    from slicelens.pipeline.report import print_run_summary
+    from slicelens.store import Workspace
+
+    ws = Workspace(args.workspace, create=False)
+    if args.run:
+        print_run_summary(ws.run(args.run))
+        return 0
+    rows = []
+    for r in ws.runs():
+        s = r.samples
+        lab = s[s["label"] >= 0]
+        rows.append({"run": r.id, "samples": len(s), "accuracy": float(lab["correct"].mean()),
+                     "model": str(r.record.get("model", {}).get("spec", "")),
+                     "created": str(r.record.get("created_at", ""))[:19]})
+    print(table(rows))
+    return 0

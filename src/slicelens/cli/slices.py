@@ -1,0 +1,89 @@
+"""Find slices of a run where the model fails, ranked, and store them in the run.
+
+Slices are learned on one split (default: val), assigned to every other split, and
+ranked by the upper end of the Wilson 95% interval of their accuracy (most problematic
+first; small slices need more evidence to rank high). Each slicer's parameters are the
+options below; an option of another slicer is an error.
+
+Examples:
+  slicelens slices --workspace ws
+  slicelens slices --workspace ws --slicer error-clustering --n-slices 16
+  slicelens slices --workspace ws --min-clusters 40 --segregate confusion
+  slicelens slices --workspace ws --consistency      # the paper's Fig. 4 comparison
+"""
+
+from __future__ import annotations
+
+from slicelens.cli.common import add_run, add_workspace
+
+HELP = "find and rank the slices where the model fails (attribution space or baseline)"
+
+
+def _slicer_params():
+    from slicelens.slicing.base import SLICERS, _load_builtin_slicers
+
+    _load_builtin_slicers()
+    return {name: cls.Params for name, cls in sorted(SLICERS.items())}
+
+
+def add_arguments(p):
+    from slicelens.params import add_model_args
+
+    add_workspace(p)
+    add_run(p)
+    params = _slicer_params()
+    p.add_argument("--slicer", default="attribution", choices=list(params),
+                   help="slicing method (default: attribution)")
+    p.add_argument("--split", default="val", help="split the slices are learned on (default: val)")
+    p.add_argument("--top", type=int, default=20, help="rows of the table to print (default: 20)")
+    p.add_argument("--consistency", action="store_true",
+                   help="also print the neighbour consistency of the feature vs attribution "
+                        "space (AttributionScanner Fig. 4)")
+    seen: set[str] = set()
+    for name, model in params.items():
+        group = p.add_argument_group(f"{name} options")
+        add_model_args(group, model, skip=tuple(seen))
+        seen |= set(model.model_fields)
+
+
+def run(args) -> int:
+    from slicelens.cli.common import open_run, table
+    from slicelens.errors import SliceLensError
+    from slicelens.params import from_args
+    from slicelens.pipeline.slices import find_slices, space_consistency
+
+    params = _slicer_params()
+    model = params[args.slicer]
+    foreign = sorted({f for m in params.values() for f in m.model_fields}
+                     - set(model.model_fields))
+    given = [f for f in foreign if getattr(args, f, None) is not None]
+    if given:
+        raise SliceLensError(f"--{given[0].replace('_', '-')} is not an option of the "
+                             f"{args.slicer!r} slicer")
+    ws, r = open_run(args)
+    chosen = from_args(model, args).model_dump()
+    slice_set = find_slices(r, args.slicer, chosen, split=args.split)
+    rows = [_row(s) for s in slice_set.slices[: args.top]]
+    print(f"{len(slice_set.slices)} slices of run {r.id} by {args.slicer!r}, learned on "
+          f"{args.split!r}, most problematic first (accuracy with its Wilson 95% interval):")
+    print(table(rows, ["slice", "size", "accuracy", "interval", "confidence", "loss",
+                       "bug type", "description"]))
+    if len(slice_set.slices) > args.top:
+        print(f"... {len(slice_set.slices) - args.top} more (--top N)")
+    print(f"\nsaved in {r.path / 'slices' / (args.slicer + '.json')}")
+    if args.consistency:
+        print("\nNeighbour consistency (App. A-I): mean over points of their 10 nearest "
+              "neighbours' feature cosine (A1) and inverse 2-D Wasserstein of maps (A2)")
+        print(table(space_consistency(r, args.split).to_dict("records"), floatfmt=".4f"))
+    print(f"\nNext: slicelens mosaic --workspace {args.workspace} --run {r.id} "
+          f"--slicer {args.slicer}\n      slicelens annotate --help   (mark a slice core / "
+          "spurious / wrong labels)")
+    return 0
+
+
+def _row(s) -> dict:
+    m = s.metrics
+    return {"slice": s.id, "size": m["size"], "accuracy": m["accuracy"],
+            "interval": f"[{m['acc_low']:.2f}-{m['acc_high']:.2f}]",
+            "confidence": m["confidence"], "loss": m["loss"], "bug type": s.bug_type or "-",
+            "description": s.description}

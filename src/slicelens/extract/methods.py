@@ -1,0 +1,174 @@
+"""Attribution methods over the adapter's explained layer.
+
+Every method turns the activations of ONE forward pass into maps on the layer's grid, so
+extraction computes predictions, features and maps together. The base class owns the
+forward pass (for :meth:`AttributionMethod.attribute_images`), upsampling and
+normalisation; a method overrides :meth:`AttributionMethod.attribute` only.
+
+Which method when:
+
+* ``cam`` - the model ends in global average pooling + linear (``adapter.head`` set).
+  GradCAM in closed form: the gradient of ``logit_c`` w.r.t. ``A[k, i, j]`` is
+  ``W[c, k] / (m k)`` everywhere, so no backward pass is needed.
+* ``gradcam`` - any other head; one backward pass per batch.
+* ``auto`` - ``cam`` when it applies, else ``gradcam``.
+
+Both equal captum's ``LayerGradCam(..., relu_attributions=True)`` (Selvaraju et al.
+2017) on the same layer and targets.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from slicelens.errors import ModelError, SliceLensError
+
+METHODS: dict[str, type[AttributionMethod]] = {}
+
+
+def register_method(name: str):
+    """Class decorator adding an attribution method to :data:`METHODS` under ``name``."""
+    def deco(cls):
+        cls.name = name
+        METHODS[name] = cls
+        return cls
+    return deco
+
+
+def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of maps ``(n, m, k)`` to ``(n, H, W)`` (``size`` int = square)."""
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    return F.interpolate(maps[:, None].float(), size=size, mode="bilinear",
+                         align_corners=False)[:, 0]
+
+
+def normalize_sum1(maps: torch.Tensor) -> torch.Tensor:
+    """Scale each map ``(n, m, k)`` to sum 1 over its grid (AttributionScanner Sec. III-D).
+
+    An all-zero map (the ReLU removed all evidence: no location speaks *for* the class)
+    becomes uniform ``1 / (m k)``. Then ``F_W`` equals the plain pooled feature ``F``
+    instead of a zero vector, which would otherwise pull every such sample into one
+    artificial slice at the origin of the feature space.
+    """
+    maps = maps.clamp(min=0)
+    total = maps.sum(dim=(1, 2), keepdim=True)
+    uniform = torch.full_like(maps, 1.0 / (maps.shape[1] * maps.shape[2]))
+    return torch.where(total > 0, maps / total.clamp(min=torch.finfo(maps.dtype).tiny), uniform)
+
+
+class AttributionMethod:
+    """Base of the attribution-method family.
+
+    Subclasses set ``needs_grad`` and implement :meth:`attribute`.
+    """
+
+    name = "base"
+    #: whether ``attribute`` backpropagates (the forward pass must then keep a graph)
+    needs_grad = False
+
+    def check(self, adapter) -> None:
+        """Raise :class:`ModelError` when the method cannot explain this model."""
+
+    def attribute(self, adapter, A: torch.Tensor, logits: torch.Tensor,
+                  targets: torch.Tensor) -> torch.Tensor:
+        """Raw non-negative maps from one forward pass.
+
+        Parameters
+        ----------
+        adapter : ModelAdapter
+        A : Tensor, shape (n, d, m, k)
+            Activations of ``adapter``'s layer (in the graph of ``logits`` if ``needs_grad``).
+        logits : Tensor, shape (n, C)
+        targets : Tensor of int64, shape (n,)
+            Class to explain per sample.
+
+        Returns
+        -------
+        Tensor, shape (n, m, k), float32, detached
+        """
+        raise NotImplementedError
+
+    def attribute_images(self, adapter, images: torch.Tensor, targets: torch.Tensor, *,
+                         size: int | None = None, normalize: bool = False) -> torch.Tensor:
+        """Maps for ``[0, 1]`` images ``(n, 3, H, W)``; optionally upsampled / summing to 1.
+
+        Returns
+        -------
+        Tensor, shape (n, m, k), or (n, size, size) when ``size`` is given
+        """
+        self.check(adapter)
+        with torch.set_grad_enabled(self.needs_grad):
+            # a leaf that requires grad keeps a graph even when the weights are frozen
+            x = images.detach().clone().requires_grad_(self.needs_grad)
+            A, logits = adapter.forward_parts(x)
+            maps = self.attribute(adapter, A, logits, targets.to(logits.device))
+        if normalize:
+            maps = normalize_sum1(maps)
+        return upsample(maps, size) if size is not None else maps
+
+
+@register_method("cam")
+class CAM(AttributionMethod):
+    """GradCAM in closed form for a pooled-linear head, no backward pass.
+
+    ``alpha[c, k] = W[c, k] / (m k)``, ``map = ReLU(sum_k alpha[c, k] A_k)``.
+    """
+
+    def check(self, adapter) -> None:
+        if adapter.head is None:
+            raise ModelError("method 'cam' needs a model ending in global average pooling + "
+                             "linear; use method 'gradcam' (or 'auto')")
+
+    def attribute(self, adapter, A, logits, targets):
+        self.check(adapter)
+        m, k = A.shape[2:]
+        alpha = adapter.head.weight.to(A.device, A.dtype)[targets] / (m * k)  # (n, d)
+        return torch.relu(torch.einsum("nd,ndij->nij", alpha, A.detach())).float()
+
+
+@register_method("gradcam")
+class GradCAM(AttributionMethod):
+    """GradCAM: ``alpha = mean_hw(d logit_c / d A)``, ``map = ReLU(sum_k alpha_k A_k)``.
+
+    One backward pass per batch: samples are independent in eval mode, so the gradient
+    of the batch's summed target logits gives every sample's own gradient.
+    """
+
+    needs_grad = True
+
+    def attribute(self, adapter, A, logits, targets):
+        if not A.requires_grad:
+            raise ModelError("gradcam needs the forward pass to run with gradients enabled")
+        score = logits.gather(1, targets.view(-1, 1)).sum()
+        (grads,) = torch.autograd.grad(score, A)
+        alpha = grads.mean(dim=(2, 3))  # (n, d)
+        return torch.relu(torch.einsum("nd,ndij->nij", alpha, A.detach())).float()
+
+
+def get_method(name: str, adapter=None) -> AttributionMethod:
+    """An instance of method ``name``; ``"auto"`` resolves against ``adapter``."""
+    if name == "auto":
+        if adapter is None:
+            raise SliceLensError("method 'auto' needs the adapter to choose")
+        name = "cam" if adapter.head is not None else "gradcam"
+    if name not in METHODS:
+        raise SliceLensError(f"unknown attribution method {name!r}; choose one of "
+                             f"{', '.join(['auto', *METHODS])}")
+    method = METHODS[name]()
+    if adapter is not None:
+        method.check(adapter)
+    return method
+
+
+def attribute_images(adapter, images: torch.Tensor, targets: torch.Tensor, *,
+                     method: str = "auto", size: int | None = None,
+                     normalize: bool = False) -> torch.Tensor:
+    """Attribution maps for images with the named method (see module docstring).
+
+    Examples
+    --------
+    >>> maps = attribute_images(adapter, images, targets, size=32)  # doctest: +SKIP
+    """
+    return get_method(method, adapter).attribute_images(adapter, images, targets, size=size,
+                                                        normalize=normalize)

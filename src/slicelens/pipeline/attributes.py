@@ -1,0 +1,160 @@
+"""HiBug's attribute loop on a run: propose, assign, find bug slices (what the CLI calls).
+
+Files under the run directory::
+
+    attributes/spec.json          the attribute list A with values V(a) (user-editable)
+    attributes/matrix.parquet     X_A: id, attribute, value, score (one row per assignment)
+    attributes/values.json        value order per attribute
+    attributes/meta.json          which spec and backend made the matrix (cache key)
+    attributes/imagenet_*.npy     cached ImageNet probabilities (imagenet backend)
+    slices/attributes.json|.npz   the bug slices (via ``find_slices``)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from slicelens.attributes.base import ASSIGNERS, AttributeSpec, get_backend
+from slicelens.attributes.matrix import AttributeMatrix
+from slicelens.errors import DataError
+
+DEFAULT_BACKEND = "imagenet"  # for attributes that name no backend
+
+
+def spec_path(run_dir) -> Path:
+    return Path(run_dir) / "attributes" / "spec.json"
+
+
+def load_spec(run_dir) -> AttributeSpec | None:
+    """The run's stored attribute spec, or None."""
+    path = spec_path(run_dir)
+    return AttributeSpec.load(path) if path.exists() else None
+
+
+def save_spec(run, spec: AttributeSpec) -> Path:
+    """Store ``spec`` with the run (``attributes/spec.json``)."""
+    return spec.save(spec_path(run.path))
+
+
+def edit_spec(run, path) -> AttributeSpec:
+    """Replace the run's spec by a user-edited YAML / JSON file (validated first)."""
+    spec = AttributeSpec.load(path)
+    spec.source = "edited"
+    save_spec(run, spec)
+    return spec
+
+
+def assign_attributes(run, backend: str = "default", spec: AttributeSpec | None = None, *,
+                      dataset=None, backend_params: dict | None = None,
+                      value_params: dict | None = None, force: bool = False) -> AttributeMatrix:
+    """Fill the attribute matrix ``X_A`` of ``run`` (cached in the run).
+
+    Parameters
+    ----------
+    run : Run
+    backend : str
+        ``"default"``: each attribute uses its own ``backend`` (``imagenet`` when it names
+        none); any ``ASSIGNERS`` key forces that backend for every attribute.
+    spec : AttributeSpec, optional
+        Default: the spec stored with the run, else the built-in attributes.
+    dataset : ImageDataset, optional
+        Default: ``run.dataset()`` (pass it for runs made from in-memory arrays).
+    backend_params : dict, optional
+        Parameters of the backend(s), e.g. ``{"image_size": 64}``.
+    value_params : dict, optional
+        Parameters of :func:`slicelens.attributes.values.propose_values`, used for
+        attributes of zero-shot backends that have no values yet.
+    force : bool
+        Recompute even when the stored matrix was made by the same spec and backend.
+
+    Returns
+    -------
+    AttributeMatrix
+        Also saved to ``<run>/attributes/matrix.parquet``, with the spec it used.
+    """
+    from slicelens.attributes.proposal import propose_attributes
+    from slicelens.attributes.values import NEEDS_VALUES, propose_values
+
+    spec = spec or load_spec(run.path) or propose_attributes("builtin")
+    key = _cache_key(spec, backend, backend_params)
+    meta = Path(run.path) / "attributes" / "meta.json"
+    if not force and meta.exists() and json.loads(meta.read_text()).get("key") == key:
+        return AttributeMatrix.load(run.path)
+    dataset = dataset if dataset is not None else run.dataset()
+    plan = _backend_plan(spec, backend)
+    if any(b in NEEDS_VALUES and not a.values for a, b in plan):
+        spec = propose_values(run, spec, dataset, **(value_params or {}))
+        plan = _backend_plan(spec, backend)
+    rows = np.arange(len(run.samples))
+    parts = []
+    for name in dict.fromkeys(b for _, b in plan):
+        assigner = get_backend(ASSIGNERS, name, **(backend_params or {}))
+        parts.append(assigner.assign(run, [a for a, b in plan if b == name], dataset, rows))
+    matrix = AttributeMatrix.concat(parts)
+    matrix.save(run.path)
+    save_spec(run, spec)
+    from slicelens.store.atomic import write_json
+
+    write_json(meta, {"key": _cache_key(spec, backend, backend_params), "backend": backend})
+    return matrix
+
+
+def _backend_plan(spec: AttributeSpec, backend: str) -> list[tuple]:
+    plan = []
+    for a in spec.attributes:
+        name = (a.backend or DEFAULT_BACKEND) if backend == "default" else backend
+        if name not in ASSIGNERS:
+            get_backend(ASSIGNERS, name)  # raises, listing the known backends
+        plan.append((a, name))
+    return plan
+
+
+def _cache_key(spec: AttributeSpec, backend: str, params) -> str:
+    blob = json.dumps([spec.to_json(), backend, params or {}], sort_keys=True).encode()
+    return hashlib.sha1(blob).hexdigest()
+
+
+def find_attribute_bugs(run, params: dict | None = None, split: str = "val"):
+    """Fit the ``attributes`` slicer (bug slices with types), assign all splits, save.
+
+    The attribute matrix must exist (:func:`assign_attributes`).
+
+    Returns
+    -------
+    SliceSet
+    """
+    from slicelens.pipeline.slices import find_slices
+
+    AttributeMatrix.load(run.path)  # a clear error when attributes were never assigned
+    return find_slices(run, "attributes", params, split)
+
+
+def bug_rows(slice_set, top: int | None = None) -> list[dict]:
+    """One printable row per bug slice: words, accuracy, size, type, evidence."""
+    from slicelens.slicing.bugtype import TYPE_WORDS
+
+    rows = []
+    for s in slice_set.slices[:top]:
+        m = s.metrics
+        rows.append({"slice": s.id,
+                     "bug": f"{s.description}: {m['accuracy']:.0%} accuracy, "
+                            f"n={m['n_labeled']}, {TYPE_WORDS[s.bug_type]}",
+                     "acc_range": f"{m['acc_low']:.2f}-{m['acc_high']:.2f}",
+                     "evidence": s.evidence.get("explanation", "")})
+    return rows
+
+
+def histograms(run, split: str | None = None) -> dict[str, list[dict]]:
+    """Per attribute, the count and mean score of each value (HiBug App. 7.2)."""
+    matrix = AttributeMatrix.load(run.path)
+    ids = None
+    if split:
+        s = run.samples
+        ids = s["id"].to_numpy(str)[s["split"].to_numpy() == split]
+        if len(ids) == 0:
+            raise DataError(f"no samples in split {split!r}", field="split")
+    return {a: matrix.histogram(a, ids).to_dict("records") for a in matrix.attributes}

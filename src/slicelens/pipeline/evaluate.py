@@ -1,0 +1,214 @@
+"""``slicelens evaluate``: clean / core / spurious accuracy, RCS, group and slice tables.
+
+Orchestration only (the numbers come from :mod:`slicelens.evaluate`). Core masks come
+from one of two sources, always named in the report:
+
+- ``ground_truth``: the demo's ``ground_truth.csv`` (given, or found beside the run's
+  manifest): the digit's ink inside its placement box is core, the rest (background) is
+  spurious (:func:`~slicelens.evaluate.robustness.demo_digit_masks`);
+- ``annotations``: without ground truth, the evaluated split's samples that fall into
+  slices a person marked are used: for a *spurious* slice the reference run's binarised
+  attribution map is the spurious region (core = the rest), for a *core* slice the map
+  is the core region. The reference run is the baseline (so that before and after are
+  scored on the same regions), else the run itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from slicelens.errors import SliceLensError
+from slicelens.evaluate.robustness import RobustnessParams, demo_digit_masks
+
+
+def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribution",
+                 ground_truth="auto", params: RobustnessParams | None = None,
+                 split: str = "test") -> dict:
+    """Evaluate ``run`` (and ``baseline``, on the same images, noise and masks).
+
+    Parameters
+    ----------
+    workspace : Workspace or path
+    run, baseline : Run or run id
+    slicer : str or None
+        Slice set of the reference run for the before/after slice table and for
+        annotation masks (None: no slice table).
+    ground_truth : "auto", path, DataFrame or None
+        ``"auto"`` looks for ``ground_truth.csv`` beside the run's manifest.
+    params : RobustnessParams, optional
+    split : str
+
+    Returns
+    -------
+    dict (JSON-serialisable): ``run``, ``baseline``, ``split``, ``n``, ``mask_source``,
+    ``mask_note``, ``ground_truth``, ``params``, ``models`` (one dict per model: clean,
+    core, spurious, rcs, average, worst_group, worst_group_accuracy), ``groups`` and
+    ``slices`` (before/after rows; empty without a baseline).
+    """
+    import torch
+
+    from slicelens.evaluate.compare import group_comparison, slice_comparison
+    from slicelens.evaluate.groups import group_accuracy
+    from slicelens.evaluate.planted import join_ground_truth
+    from slicelens.store import Workspace
+
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    run, base = _run(ws, run), _run(ws, baseline) if baseline is not None else None
+    p = params or RobustnessParams()
+    gt, gt_path = _ground_truth(run, ground_truth)
+    samples = run.samples
+    rows = np.flatnonzero((samples["split"] == split).to_numpy() & (samples["label"] >= 0).to_numpy())
+    if not len(rows):
+        raise SliceLensError(f"run {run.id} has no labelled samples in split {split!r}")
+    ids = np.asarray(samples["id"], dtype=str)[rows]
+    size = int(run.record["model"]["input_size"])
+    dataset = run.dataset()
+    images = dataset.load_uint8(dataset.index_of(ids), size)
+    if gt is not None:
+        tab = join_ground_truth(samples.iloc[rows], gt)
+        keep = np.ones(len(rows), bool)
+        masks = demo_digit_masks(images, tab["digit_scale"], tab["digit_x"], tab["digit_y"])
+        source, note = "ground_truth", (f"demo ground truth {gt_path}: digit ink = core, "
+                                        f"background = spurious (core grown by {p.dilate} px)")
+    else:
+        keep, masks, note = _annotation_masks(ws, base or run, slicer, split, ids, size, p)
+        source = "annotations"
+    x = torch.from_numpy(np.ascontiguousarray(images[keep])).permute(0, 3, 1, 2).float().div_(255)
+    y = samples["label"].to_numpy(np.int64)[rows][keep]
+    models = [_model_entry(r, role, ids, gt, x, y, masks[keep], p)
+              for role, r in (("before", base), ("after" if base else "model", run)) if r is not None]
+    report = {"run": run.id, "baseline": base.id if base else None, "split": split,
+              "n": int(keep.sum()), "mask_source": source, "mask_note": note,
+              "ground_truth": str(gt_path) if gt_path else None, "params": p.model_dump(),
+              "models": models, "groups": [], "slices": [], "slicer": slicer}
+    index = pd.Index(ids)
+    if gt is not None:
+        groups = pd.Series(join_ground_truth(samples.iloc[rows], gt)["group"].to_numpy(str), index=index)
+        report["groups"] = (group_comparison(base.samples, run.samples, groups) if base else
+                            group_accuracy(_rows_of(run, ids)["correct"].to_numpy(bool, na_value=False),
+                                           groups.to_numpy())).to_dict("records")
+    if base is not None and slicer and _has_slices(base, slicer):
+        names = _slice_names(base, slicer, split, index)
+        report["slices"] = slice_comparison(base.samples, run.samples, names,
+                                            order=names.attrs["order"]).to_dict("records")
+    return report
+
+
+def _model_entry(r, role: str, ids: np.ndarray, gt, x, y, masks, p) -> dict:
+    """Robustness of run ``r`` on the images, and its average / worst-group accuracy on ``ids``."""
+    from slicelens.evaluate.groups import worst_group_accuracy
+    from slicelens.evaluate.planted import join_ground_truth
+    from slicelens.evaluate.robustness import core_spurious_accuracy
+
+    entry = {"run": r.id, "role": role,
+             **core_spurious_accuracy(r.adapter().logits, x, y, masks, p).to_dict()}
+    s = _rows_of(r, ids)
+    correct = s["correct"].to_numpy(dtype=bool, na_value=False)
+    entry["average"] = float(correct.mean())  # the whole split, from the run's predictions
+    if gt is not None:
+        name, acc = worst_group_accuracy(correct, join_ground_truth(s, gt)["group"].to_numpy(str))
+        entry.update(worst_group=name, worst_group_accuracy=acc)
+    return entry
+
+
+def _run(ws, run):
+    return ws.run(run) if isinstance(run, str) else run
+
+
+def _rows_of(run, ids: np.ndarray) -> pd.DataFrame:
+    """``run.samples`` rows of sample ``ids``, in that order."""
+    pos = pd.Index(np.asarray(run.samples["id"], dtype=str)).get_indexer(ids)
+    if (pos < 0).any():
+        raise SliceLensError(f"run {run.id} lacks sample {ids[pos < 0][0]!r}; runs compared must "
+                             "be extracted on the same dataset")
+    return run.samples.iloc[pos]
+
+
+def _ground_truth(run, ground_truth):
+    from slicelens.evaluate.groups import load_ground_truth
+
+    if ground_truth is None:
+        return None, None
+    if isinstance(ground_truth, pd.DataFrame):
+        return ground_truth, "<DataFrame>"
+    if ground_truth == "auto":
+        src = Path(str(run.record.get("data", {}).get("source", "")))
+        path = src.parent / "ground_truth.csv"
+        return (load_ground_truth(path), path) if src.suffix and path.exists() else (None, None)
+    return load_ground_truth(ground_truth), Path(ground_truth)
+
+
+def _has_slices(run, slicer: str) -> bool:
+    return (Path(run.path) / "slices" / f"{slicer}.json").exists()
+
+
+def _slice_names(run, slicer: str, split: str, ids: pd.Index) -> pd.Series:
+    """Slice id per sample id of ``ids`` ("" = none), from ``run``'s slicer on ``split``."""
+    from slicelens.repair.corm import slice_assignment
+    from slicelens.slicing.base import SliceSet
+
+    ss = SliceSet.load(run.path, slicer)
+    s = run.samples
+    split_ids = np.asarray(s["id"], dtype=str)[(s["split"] == split).to_numpy()]
+    idx = pd.Series(slice_assignment(run, ss, split), index=split_ids).reindex(ids).fillna(-1)
+    names = np.array([ss.slices[i].id if i >= 0 else "" for i in idx.astype(int)], dtype=object)
+    out = pd.Series(names, index=ids)
+    out.attrs["order"] = [s.id for s in ss.slices]
+    return out
+
+
+def _annotation_masks(ws, ref, slicer, split, ids: np.ndarray, size: int, p):
+    """(keep (n,), core masks (n, H, W), note) for sample ``ids`` from marked slices of ``ref``."""
+    from slicelens.evaluate.robustness import attribution_masks
+    from slicelens.feedback import slice_marks
+
+    marks = slice_marks(ws, ref, slicer) if slicer and _has_slices(ref, slicer) else {}
+    kinds = {sid: a.label for sid, a in marks.items() if a.label in ("spurious", "core")}
+    if not kinds:
+        raise SliceLensError("no mask source: give the ground truth (--ground-truth) or mark "
+                             f"slices core/spurious in {ref.id} ({slicer}) first")
+    pos = pd.Index(np.asarray(ref.samples["id"], dtype=str)).get_indexer(ids)
+    if (pos < 0).any():
+        raise SliceLensError(f"run {ref.id} lacks evaluated sample {ids[pos < 0][0]!r}")
+    label = _slice_names(ref, slicer, split, pd.Index(ids)).map(lambda s: kinds.get(s, "")).to_numpy()
+    keep = label != ""
+    if not keep.any():
+        raise SliceLensError(f"no {split} sample falls into a marked slice of {ref.id}")
+    attr = attribution_masks(np.asarray(ref.array("maps"))[pos], size, p.mask_threshold)
+    core = np.where((label == "core")[:, None, None], attr, ~attr)
+    note = (f"annotations on {ref.id} ({slicer}): {int((label == 'spurious').sum())} images of "
+            f"spurious slices (attribution = spurious region), {int((label == 'core').sum())} of "
+            f"core slices (attribution = core region); maps binarised at {p.mask_threshold}")
+    return keep, core, note
+
+
+def print_evaluation(report: dict, echo=print, max_slices: int = 12) -> None:
+    """Print an :func:`evaluate_run` report as plain-text tables."""
+    from slicelens.cli.common import table
+
+    p = report["params"]
+    echo(f"evaluation on split {report['split']!r} ({report['n']} images)")
+    echo(f"  masks: {report['mask_source']} - {report['mask_note']}")
+    echo(f"  noise: sigma {p['sigma']}, {p['trials']} trials, seed {p['seed']}")
+    cols = ["run", "role", "clean", "core", "spurious", "rcs", "average"]
+    if any("worst_group_accuracy" in m for m in report["models"]):
+        cols += ["worst_group_accuracy", "worst_group"]
+    echo(table(report["models"], cols))
+    if report["groups"]:
+        echo("\naccuracy per ground-truth group:")
+        echo(table(report["groups"]))
+    if report["slices"]:
+        rows = [{"slice": r["slice_id"], "n": r["n"],
+                 "before": _interval(r, "before"), "after": _interval(r, "after"),
+                 "delta": f"{r['delta']:+.3f}"} for r in report["slices"]]
+        shown = rows[:max_slices] + ([rows[-1]] if len(rows) > max_slices else [])
+        echo(f"\nper slice of {report['slicer']} (base run's slices, accuracy [Wilson 95%]):")
+        echo(table(shown))
+
+
+def _interval(row: dict, which: str) -> str:
+    return (f"{row[f'acc_{which}']:.3f} [{row[f'low_{which}']:.2f}, "
+            f"{row[f'high_{which}']:.2f}]")

@@ -1,0 +1,68 @@
+"""Run the one-pass extraction on a data source and a model, into a workspace run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=False,
+                name: str = "extract", resume: str | None = None):
+    """Extract everything the later stages need into a new (or resumed) run.
+
+    Parameters
+    ----------
+    workspace : Workspace or path
+    source : path
+        A manifest (CSV / Parquet) or an image folder.
+    model : ModelSpec or dict
+        How to load the model (spec, weights, layer, normalize, input_size, allow_pickle).
+    cfg : ExtractConfig, optional
+    classes : list of str or path, optional
+        The model's classes in output order (default: sorted label names).
+    skip_bad : bool
+        Skip unreadable images (listed in ``bad_inputs.csv`` in the run) instead of
+        stopping before any work.
+    resume : str, optional
+        Id of an interrupted run to resume.
+
+    Returns
+    -------
+    Run
+    """
+    from slicelens.data import load_dataset
+    from slicelens.errors import ModelError
+    from slicelens.extract import ExtractConfig, extract
+    from slicelens.models import ModelSpec, load_model
+    from slicelens.models.builtin import BUILTINS
+    from slicelens.store import Workspace
+    from slicelens.store.atomic import write_bytes
+
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    cfg = cfg or ExtractConfig()
+    spec = model if isinstance(model, ModelSpec) else ModelSpec.model_validate(model)
+    if spec.spec in BUILTINS and spec.weights is None:
+        # a built-in's classification head is new and untrained without weights: its
+        # predictions, and every slice found on them, would be noise
+        raise ModelError(f"built-in model {spec.spec!r} needs --weights (a state_dict, e.g. "
+                         "from `slicelens train`); its classification head is untrained")
+    classes_list = _read_classes(classes)
+    dataset = load_dataset(source, classes=classes_list, skip_bad=skip_bad)
+    adapter = load_model(**spec.model_dump(), classes=dataset.classes)
+    if resume:
+        run_dir = ws.run_path(resume)
+    else:
+        _, run_dir = ws.new_run_dir(name)
+    report = getattr(dataset, "bad_inputs", None)
+    if report is not None and len(report.rows):
+        write_bytes(Path(run_dir) / "bad_inputs.csv", report.to_csv().encode())
+    data_spec = {"source": str(Path(source).resolve()), "skip_bad": skip_bad,
+                 "classes": dataset.classes}
+    return extract(dataset, adapter, run_dir, cfg, data_spec=data_spec,
+                   model_spec=spec.model_dump(mode="json"))
+
+
+def _read_classes(classes):
+    if classes is None or isinstance(classes, list | tuple):
+        return classes
+    path = Path(classes)
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,99 @@
+"""Demo steps of the HiBug loop (appended to ``slicelens.pipeline.demo.STEPS`` by the lead).
+
+1. :func:`step_hibug_attributes`: the built-in attributes, assigned offline;
+2. :func:`step_hibug_bugs`: the top attribute bug slices, in words, with their types;
+3. :func:`step_hibug_select`: repair by selection from the pool (labels revealed from
+   the demo's hidden ground truth), retrain, before / after accuracies;
+4. :func:`step_hibug_generate`: repair by composited debug images, retrain, before /
+   after (HiBug prompts; the model's error on the images is printed too).
+
+Each step reads what the earlier ones left in ``st`` and writes ``st.results["hibug"]``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from slicelens.cli.common import table
+
+
+def _indent(text: str) -> str:
+    return "    " + text.replace("\n", "\n    ")
+
+
+def step_hibug_attributes(st) -> None:
+    from slicelens.attributes.proposal import propose_attributes
+    from slicelens.pipeline.attributes import assign_attributes
+
+    t0 = time.perf_counter()
+    # "background" (ImageNet zero-shot) costs one EfficientNet pass per image and sees
+    # little in 32 px images; the demo uses the image-statistics attributes
+    spec = propose_attributes("builtin", object="digit", semantic=False)
+    matrix = assign_attributes(st.run, spec=spec, dataset=st.dataset)
+    res = st.results.setdefault("hibug", {})
+    res["attributes"] = matrix.attributes
+    res["attribute_seconds"] = time.perf_counter() - t0
+    st.echo(f"[hibug 1] attributes assigned offline from image statistics: "
+            f"{', '.join(matrix.attributes)} ({len(matrix)} assignments, "
+            f"{res['attribute_seconds']:.0f} s)")
+
+
+def step_hibug_bugs(st, top: int = 8) -> None:
+    from slicelens.pipeline.attributes import bug_rows, find_attribute_bugs
+
+    ss = find_attribute_bugs(st.run)
+    rows = bug_rows(ss, top)
+    st.results.setdefault("hibug", {})["bugs"] = rows
+    st.echo(f"[hibug 2] {len(ss.slices)} attribute bug slices on validation; the top {len(rows)}:")
+    st.echo(_indent(table(rows, ["slice", "bug", "acc_range"])))
+    for r in rows[:3]:
+        st.echo(f"    {r['slice']}: {r['evidence']}")
+
+
+def _group_figures(run, ground_truth) -> dict:
+    from slicelens.evaluate.groups import average_accuracy, load_ground_truth, worst_group_accuracy
+    from slicelens.evaluate.planted import join_ground_truth
+
+    df = join_ground_truth(run.samples, load_ground_truth(ground_truth))
+    df = df[(df["split"] == "test") & (df["label"] >= 0)]
+    correct = df["correct"].to_numpy(dtype=bool)
+    group, worst = worst_group_accuracy(correct, df["group"].to_numpy())
+    return {"average_accuracy": average_accuracy(correct), "worst_group_accuracy": worst,
+            "worst_group": group}
+
+
+def _repair(st, strategy: str, label: str, **params) -> dict:
+    from slicelens.pipeline.retrain import apply_plan
+    from slicelens.repair.base import get_repair
+
+    t0 = time.perf_counter()
+    plan = get_repair(strategy).plan(st.workspace, st.run, **params)
+    new_run = apply_plan(st.workspace, st.run, plan, name=strategy)
+    before = _group_figures(st.run, st.paths.ground_truth)
+    after = _group_figures(new_run, st.paths.ground_truth)
+    rows = [{"model": m, "average accuracy": f["average_accuracy"],
+             "worst-group accuracy": f["worst_group_accuracy"], "worst group": f["worst_group"]}
+            for m, f in (("before", before), (f"after {label}", after))]
+    st.echo(_indent(plan.description))
+    st.echo(_indent(table(rows)))
+    return {"plan": plan.summary(), "run": new_run.id, "before": before, "after": after,
+            "params": {k: v for k, v in plan.params.items() if k != "prompt_texts"},
+            "seconds": time.perf_counter() - t0}
+
+
+def step_hibug_select(st, budget: int | None = None) -> None:
+    budget = budget or max(50, st.cfg.data.n_pool // 5)
+    st.echo(f"[hibug 3] repair by selecting {budget} pool samples (HiBug App. 7.1; labels "
+            "revealed from the demo's hidden ground truth)")
+    st.results.setdefault("hibug", {})["select"] = _repair(
+        st, "hibug-select", "selection", budget=budget, oracle=str(st.paths.ground_truth),
+        oracle_column="true_label")
+
+
+def step_hibug_generate(st, n_images: int | None = None) -> None:
+    n_images = n_images or max(100, st.cfg.data.n_train // 6)
+    st.echo(f"[hibug 4] repair by {n_images} composited debug images from bug-slice prompts "
+            "(HiBug App. 7.1 Eq. 2)")
+    res = _repair(st, "hibug-generate", "generation", n_images=n_images)
+    st.results.setdefault("hibug", {})["generate"] = res
+    st.echo(f"    base model error on the generated images: {res['params']['error_on_generated']:.1%}")

@@ -1,0 +1,184 @@
+"""Find, store, reload and draw slices of a run (what ``slicelens slices`` / ``mosaic`` call).
+
+Files written under the run directory::
+
+    slices/<slicer>.json          the SliceSet (slices, metrics incl. per split, params)
+    slices/<slicer>.npz           fit-split sample ids, slice index, 2-D layout
+    slices/<slicer>.assign.npz    slice index of every sample of the run (all splits)
+    mosaic/<slicer>/<slice_id>.png, mosaic/<slicer>/mosaic.png
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from slicelens.errors import WorkspaceError
+from slicelens.slicing.base import SliceSet, get_slicer
+from slicelens.slicing.metrics import slice_metrics
+from slicelens.store.atomic import save_npz
+
+#: Metrics kept per split in ``slice.metrics["by_split"]`` (the confusion stays fit-split only).
+SPLIT_KEYS = ("size", "n_labeled", "accuracy", "acc_low", "acc_high", "errors", "confidence",
+              "loss", "confusion_text")
+
+
+def find_slices(run, slicer: str = "attribution", params: dict | None = None,
+                split: str = "val") -> SliceSet:
+    """Fit ``slicer`` on ``split`` of ``run``, assign every other split, rank and save.
+
+    Parameters
+    ----------
+    run : Run
+    slicer : str
+        A name from ``SLICERS``.
+    params : dict, optional
+        The slicer's parameters (validated by its ``Params``).
+    split : str, default "val"
+        The split the slices are learned on.
+
+    Returns
+    -------
+    SliceSet
+        Ranked (slice 0 = most problematic); each slice's ``metrics["by_split"][s]``
+        holds its metrics on split ``s`` (members assigned by ``slicer.assign``).
+    """
+    model = get_slicer(slicer, **(params or {})).fit(run, split)
+    slice_set = SliceSet.from_slicer(model, run.id)
+    samples = run.samples
+    assigned = np.full(len(samples), -1, np.int64)
+    fit_rows = np.flatnonzero(samples["split"].to_numpy() == split)
+    assigned[fit_rows] = slice_set.labels
+    for other in samples["split"].unique():
+        if other != split:
+            assigned[np.flatnonzero(samples["split"].to_numpy() == other)] = model.assign(run, other)
+    _add_split_metrics(slice_set, samples, assigned, run.classes)
+    slice_set.save(run.path)
+    _save_assignments(run, slice_set, samples, assigned)
+    return slice_set
+
+
+def load_slices(run, slicer: str) -> SliceSet:
+    """The slice set ``find_slices`` saved for ``slicer`` (WorkspaceError if none)."""
+    return SliceSet.load(run.path, slicer)
+
+
+def assign_all(run, slice_set: SliceSet) -> dict[str, np.ndarray]:
+    """Slice index of every sample, per split.
+
+    Returns
+    -------
+    dict split -> int array (n_split,)
+        In the order of ``run.samples``; -1 = in no slice.
+    """
+    path = _assign_path(run, slice_set.slicer)
+    if not path.exists():
+        raise WorkspaceError(f"no assignments for {slice_set.slicer!r} in {run.path}; run "
+                             f"`slicelens slices --slicer {slice_set.slicer}` again")
+    with np.load(path) as z:
+        ids, labels = z["ids"], z["labels"]
+    samples = run.samples
+    if not np.array_equal(ids, samples["id"].to_numpy(str)):
+        raise WorkspaceError(f"{path} does not match the run's samples; find the slices again")
+    splits = samples["split"].to_numpy()
+    return {s: labels[splits == s] for s in samples["split"].unique()}
+
+
+def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> dict:
+    """Draw the Attribution Mosaic of a stored slice set.
+
+    Parameters
+    ----------
+    run : Run
+    slicer : str
+    params : MosaicParams or dict, optional
+    color_by : {"accuracy", "confidence", "spuriousness"}
+        Metric colouring each tile's boundary; spuriousness needs annotations and
+        ``slicelens.feedback.propagation``.
+
+    Returns
+    -------
+    dict with ``tiles`` (list of Path, one per slice), ``mosaic`` (Path), ``history``
+    (loss per step, shape (steps,)), ``seconds``.
+    """
+    from slicelens.explain import MosaicParams, draw_mosaic, invert_slices
+    from slicelens.params import validate
+
+    p = params if isinstance(params, MosaicParams) else validate(MosaicParams, params or {})
+    slice_set = load_slices(run, slicer)
+    if slice_set.layout is None:
+        raise WorkspaceError(f"slicer {slicer!r} stored no 2-D layout; the mosaic needs one")
+    values = _colour_values(run, slice_set, color_by)
+    result = invert_slices(run, slice_set, p)
+    out = Path(run.path) / "mosaic" / slicer
+    tiles = result.save_tiles(out, [s.id for s in slice_set.slices])
+    mosaic = draw_mosaic(result.images, [s.polygon for s in slice_set.slices], values,
+                         out / "mosaic.png", label=color_by, canvas=p.canvas,
+                         names=[s.id.rsplit("-", 1)[-1] for s in slice_set.slices])
+    return {"tiles": tiles, "mosaic": mosaic, "history": result.history,
+            "seconds": result.seconds}
+
+
+def space_consistency(run, split: str = "val", k: int = 10, n_points: int | None = 300,
+                      seed: int = 0):
+    """The paper's Fig. 4 comparison on one split of a run.
+
+    UMAP 2-D layouts (the attribution slicer's default parameters) of the pooled features
+    F and of the attribution-weighted features F_W, then
+    :func:`slicelens.slicing.consistency.compare_spaces` with the original F and maps.
+
+    Returns
+    -------
+    DataFrame, one row per space (``feature space (F)``, ``attribution space (F_W)``).
+    """
+    from slicelens.slicing.consistency import compare_spaces
+    from slicelens.slicing.layout import UmapLayout
+    from slicelens.slicing.metrics import split_rows
+    from slicelens.slicing.slicer_attribution import AttributionParams
+
+    p = AttributionParams(seed=seed)
+    rows = split_rows(run.samples, split)
+    F = np.asarray(run.array("features")[rows], np.float32)
+    fw = np.asarray(run.array("fw")[rows], np.float32)
+    maps = np.asarray(run.array("maps")[rows], np.float64)
+
+    def layout(X):
+        return UmapLayout(p.n_neighbors, p.min_dist, p.metric, p.n_epochs, seed).fit(X).embedding_
+
+    return compare_spaces({"feature space (F)": layout(F), "attribution space (F_W)": layout(fw)},
+                          F, maps, k=k, n_points=n_points, seed=seed)
+
+
+def _colour_values(run, slice_set: SliceSet, color_by: str) -> np.ndarray:
+    if color_by in ("accuracy", "confidence"):
+        return np.array([s.metrics.get(color_by, np.nan) for s in slice_set.slices], float)
+    if color_by == "spuriousness":
+        from slicelens.feedback.propagation import spuriousness
+        from slicelens.store import Workspace
+
+        ws = Workspace(Path(run.path).parent.parent, create=False)
+        annotations = ws.db.list(run_id=run.id, target_type="slice")
+        table = spuriousness(run, slice_set, annotations).set_index("slice_id")
+        return np.array([table["spuriousness"].get(s.id, np.nan) for s in slice_set.slices])
+    raise WorkspaceError(f"cannot colour by {color_by!r}; use accuracy, confidence or spuriousness")
+
+
+def _add_split_metrics(slice_set: SliceSet, samples, assigned: np.ndarray, classes) -> None:
+    splits = samples["split"].to_numpy()
+    for i, s in enumerate(slice_set.slices):
+        by_split = {}
+        for name in samples["split"].unique():
+            rows = np.flatnonzero((splits == name) & (assigned == i))
+            m = slice_metrics(samples.iloc[rows], classes)
+            by_split[str(name)] = {k: m[k] for k in SPLIT_KEYS}
+        s.metrics["by_split"] = by_split
+
+
+def _assign_path(run, slicer: str) -> Path:
+    return Path(run.path) / "slices" / f"{slicer}.assign.npz"
+
+
+def _save_assignments(run, slice_set: SliceSet, samples, assigned: np.ndarray) -> None:
+    save_npz(_assign_path(run, slice_set.slicer), ids=samples["id"].to_numpy(str),
+             labels=assigned)

@@ -1,0 +1,7 @@
+"""Persistence: the workspace, runs, atomic artifact writes and the annotation database."""
+
+from slicelens.store.db import Annotation, AnnotationStore
+from slicelens.store.run import Run
+from slicelens.store.workspace import Workspace
+
+__all__ = ["Annotation", "AnnotationStore", "Run", "Workspace"]

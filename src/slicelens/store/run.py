@@ -1,0 +1,116 @@
+"""One extraction run: a directory of arrays, a sample table and the record to replay it.
+
+Layout of ``runs/<run_id>/``::
+
+    record.json       status ("running" | "complete"), config (data, model, extract), shapes
+    samples.parquet   id, label, split, pred, confidence, loss, correct (one row per sample)
+    logits.npy        float32 (n, C)
+    probs.npy         float32 (n, C)
+    features.npy      float32 (n, d)      F = mean_hw(A)
+    fw.npy            float32 (n, d)      F_W, AttributionScanner Eq. 1
+    maps.npy          float16 (n, m, k)   attribution maps, each summing to 1
+    chunks/           partial results while running (deleted when complete)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from slicelens.errors import WorkspaceError
+
+ARRAYS = ("logits", "probs", "features", "fw", "maps")
+
+
+class Run:
+    """Read access to a finished run (cheap to construct; files are read on demand).
+
+    Parameters
+    ----------
+    path : str or Path
+        The run directory.
+
+    Examples
+    --------
+    >>> run = Workspace("slicelens-workspace").latest_run()   # doctest: +SKIP
+    >>> run.samples.head(); run.array("fw").shape             # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    @property
+    def id(self) -> str:
+        """The run id (its directory name)."""
+        return self.path.name
+
+    @property
+    def record(self) -> dict:
+        """The run record (``record.json``), re-read on each access."""
+        try:
+            return json.loads((self.path / "record.json").read_text())
+        except FileNotFoundError:
+            raise WorkspaceError(f"{self.path} is not a run (no record.json)") from None
+
+    @property
+    def is_complete(self) -> bool:
+        """True once extraction finished and every artifact is in place."""
+        try:
+            status = self.record.get("status")
+        except WorkspaceError:
+            return False
+        return status == "complete" and all(
+            (self.path / f).exists() for f in ("samples.parquet", *[a + ".npy" for a in ARRAYS]))
+
+    def _require_complete(self) -> None:
+        if not self.is_complete:
+            raise WorkspaceError(
+                f"run {self.id} is incomplete (extraction was interrupted); run the same "
+                "extraction again (same data, model and config) into it to resume")
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in the model's output order."""
+        return list(self.record["classes"])
+
+    @cached_property
+    def samples(self) -> pd.DataFrame:
+        """One row per sample: id, label, split, pred, confidence, loss, correct.
+
+        ``loss`` is NaN and ``correct`` is NA for unlabeled samples (label -1).
+        """
+        self._require_complete()
+        return pd.read_parquet(self.path / "samples.parquet")
+
+    def array(self, name: str) -> np.ndarray:
+        """A memory-mapped, read-only artifact: logits, probs, features, fw or maps."""
+        if name not in ARRAYS:
+            raise WorkspaceError(f"unknown array {name!r}; runs store {', '.join(ARRAYS)}")
+        self._require_complete()
+        return np.load(self.path / f"{name}.npy", mmap_mode="r")
+
+    def dataset(self):
+        """Reload the :class:`ImageDataset` this run was extracted from."""
+        from slicelens.data import load_dataset
+
+        spec = dict(self.record["data"])
+        source = spec.pop("source")
+        if source == "<arrays>":
+            raise WorkspaceError(f"run {self.id} was extracted from in-memory arrays, "
+                                 "which cannot be reloaded; pass the dataset yourself")
+        spec.pop("classes", None)
+        return load_dataset(source, classes=self.classes, **spec)
+
+    def adapter(self):
+        """Reload the model adapter this run was extracted with."""
+        from slicelens.models import load_model
+
+        return load_model(**self.record["model"])

@@ -1,0 +1,118 @@
+"""The workspace: one directory holding runs (computed, recomputable) and the annotation
+database (human input, durable).
+
+Layout::
+
+    <workspace>/
+        workspace.json     format version and creation time
+        slicelens.db       AnnotationStore (SQLite, WAL)
+        runs/run-0001-<prefix>/ ...   see slicelens.store.run
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+
+from slicelens.errors import WorkspaceError
+from slicelens.store.atomic import write_json
+from slicelens.store.db import AnnotationStore
+from slicelens.store.run import Run
+
+DEFAULT_PATH = "slicelens-workspace"
+FORMAT = 1
+_RUN_RE = re.compile(r"^run-(\d{4,})-")
+
+
+class Workspace:
+    """A slicelens workspace directory.
+
+    Parameters
+    ----------
+    path : str or Path, default "./slicelens-workspace"
+    create : bool, default True
+        Create the workspace if missing; with False a missing one is a WorkspaceError.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> ws = Workspace(tempfile.mkdtemp() + "/ws")
+    >>> ws.new_run_dir("small-cnn")[0]
+    'run-0001-small-cnn'
+    """
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_PATH, create: bool = True):
+        self.root = Path(path)  # the workspace directory
+        meta = self.root / "workspace.json"
+        if not meta.exists():
+            if not create:
+                raise WorkspaceError(f"no slicelens workspace at {self.root}")
+            if self.root.exists() and any(self.root.iterdir()):
+                raise WorkspaceError(f"{self.root} exists and is not a slicelens workspace "
+                                     "(no workspace.json); choose another directory")
+            (self.root / "runs").mkdir(parents=True, exist_ok=True)
+            write_json(meta, {"format": FORMAT,
+                              "created_at": datetime.now(timezone.utc).isoformat()})
+        (self.root / "runs").mkdir(exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    @cached_property
+    def db(self) -> AnnotationStore:
+        """The annotation store (``slicelens.db``)."""
+        return AnnotationStore(self.root / "slicelens.db")
+
+    def _run_dirs(self) -> list[Path]:
+        dirs = [p for p in (self.root / "runs").iterdir() if p.is_dir() and _RUN_RE.match(p.name)]
+        return sorted(dirs, key=lambda p: int(_RUN_RE.match(p.name).group(1)))
+
+    def runs(self, include_incomplete: bool = False) -> list[Run]:
+        """Runs in creation order (newest last); only complete ones unless asked."""
+        runs = [Run(p) for p in self._run_dirs()]
+        return runs if include_incomplete else [r for r in runs if r.is_complete]
+
+    def run_path(self, run_id: str) -> Path:
+        """Directory of an existing run, complete or not (e.g. to resume it)."""
+        path = self.root / "runs" / run_id
+        if not path.is_dir():
+            have = [p.name for p in self._run_dirs()]
+            raise WorkspaceError(f"no run {run_id!r} in {self.root}; available: "
+                                 f"{', '.join(have) if have else 'none (run extract first)'}")
+        return path
+
+    def run(self, run_id: str) -> Run:
+        """A complete run by id; a missing or unfinished one is a WorkspaceError."""
+        run = Run(self.run_path(run_id))
+        run._require_complete()
+        return run
+
+    def latest_run(self) -> Run:
+        """The newest complete run."""
+        runs = self.runs()
+        if not runs:
+            raise WorkspaceError(f"no complete run in {self.root}; run extract first")
+        return runs[-1]
+
+    def new_run_dir(self, prefix: str) -> tuple[str, Path]:
+        """Create ``runs/run-<NNNN>-<prefix>/`` with the next free number.
+
+        Returns
+        -------
+        run_id : str
+        path : Path
+        """
+        prefix = re.sub(r"[^A-Za-z0-9_.-]+", "-", prefix).strip("-.") or "run"
+        nums = [int(_RUN_RE.match(p.name).group(1)) for p in self._run_dirs()]
+        n = max(nums, default=0) + 1
+        while True:
+            run_id = f"run-{n:04d}-{prefix}"
+            path = self.root / "runs" / run_id
+            try:
+                path.mkdir()  # atomic: two processes never get the same directory
+                return run_id, path
+            except FileExistsError:
+                n += 1

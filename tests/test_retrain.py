@@ -1,0 +1,72 @@
+"""TrainingPlan and apply_plan: the plan's changes reach training, and a new run results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from slicelens.errors import SliceLensError
+from slicelens.models import TrainConfig
+from slicelens.pipeline.demo import DemoRun, run_demo
+from slicelens.pipeline.retrain import apply_plan, noise_augment, training_set
+from slicelens.repair.plan import TrainingPlan
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("retrain") / "ws"
+    return run_demo(ws, DemoRun.fast(), echo=lambda *_: None)
+
+
+def test_plan_round_trip_and_validation(tmp_path):
+    p = TrainingPlan(strategy="x", remove=["a"], relabel={"b": 1}, weights={"c": 2.5}, add={"d": 0})
+    q = TrainingPlan.load(p.save(tmp_path / "p.json"))
+    assert q == p and q.summary() == "x: remove 1, relabel 1, reweight 1, add 1"
+    with pytest.raises(SliceLensError, match="weights"):
+        TrainingPlan(weights={"a": -1.0})
+
+
+def test_training_set_applies_every_change(demo):
+    ds = demo.dataset
+    tr = ds.split_indices("train")
+    pool = ds.split_indices("pool")
+    a, b, c = ds.ids[tr[:3]]
+    new_label = 1 - int(ds.labels[tr[1]])
+    plan = TrainingPlan(remove=[a], relabel={b: new_label}, weights={c: 3.0},
+                        add={ds.ids[pool[0]]: 1})
+    x, y, w, ids = training_set(ds, plan, 24)
+    assert a not in ids and len(ids) == len(tr) - 1 + 1
+    assert int(y[list(ids).index(b)]) == new_label
+    assert float(w[list(ids).index(c)]) == 3.0
+    assert ids[-1] == ds.ids[pool[0]] and int(y[-1]) == 1
+    assert x.dtype == torch.uint8 and x.shape[1:] == (3, 24, 24)
+    with pytest.raises(SliceLensError, match="not labelled training"):
+        training_set(ds, TrainingPlan(remove=["nope"]), 24)
+
+
+def test_noise_lands_only_inside_masks(tmp_path):
+    ids = np.array(["s0", "s1", "s2"])
+    masks = np.zeros((1, 8, 8), np.float32)
+    masks[0, :4] = 1.0  # top half of s1 only
+    np.savez(tmp_path / "m.npz", ids=np.array(["s1"]), masks=masks)
+    plan = TrainingPlan(noise_masks=str(tmp_path / "m.npz"), noise_sigma=0.3)
+    aug = noise_augment(plan, ids, 8)
+    x = torch.full((3, 3, 8, 8), 0.5)
+    out = aug(x.clone(), torch.tensor([0, 1, 2]))
+    assert torch.equal(out[0], x[0]) and torch.equal(out[2], x[2])
+    assert torch.equal(out[1, :, 4:], x[1, :, 4:])
+    assert (out[1, :, :4] != 0.5).float().mean() > 0.9
+
+
+@pytest.mark.slow
+def test_apply_plan_makes_a_new_run(demo):
+    ds = demo.dataset
+    tr = ds.split_indices("train")
+    plan = TrainingPlan(strategy="test-remove", remove=list(ds.ids[tr[:50]]))
+    new = apply_plan(demo.workspace, demo.run, plan, TrainConfig(epochs=1, seed=0))
+    assert new.is_complete and new.id != demo.run.id
+    assert new.record["base_run"] == demo.run.id
+    assert new.record["plan"]["remove"] == plan.remove
+    assert new.record["model"]["weights"] != demo.run.record["model"]["weights"]
+    assert len(new.samples) == len(demo.run.samples)
