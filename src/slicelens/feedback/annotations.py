@@ -1,0 +1,119 @@
+"""Marks on slices: core / spurious / wrong labels (AttributionScanner Sec. III-E(2)).
+
+A thin, typed layer over the workspace's :class:`~slicelens.store.db.AnnotationStore`
+(SQLite, one transaction per write, full history): a slice mark is an annotation with
+``target_type="slice"``, ``target_id`` = the slice id and ``scope`` = the slicer's name, so
+marks on slices of different slicers never mix. Every write checks its input first (the
+slice exists in the run's slice set, the label is one of :data:`SLICE_LABELS`).
+
+Example
+-------
+>>> ws = Workspace("slicelens-workspace"); run = ws.latest_run()     # doctest: +SKIP
+>>> a = annotate_slice(ws, run, "attribution", "attribution-03", "spurious",
+...                    "brick background")                             # doctest: +SKIP
+>>> slice_marks(ws, run, "attribution")["attribution-03"].label       # doctest: +SKIP
+'spurious'
+"""
+
+from __future__ import annotations
+
+from slicelens.errors import DataError
+from slicelens.store.db import LABELS, Annotation, Event
+
+#: The labels a slice can carry (the store enforces the same set).
+SLICE_LABELS: tuple[str, ...] = tuple(sorted(LABELS["slice"]))
+
+
+def _ws(workspace):
+    from slicelens.store import Workspace
+
+    return workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+
+
+def annotate_slice(workspace, run, slicer: str, slice_id: str, label: str, description: str = "",
+                   author: str = "anonymous") -> Annotation:
+    """Mark one slice of ``run``'s ``slicer`` slice set; returns the stored annotation.
+
+    Parameters
+    ----------
+    workspace : Workspace or path
+    run : Run
+    slicer : str
+        Name of the slice set (``<run>/slices/<slicer>.json`` must exist).
+    slice_id : str
+        E.g. ``"attribution-03"``; an unknown id is a :class:`SliceLensError` listing ids.
+    label : {"core", "spurious", "wrong_labels"}
+    description : str
+        Free text, e.g. ``"brick background"``.
+    author : str
+
+    Returns
+    -------
+    Annotation
+        With its database id (use it to edit, undo or read the history).
+    """
+    from slicelens.slicing.base import SliceSet
+
+    if label not in SLICE_LABELS:
+        raise DataError(f"label {label!r} is not a slice label; expected one of "
+                        f"{', '.join(SLICE_LABELS)}", field="label")
+    SliceSet.load(run.path, slicer).by_id(slice_id)
+    db = _ws(workspace).db
+    ann_id = db.add(run.id, "slice", slice_id, label, description, author=author, scope=slicer)
+    return db.get(ann_id)
+
+
+def list_marks(workspace, run=None, slicer: str | None = None,
+               include_undone: bool = False) -> list[Annotation]:
+    """Slice marks, oldest first; filtered by run and slicer when given."""
+    return _ws(workspace).db.list(run_id=run.id if run is not None else None,
+                                  target_type="slice", scope=slicer,
+                                  include_undone=include_undone)
+
+
+def edit_mark(workspace, annotation_id: int, *, label: str | None = None,
+              description: str | None = None, author: str = "anonymous") -> Annotation:
+    """Change the label and/or description of a mark (recorded in its history)."""
+    db = _ws(workspace).db
+    _slice_annotation(db, annotation_id)
+    return db.edit(annotation_id, label=label, description=description, author=author)
+
+
+def undo_mark(workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
+    """Withdraw a mark (kept with status ``undone``; :func:`redo_mark` reinstates it)."""
+    db = _ws(workspace).db
+    _slice_annotation(db, annotation_id)
+    return db.undo(annotation_id, author)
+
+
+def redo_mark(workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
+    """Reinstate an undone mark."""
+    db = _ws(workspace).db
+    _slice_annotation(db, annotation_id)
+    return db.redo(annotation_id, author)
+
+
+def mark_history(workspace, annotation_id: int) -> list[Event]:
+    """Every event (create, edit, undo, redo) of one mark, oldest first."""
+    db = _ws(workspace).db
+    _slice_annotation(db, annotation_id)
+    return db.history(annotation_id)
+
+
+def slice_marks(workspace, run, slicer: str) -> dict[str, Annotation]:
+    """The mark in force per slice: slice id -> Annotation.
+
+    Only active marks count. When a slice carries several, the one changed last wins
+    (latest ``updated_at``, then highest id): marking a slice again, editing a mark or
+    redoing one is the newest decision about that slice.
+    """
+    marks = sorted(list_marks(workspace, run, slicer), key=lambda a: (a.updated_at, a.id))
+    return {a.target_id: a for a in marks}
+
+
+def _slice_annotation(db, annotation_id: int) -> Annotation:
+    ann = db.get(annotation_id)
+    if ann.target_type != "slice":
+        raise DataError(f"annotation {annotation_id} is a {ann.target_type} annotation, "
+                        "not a slice mark", field="id")
+    return ann

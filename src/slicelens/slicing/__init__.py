@@ -1,0 +1,10 @@
+"""Slices: the slicer family (:mod:`slicelens.slicing.base`), slice metrics and ranking
+(:mod:`~slicelens.slicing.metrics`), the 2-D layout (:mod:`~slicelens.slicing.layout`),
+AttributionScanner's consistency measures (:mod:`~slicelens.slicing.consistency`) and
+the slicers in ``slicer_*.py`` (registered on first use by ``get_slicer``)."""
+
+from slicelens.slicing.base import SLICERS, Slice, Slicer, SliceSet, get_slicer, register_slicer
+from slicelens.slicing.metrics import slice_metrics, wilson_interval
+
+__all__ = ["SLICERS", "Slice", "SliceSet", "Slicer", "get_slicer", "register_slicer",
+           "slice_metrics", "wilson_interval"]

@@ -1,0 +1,240 @@
+"""The slicer family: one interface, one registry, one typed result.
+
+A slicer turns a run into slices (groups of samples that share a failure pattern). Like a
+scikit-learn estimator: the constructor stores parameters only; ``fit(run)`` learns the
+slices on one split and returns ``self``; what it learned ends in ``_``; ``assign(run,
+split)`` maps any split's samples onto the learned slices.
+
+Every implementation is registered with ``@register_slicer("name")``; the CLI choices,
+the web app's menus and the contract test (tests/test_slicer_contract.py) read
+``SLICERS``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel
+
+from slicelens.errors import NotFittedError, SliceLensError
+
+SLICERS: dict[str, type[Slicer]] = {}
+BUG_TYPES = ("spurious", "rare_case", "wrong_labels")
+
+
+def register_slicer(name: str):
+    """Class decorator adding a slicer to ``SLICERS`` under ``name``."""
+    def deco(cls):
+        if name in SLICERS:
+            raise ValueError(f"slicer {name!r} registered twice")
+        cls.name = name
+        SLICERS[name] = cls
+        return cls
+    return deco
+
+
+def get_slicer(name: str, **params) -> Slicer:
+    """A new slicer by registry name; an unknown name lists the known ones."""
+    _load_builtin_slicers()
+    if name not in SLICERS:
+        raise SliceLensError(f"unknown slicer {name!r}; choose one of {sorted(SLICERS)}")
+    return SLICERS[name](**params)
+
+
+def _load_builtin_slicers() -> None:
+    # importing the modules runs their @register_slicer decorators
+    import importlib
+    import pkgutil
+
+    import slicelens.slicing as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name.startswith("slicer_"):
+            importlib.import_module(f"slicelens.slicing.{mod.name}")
+
+
+@dataclass
+class Slice:
+    """One slice: its members and what is known about it.
+
+    Attributes
+    ----------
+    id : str
+        Stable within its slice set, e.g. ``"attribution-07"``.
+    members : ndarray of str, shape (k,)
+        Sample ids of the members in the split the slicer was fitted on.
+    description : str
+        Words a person can read ("label: 0-4; prediction: 5-9; brick background").
+    metrics : dict
+        Filled by ``slicelens.slicing.metrics`` (size, accuracy, Wilson interval,
+        confidence, loss, confusion in words, ...). Every number is computed.
+    polygon : list of [x, y], optional
+        Convex hull of the members in the slicer's 2-D layout.
+    bug_type : str, optional
+        One of ``BUG_TYPES`` when the slicer classifies, else None.
+    evidence : dict
+        Why the slicer says what it says (e.g. conditional probabilities).
+    """
+
+    id: str
+    members: np.ndarray
+    description: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    polygon: list[list[float]] | None = None
+    bug_type: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.members = np.asarray(self.members, dtype=str)
+        if self.bug_type is not None and self.bug_type not in BUG_TYPES:
+            raise SliceLensError(f"bug_type must be one of {BUG_TYPES}, got {self.bug_type!r}")
+
+    @property
+    def size(self) -> int:
+        return int(len(self.members))
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["members"] = self.members.tolist()
+        return _jsonable(d)
+
+    @classmethod
+    def from_json(cls, d: dict) -> Slice:
+        return cls(**d)
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, float) and not np.isfinite(o):
+        return None
+    return o
+
+
+class Slicer:
+    """Base class of every slicer.
+
+    Subclasses set ``Params`` (a pydantic model: the single declaration of their
+    parameters, used by the CLI, the API and the stored record), ``requires`` (the run
+    arrays they read, e.g. ``("fw",)``) and implement ``_fit`` and ``_assign``.
+
+    Attributes (after ``fit``)
+    ----------
+    slices_ : list of Slice
+    layout_ : ndarray (n_fit, 2) or None
+        2-D coordinates of the fitted samples, when the slicer has a layout.
+    sample_ids_ : ndarray of str (n_fit,)
+    labels_ : ndarray of int (n_fit,)
+        Index into ``slices_`` per fitted sample (-1 = in no slice).
+    """
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel]] = BaseModel
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **params):
+        self.params = params  # validated in fit(), scikit-learn style
+
+    def get_params(self) -> dict:
+        return self.Params.model_validate(self.params).model_dump(mode="json")
+
+    def fit(self, run, split: str = "val") -> Slicer:
+        """Learn slices on ``split`` of ``run``; returns ``self``."""
+        from slicelens.params import validate
+
+        self.p_ = validate(self.Params, self.params)
+        self.split_ = split
+        self._fit(run, split)
+        for attr in ("slices_", "sample_ids_", "labels_"):
+            if not hasattr(self, attr):
+                raise SliceLensError(f"{type(self).__name__}._fit did not set {attr}")
+        return self
+
+    def assign(self, run, split: str) -> np.ndarray:
+        """Slice index per sample of ``split`` (-1 = none), shape (n_split,)."""
+        self._check_fitted()
+        return self._assign(run, split)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "slices_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(run) first")
+
+    # -- to implement --------------------------------------------------------------
+    def _fit(self, run, split: str) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _assign(self, run, split: str) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass
+class SliceSet:
+    """The stored result of one slicer on one run (``<run>/slices/<name>.json``)."""
+
+    slicer: str
+    params: dict
+    run_id: str
+    split: str
+    slices: list[Slice]
+    sample_ids: np.ndarray
+    labels: np.ndarray
+    layout: np.ndarray | None = None
+
+    @classmethod
+    def from_slicer(cls, slicer: Slicer, run_id: str) -> SliceSet:
+        slicer._check_fitted()
+        return cls(slicer.name, slicer.get_params(), run_id, slicer.split_, slicer.slices_,
+                   np.asarray(slicer.sample_ids_, str), np.asarray(slicer.labels_, np.int64),
+                   getattr(slicer, "layout_", None))
+
+    def by_id(self, slice_id: str) -> Slice:
+        for s in self.slices:
+            if s.id == slice_id:
+                return s
+        raise SliceLensError(f"no slice {slice_id!r} in {self.slicer}; "
+                             f"slices: {', '.join(s.id for s in self.slices[:10])}...")
+
+    def save(self, run_dir) -> None:
+        """Write atomically: slices as JSON, per-sample arrays as .npz."""
+        import io
+        from pathlib import Path
+
+        from slicelens.store.atomic import write_bytes
+
+        d = Path(run_dir) / "slices"
+        d.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        arrays = {"sample_ids": self.sample_ids, "labels": self.labels}
+        if self.layout is not None:
+            arrays["layout"] = np.asarray(self.layout, np.float32)
+        np.savez(buf, **arrays)
+        write_bytes(d / f"{self.slicer}.npz", buf.getvalue())
+        meta = {"slicer": self.slicer, "params": self.params, "run_id": self.run_id,
+                "split": self.split, "slices": [s.to_json() for s in self.slices]}
+        write_bytes(d / f"{self.slicer}.json", json.dumps(_jsonable(meta), indent=1).encode())
+
+    @classmethod
+    def load(cls, run_dir, slicer: str) -> SliceSet:
+        from pathlib import Path
+
+        from slicelens.errors import WorkspaceError
+
+        d = Path(run_dir) / "slices"
+        if not (d / f"{slicer}.json").exists():
+            have = sorted(p.stem for p in d.glob("*.json")) if d.exists() else []
+            raise WorkspaceError(f"no slices from {slicer!r} in {run_dir}; run `slicelens slices "
+                                 f"--slicer {slicer}` first (have: {have or 'none'})")
+        meta = json.loads((d / f"{slicer}.json").read_text())
+        arr = np.load(d / f"{slicer}.npz")
+        return cls(meta["slicer"], meta["params"], meta["run_id"], meta["split"],
+                   [Slice.from_json(s) for s in meta["slices"]], arr["sample_ids"],
+                   arr["labels"], arr["layout"] if "layout" in arr.files else None)

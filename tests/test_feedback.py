@@ -1,0 +1,121 @@
+"""Slice marks on top of the annotation store: validation, edit / undo / redo in force.
+
+Also holds ``make_run`` / ``make_slices``: a tiny synthetic run (no model) with a slice set
+of three well-separated 2-D clusters, used by the propagation and CoRM tests too.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from slicelens.errors import DataError, SliceLensError, WorkspaceError
+from slicelens.feedback import (
+    annotate_slice,
+    edit_mark,
+    list_marks,
+    mark_history,
+    redo_mark,
+    slice_marks,
+    undo_mark,
+)
+from slicelens.slicing.base import Slice, SliceSet
+from slicelens.store import Workspace
+
+SLICER = "toy"
+SPLITS = {"train": 12, "val": 12, "test": 6}
+
+
+def make_run(root, grid: int = 4, size: int = 8, seed: int = 0):
+    """A complete run of 30 synthetic samples (12 train, 12 val, 6 test), no model."""
+    ws = Workspace(root / "ws")
+    run_id, path = ws.new_run_dir("synthetic")
+    rng = np.random.default_rng(seed)
+    splits = np.concatenate([[s] * k for s, k in SPLITS.items()])
+    n = len(splits)
+    labels = np.arange(n) % 2
+    pred = np.where(np.arange(n) % 3 == 0, 1 - labels, labels)
+    pd.DataFrame({"id": [f"s{i:03d}" for i in range(n)], "label": labels, "split": splits,
+                  "pred": pred, "confidence": rng.uniform(0.5, 1, n), "loss": rng.uniform(0, 2, n),
+                  "correct": pred == labels}).to_parquet(path / "samples.parquet", index=False)
+    maps = rng.uniform(0, 1, (n, grid, grid))
+    arrays = {"logits": rng.normal(size=(n, 2)), "probs": np.full((n, 2), 0.5),
+              "features": rng.normal(size=(n, 4)), "fw": rng.normal(size=(n, 4)),
+              "maps": (maps / maps.sum(axis=(1, 2), keepdims=True)).astype(np.float16)}
+    for name, arr in arrays.items():
+        np.save(path / f"{name}.npy", arr.astype(np.float16 if name == "maps" else np.float32))
+    (path / "record.json").write_text(json.dumps({
+        "status": "complete", "run_id": run_id, "classes": ["a", "b"], "n": n,
+        "model": {"spec": "synthetic", "input_size": size}, "data": {"source": "<arrays>"}}))
+    return ws, ws.run(run_id)
+
+
+def make_slices(run, save: bool = True) -> SliceSet:
+    """Three slices of 4 val samples each at x = 0, 5, 10 (plus jitter) in a 2-D layout."""
+    s = run.samples
+    val = s["id"].to_numpy(str)[s["split"].to_numpy() == "val"]
+    labels = np.repeat([0, 1, 2], 4)
+    rng = np.random.default_rng(1)
+    layout = np.c_[labels * 5.0, np.zeros(12)] + rng.normal(0, 0.3, (12, 2))
+    slices = [Slice(f"{SLICER}-{k}", val[labels == k], description=f"cluster {k}",
+                    metrics={"size": 4, "accuracy": 0.5}) for k in range(3)]
+    ss = SliceSet(SLICER, {}, run.id, "val", slices, val, labels, layout)
+    if save:
+        ss.save(run.path)
+    return ss
+
+
+@pytest.fixture
+def marked(tmp_path):
+    ws, run = make_run(tmp_path)
+    make_slices(run)
+    return ws, run
+
+
+def test_annotate_validates_slice_and_label(marked):
+    ws, run = marked
+    a = annotate_slice(ws, run, SLICER, "toy-1", "spurious", "brick background", "ana")
+    assert (a.target_id, a.label, a.scope, a.run_id, a.author) == ("toy-1", "spurious", SLICER,
+                                                                   run.id, "ana")
+    with pytest.raises(SliceLensError, match="no slice 'toy-9'"):
+        annotate_slice(ws, run, SLICER, "toy-9", "core")
+    with pytest.raises(DataError, match="not a slice label"):
+        annotate_slice(ws, run, SLICER, "toy-1", "valid")
+    with pytest.raises(WorkspaceError, match="no slices from 'other'"):
+        annotate_slice(ws, run, "other", "toy-1", "core")
+    assert [m.id for m in list_marks(ws, run, SLICER)] == [a.id]
+
+
+def test_edit_undo_redo_change_the_mark_in_force(marked):
+    ws, run = marked
+    first = annotate_slice(ws, run, SLICER, "toy-0", "spurious")
+    second = annotate_slice(ws, run, SLICER, "toy-0", "core")
+    other = annotate_slice(ws, run, SLICER, "toy-2", "wrong_labels")
+    marks = slice_marks(ws, run, SLICER)
+    assert marks["toy-0"].id == second.id and marks["toy-2"].id == other.id
+    undo_mark(ws, second.id, author="bo")
+    assert slice_marks(ws, run, SLICER)["toy-0"].label == "spurious"
+    edit_mark(ws, first.id, label="wrong_labels", author="bo")
+    assert slice_marks(ws, run, SLICER)["toy-0"].label == "wrong_labels"
+    redo_mark(ws, second.id, author="bo")  # redone last: the newest decision wins
+    assert slice_marks(ws, run, SLICER)["toy-0"].id == second.id
+    undo_mark(ws, other.id)
+    assert "toy-2" not in slice_marks(ws, run, SLICER)
+    assert [e.action for e in mark_history(ws, second.id)] == ["create", "undo", "redo"]
+    assert len(list_marks(ws, run, SLICER, include_undone=True)) == 3
+
+
+def test_marks_are_scoped_by_run_and_slicer(marked, tmp_path):
+    ws, run = marked
+    annotate_slice(ws, run, SLICER, "toy-0", "spurious")
+    ws.db.add(run.id, "slice", "toy-1", "core", scope="another-slicer")
+    ws.db.add("run-9999-other", "slice", "toy-1", "core", scope=SLICER)
+    assert list(slice_marks(ws, run, SLICER)) == ["toy-0"]
+    concept = ws.db.add(run.id, "concept", "water", "valid")
+    with pytest.raises(DataError, match="not a slice mark"):
+        undo_mark(ws, concept)
+    # a path works as well as a Workspace object
+    assert list(slice_marks(str(ws.root), run, SLICER)) == ["toy-0"]

@@ -1,0 +1,98 @@
+"""End to end on `demo --fast` data: slices -> scripted marks -> propagation -> CoRM ->
+new run -> evaluation, through the demo steps and through the CLI commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from slicelens.evaluate.groups import load_ground_truth
+from slicelens.feedback import current_spuriousness, list_marks
+from slicelens.pipeline import demo, scanner_demo
+from slicelens.pipeline.demo import DemoRun, DemoState
+from slicelens.pipeline.slices import load_slices
+from slicelens.repair.plan import TrainingPlan
+from slicelens.store import Workspace
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory):
+    lines = []
+    ws = Workspace(tmp_path_factory.mktemp("scanner") / "ws")
+    st = DemoState(workspace=ws, cfg=DemoRun.fast(), echo=lines.append)
+    for step in (demo.step_build_data, demo.step_train, demo.step_extract):  # the run to repair
+        step(st)
+    st.cfg.train.epochs = 1  # the CoRM retraining: one epoch is enough to test the loop
+    for step in scanner_demo.STEPS:
+        step(st)
+    return st, "\n".join(lines)
+
+
+def _cli(name: str, argv: list[str]) -> int:
+    import importlib
+
+    mod = importlib.import_module(f"slicelens.cli.{name}")
+    p = argparse.ArgumentParser()
+    mod.add_arguments(p)
+    return mod.run(p.parse_args(argv))
+
+
+def test_demo_steps_walk_the_loop(loop):
+    st, out = loop
+    ss = load_slices(st.run, "attribution")
+    marks = list_marks(st.workspace, st.run, "attribution")
+    assert 1 <= len(marks) <= 3 and {m.author for m in marks} == {"demo-script"}
+    truth = scanner_demo.slice_truth(ss, st.run.samples, load_ground_truth(st.paths.ground_truth),
+                                     st.run.classes)
+    truth = truth.set_index("slice_id")
+    assert all(m.label == truth.loc[m.target_id, "truth"] for m in marks)  # truthful
+    table = current_spuriousness(st.workspace, st.run, "attribution")
+    assert (table["source"] == "human").sum() == len(marks)
+    new = st.results["repaired_run"]
+    assert new.is_complete and new.record["base_run"] == st.run.id
+    assert new.record["plan"]["strategy"] == "corm" and new.record["plan"]["noise_masks"]
+    ev = st.results["evaluation"]
+    assert set(ev) == {"before", "after"}
+    assert ev["before"]["average"] == pytest.approx(
+        st.run.samples.query("split == 'test'")["correct"].mean())
+    assert "SCRIPTED annotator" in out and "masks from ground_truth" in out and "rcs" in out
+
+
+def test_cli_annotate_repair_evaluate(loop, capsys, tmp_path, monkeypatch):
+    st, _ = loop
+    ws, base = str(st.workspace.root), st.run.id
+    ss = load_slices(st.run, "attribution")
+    assert _cli("annotate", ["-w", ws, "--run", base, "--slice", ss.slices[1].id,
+                             "--label", "spurious", "--description", "cli mark"]) == 0
+    out = capsys.readouterr().out
+    assert "spuriousness of attribution slices" in out and "cli mark" in out
+    assert _cli("annotate", ["-w", ws, "--run", base, "--list"]) == 0
+    assert ss.slices[1].id in capsys.readouterr().out
+    seen = {}
+
+    def fake_run_repair(workspace, run, strategy, params, train_cfg, progress, init, name):
+        seen.update(strategy=strategy, params=params, epochs=train_cfg.epochs, init=init, name=name)
+        return TrainingPlan(**st.results["repaired_run"].record["plan"]), st.results["repaired_run"]
+
+    import slicelens.pipeline.repair
+
+    monkeypatch.setattr(slicelens.pipeline.repair, "run_repair", fake_run_repair)
+    assert _cli("repair", ["-w", ws, "--run", base, "--strategy", "corm", "--source", "marks",
+                           "--sigma", "0.3", "--set", "dilate=2", "--epochs", "1",
+                           "--init", "finetune", "--name", "cli-corm"]) == 0
+    assert seen == {"strategy": "corm", "params": {"source": "marks", "sigma": 0.3, "dilate": 2},
+                    "epochs": 1, "init": "finetune", "name": "cli-corm"}
+    new_id = capsys.readouterr().out.split("new run: ")[1].split()[0]
+    assert new_id == st.results["repaired_run"].id
+    report = tmp_path / "report.json"
+    assert _cli("evaluate", ["-w", ws, "--run", new_id, "--baseline", base, "--ground-truth", "none",
+                             "--trials", "1", "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    rep = json.loads(report.read_text())
+    assert rep["mask_source"] == "annotations" and "masks: annotations" in out
+    assert [m["role"] for m in rep["models"]] == ["before", "after"] and rep["slices"]
+    assert rep["slices"][-1]["slice_id"] == "(all)"

@@ -1,0 +1,105 @@
+"""End to end on the planted-bug demo (``demo --fast`` data): the attribution slicer finds
+the spurious minority group; find_slices + the mosaic + both CLI commands work on a
+real trained model."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from slicelens.pipeline.demo import (
+        DemoRun,
+        DemoState,
+        step_build_data,
+        step_extract,
+        step_train,
+    )
+    from slicelens.store import Workspace
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SLICELENS_QUIET", "1")
+    st = DemoState(workspace=Workspace(tmp_path_factory.mktemp("demo") / "ws"),
+                   cfg=DemoRun.fast(seed=0), echo=lambda s: None)
+    for step in (step_build_data, step_train, step_extract):
+        step(st)
+    yield st
+    mp.undo()
+
+
+def _spurious_group(st) -> set:
+    """Val ids of the minority class|background group the model gets most wrong."""
+    from slicelens.evaluate.groups import load_ground_truth
+    from slicelens.evaluate.planted import join_ground_truth
+
+    df = join_ground_truth(st.run.samples, load_ground_truth(st.paths.ground_truth))
+    val = df[df["split"] == "val"]
+    a, b = st.cfg.data.backgrounds[:2]
+    minority = [f"0-4|{b}", f"5-9|{a}"]
+    worst = min(minority, key=lambda g: val.loc[val["group"] == g, "correct"].astype(float).mean())
+    return set(val.loc[val["group"] == worst, "id"])
+
+
+def _best(slices, truth: set) -> tuple[float, float]:
+    """(precision of the best-F1 slice, best P@10 among the 10 top-ranked slices)."""
+    from slicelens.slicing.metrics import best_match
+
+    m = best_match(slices, truth)
+    return m["precision"], m["p_at_k"]
+
+
+def test_attribution_slicer_finds_the_spurious_group(demo):
+    """Thresholds measured on demo --fast seeds 0, 1, 2 (the group is 25% of val):
+    unified slicer best-slice precision 0.64 / 0.60 / 0.78 and P@10 0.86 / 0.83 / 0.78;
+    confusion-segregated precision 1.0 on all three. We ask for twice the chance
+    precision (0.5) and P@10 >= 0.7 from the paper's method, 0.9 from the segregated one."""
+    from slicelens.slicing.base import get_slicer
+
+    truth = _spurious_group(demo)
+    precision, p10 = _best(get_slicer("attribution").fit(demo.run, "val").slices_, truth)
+    assert precision >= 0.5 and p10 >= 0.7
+    seg = get_slicer("attribution", segregate="confusion").fit(demo.run, "val").slices_
+    assert _best(seg, truth)[0] >= 0.9
+
+
+def _cli(name: str, argv: list[str]) -> int:
+    import importlib
+
+    mod = importlib.import_module(f"slicelens.cli.{name}")
+    p = argparse.ArgumentParser()
+    mod.add_arguments(p)
+    return mod.run(p.parse_args(argv))
+
+
+def test_cli_slices_and_mosaic(demo, capsys):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see test_mosaic.py
+    try:
+        ws = str(demo.workspace.root)
+        assert _cli("slices", ["--workspace", ws, "--top", "5"]) == 0
+        out = capsys.readouterr().out
+        assert "attribution-00" in out and "interval" in out and "slicelens mosaic" in out
+        assert _cli("mosaic", ["--workspace", ws, "--steps", "3", "--canvas", "256"]) == 0
+        out = capsys.readouterr().out
+    finally:
+        torch.set_num_threads(threads)
+    from slicelens.pipeline.slices import load_slices
+
+    ss = load_slices(demo.run, "attribution")
+    tiles = demo.run.path / "mosaic" / "attribution"
+    assert sorted(p.stem for p in tiles.glob("attribution-*.png")) == sorted(s.id for s in ss.slices)
+    assert (tiles / "mosaic.png").exists() and str(tiles / "mosaic.png") in out
+
+
+def test_cli_rejects_another_slicers_option(demo):
+    from slicelens.errors import SliceLensError
+
+    with pytest.raises(SliceLensError, match="--n-slices is not an option of the 'attribution'"):
+        _cli("slices", ["--workspace", str(demo.workspace.root), "--n-slices", "4"])
