@@ -1,0 +1,90 @@
+"""Human marks on slices: create, list, edit, undo / redo, history (who, what, when).
+
+Routes call ``slicelens.feedback`` (the same functions as the CLI and notebooks). A mark
+is committed to SQLite (synchronous commit) before the response is sent, so a client
+that shows a mark only after the response never shows one that is not on disk.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from slicelens.server.deps import NAME, RunDep, StateDep, author_or_default
+from slicelens.server.schemas import (
+    AnnotationEditIn,
+    AnnotationIn,
+    AnnotationOut,
+    AuthorIn,
+    EventOut,
+)
+from slicelens.server.views import annotation_out
+
+router = APIRouter(tags=["annotations"])
+AnnId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.get("/runs/{run_id}/annotations", response_model=list[AnnotationOut])
+def list_annotations(rd: RunDep, state: StateDep,
+                     slicer: Annotated[str | None, Query(pattern=NAME, max_length=100)] = None,
+                     include_undone: bool = False) -> list[AnnotationOut]:
+    """Slice marks of a run (optionally of one slice set), oldest first."""
+    from slicelens.feedback import list_marks
+
+    return [annotation_out(a) for a in list_marks(state.workspace, rd.run, slicer, include_undone)]
+
+
+@router.post("/runs/{run_id}/annotations", response_model=AnnotationOut, status_code=201)
+def create_annotation(body: AnnotationIn, rd: RunDep, state: StateDep) -> AnnotationOut:
+    """Mark a slice core / spurious / wrong labels (``slicelens.feedback.annotate_slice``)."""
+    from slicelens.feedback import annotate_slice
+
+    ann = annotate_slice(state.workspace, rd.run, body.slicer, body.slice_id, body.label,
+                         description=body.description,
+                         author=author_or_default(state, body.author))
+    return annotation_out(ann)
+
+
+def _require(state, ann_id: int, status: str) -> None:
+    have = state.workspace.db.get(ann_id).status
+    if have != status:
+        raise HTTPException(409, f"annotation {ann_id} is {have}, not {status}")
+
+
+@router.patch("/annotations/{ann_id}", response_model=AnnotationOut)
+def edit_annotation(ann_id: AnnId, body: AnnotationEditIn, state: StateDep) -> AnnotationOut:
+    """Change a mark's label and/or description (kept in its history)."""
+    from slicelens.feedback import edit_mark
+
+    _require(state, ann_id, "active")
+    return annotation_out(edit_mark(state.workspace, ann_id, label=body.label,
+                                    description=body.description,
+                                    author=author_or_default(state, body.author)))
+
+
+@router.post("/annotations/{ann_id}/undo", response_model=AnnotationOut)
+def undo_annotation(ann_id: AnnId, body: AuthorIn, state: StateDep) -> AnnotationOut:
+    """Withdraw a mark (it stays in the database with status ``undone``)."""
+    from slicelens.feedback import undo_mark
+
+    _require(state, ann_id, "active")
+    return annotation_out(undo_mark(state.workspace, ann_id, author_or_default(state, body.author)))
+
+
+@router.post("/annotations/{ann_id}/redo", response_model=AnnotationOut)
+def redo_annotation(ann_id: AnnId, body: AuthorIn, state: StateDep) -> AnnotationOut:
+    """Reinstate an undone mark."""
+    from slicelens.feedback import redo_mark
+
+    _require(state, ann_id, "undone")
+    return annotation_out(redo_mark(state.workspace, ann_id, author_or_default(state, body.author)))
+
+
+@router.get("/annotations/{ann_id}/history", response_model=list[EventOut])
+def annotation_history(ann_id: AnnId, state: StateDep) -> list[EventOut]:
+    """Every change of a mark: create, edit, undo, redo, with author and time."""
+    from slicelens.feedback import mark_history
+
+    return [EventOut(id=e.id, action=e.action, payload=e.payload, author=e.author, at=e.at)
+            for e in mark_history(state.workspace, ann_id)]

@@ -1,0 +1,110 @@
+"""Repair and evaluation: the registered strategies, a repair as a background job (plan,
+retrain, new run), and the before/after comparison of two runs per slice and overall.
+
+Routes call ``slicelens.pipeline.repair.run_repair`` and
+``slicelens.pipeline.evaluate.evaluate_run`` (clean / core / spurious accuracy, RCS,
+worst group, and per-slice accuracy before and after).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from slicelens.errors import SliceLensError
+from slicelens.server.deps import RunDep, StateDep
+from slicelens.server.routers.jobs import job_out
+from slicelens.server.schemas import JobOut
+
+router = APIRouter(tags=["repair"])
+
+
+class StrategyOut(BaseModel):
+    name: str
+    doc: str
+    params_schema: dict[str, Any]
+
+
+class RepairJobIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    strategy: str = Field(min_length=1, max_length=50)
+    params: dict[str, Any] = Field(default_factory=dict, description="the strategy's Params")
+    slicer: str | None = Field("attribution", max_length=100,
+                               description="slice set for the before/after slice table")
+
+
+class CompareJobIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    baseline: str = Field(min_length=1, max_length=200, description="the run before repair")
+    slicer: str | None = Field("attribution", max_length=100)
+
+
+@router.get("/repair/strategies", response_model=list[StrategyOut])
+def strategies() -> list[StrategyOut]:
+    """Registered repair strategies with the JSON schema of their parameters (the form)."""
+    from slicelens.repair.base import load_repairs
+
+    return [StrategyOut(name=name, doc=(cls.__doc__ or "").strip().split("\n\n")[0],
+                        params_schema=cls.Params.model_json_schema())
+            for name, cls in sorted(load_repairs().items())]
+
+
+def _evaluate(state, run, baseline, slicer: str | None) -> dict:
+    from slicelens.pipeline.evaluate import evaluate_run
+
+    use = slicer if slicer and slicer in state.stored_slicers(baseline.id) else None
+    report = evaluate_run(state.workspace, run, baseline=baseline, slicer=use)
+    with state.lock:
+        state.evaluations[(run.id, baseline.id)] = report
+    return report
+
+
+@router.post("/runs/{run_id}/repair/jobs", response_model=JobOut, status_code=202)
+def start_repair(body: RepairJobIn, rd: RunDep, state: StateDep) -> JobOut:
+    """Plan a repair with ``strategy``, retrain, extract the new run and compare it with
+    this one, as one background job; the result names the new run."""
+    from slicelens.repair.base import load_repairs
+
+    if body.strategy not in load_repairs():
+        raise SliceLensError(f"unknown repair strategy {body.strategy!r}; choose one of "
+                             f"{sorted(load_repairs())}")
+
+    def work(report):
+        from slicelens.pipeline.repair import run_repair
+
+        report(0.0, f"planning {body.strategy}")
+        plan, new_run = run_repair(state.workspace, rd.run, body.strategy, body.params,
+                                   progress=report)
+        report(0.9, f"comparing {new_run.id} with {rd.run.id}")
+        _evaluate(state, state.run_data(new_run.id).run, rd.run, body.slicer)
+        return {"run": new_run.id, "plan": plan.summary()}
+
+    return job_out(state.jobs.submit("repair", work, {"run": rd.run.id, **body.model_dump()}))
+
+
+@router.post("/runs/{run_id}/compare/jobs", response_model=JobOut, status_code=202)
+def start_compare(body: CompareJobIn, rd: RunDep, state: StateDep) -> JobOut:
+    """Compare this run with ``baseline`` (``evaluate_run``) as a background job."""
+    base = state.run_data(body.baseline).run
+
+    def work(report):
+        report(None, f"evaluating {rd.run.id} against {base.id}")
+        _evaluate(state, rd.run, base, body.slicer)
+        return {"run": rd.run.id, "baseline": base.id}
+
+    return job_out(state.jobs.submit("compare", work, {"run": rd.run.id, **body.model_dump()}))
+
+
+@router.get("/runs/{run_id}/compare/{baseline}", response_model=dict[str, Any])
+def get_comparison(rd: RunDep, baseline: str, state: StateDep) -> dict[str, Any]:
+    """The last comparison of this run with ``baseline`` made by this server (404 until a
+    repair or compare job made one)."""
+    from slicelens.errors import WorkspaceError
+
+    with state.lock:
+        report = state.evaluations.get((rd.run.id, baseline))
+    if report is None:
+        raise WorkspaceError(f"no comparison of {rd.run.id} with {baseline} yet; start one")
+    return report

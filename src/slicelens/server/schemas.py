@@ -1,0 +1,183 @@
+"""Input (``...In``) and output schemas of the HTTP API; they make the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SliceLabel = Literal["core", "spurious", "wrong_labels"]
+Author = Field("", max_length=100, description="who marks (empty: the server's default)")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- outputs -----------------------------------------------------------------------
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Meta(BaseModel):
+    """What menus are built from: registries, labels, the workspace."""
+
+    workspace: str
+    author: str
+    slice_labels: list[str]
+    bug_types: list[str]
+    slicers: list[str]
+    repair_strategies: list[str]
+
+
+class RunSummary(BaseModel):
+    id: str
+    n_samples: int
+    classes: list[str]
+    accuracy: dict[str, float | None] = Field(description="accuracy per split (labelled samples)")
+    created_at: str
+    model: str
+    slice_sets: list[str]
+    base_run: str | None = Field(None, description="the run this one repairs, if any")
+    plan: str | None = Field(None, description="summary of the repair plan, if any")
+
+
+class SampleRow(BaseModel):
+    id: str
+    split: str
+    label: int
+    pred: int
+    label_name: str
+    pred_name: str
+    confidence: float
+    loss: float | None
+    correct: bool | None
+
+
+class SamplePage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    items: list[SampleRow]
+
+
+class AnnotationOut(BaseModel):
+    id: int
+    run_id: str
+    target_id: str
+    scope: str
+    label: str
+    description: str
+    author: str
+    created_at: str
+    updated_at: str
+    status: str
+
+
+class EventOut(BaseModel):
+    id: int
+    action: str
+    payload: dict[str, Any]
+    author: str
+    at: str
+
+
+class SliceRow(BaseModel):
+    """One row of the slice table (Fig. 2 B): every number comes from the library."""
+
+    id: str
+    size: int
+    accuracy: float | None
+    confidence: float | None
+    spuriousness: float | None
+    spuriousness_source: str | None = Field(None, description="'human' or 'propagated'")
+    bug_type: str | None
+    description: str
+    annotation: AnnotationOut | None
+    polygon: list[list[float]] | None
+    metrics: dict[str, Any]
+
+
+class SliceTable(BaseModel):
+    run_id: str
+    slicer: str
+    split: str
+    params: dict[str, Any]
+    n_samples: int
+    has_layout: bool
+    spuriousness_status: str = Field(description="how spuriousness was made, or why there is none")
+    spuriousness_pending: bool = Field(False, description="new marks are still being propagated")
+    slices: list[SliceRow]
+
+
+class Cell(BaseModel):
+    """A confusion-matrix cell of a slice, named in words (AttributionScanner App. A-V)."""
+
+    label: int
+    pred: int
+    name: str
+    n: int
+
+
+class SliceDetail(BaseModel):
+    row: SliceRow
+    evidence: dict[str, Any]
+    cells: list[Cell]
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    params: dict[str, Any]
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float | None
+    message: str
+    result: Any = None
+    error: str | None
+    created_at: str
+    finished_at: str | None
+
+
+class Spuriousness(BaseModel):
+    slice_id: str
+    spuriousness: float | None = Field(description="in [0, 1]; null where nothing reached it")
+    source: str = Field(description="'human', 'propagated' or 'none'")
+
+
+class SpuriousnessOut(BaseModel):
+    status: str
+    pending: bool
+    scores: list[Spuriousness]
+
+
+# -- inputs ------------------------------------------------------------------------
+class AnnotationIn(_In):
+    slicer: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    slice_id: str = Field(min_length=1, max_length=200)
+    label: SliceLabel
+    description: str = Field("", max_length=2000)
+    author: str = Author
+
+
+class AnnotationEditIn(_In):
+    label: SliceLabel | None = None
+    description: str | None = Field(None, max_length=2000)
+    author: str = Author
+
+
+class AuthorIn(_In):
+    author: str = Author
+
+
+class CustomSliceIn(_In):
+    """A lasso selection: positions into the slice set's scatter payload."""
+
+    indices: list[Annotated[int, Field(ge=0, lt=2**31)]] = Field(
+        min_length=1, description="positions in the points payload")
+    description: str = Field("", max_length=500)
+
+
+class SliceJobIn(_In):
+    params: dict[str, Any] = Field(default_factory=dict, description="the slicer's Params")
+    split: str = Field("val", pattern=r"^(train|val|test|pool)$")

@@ -1,0 +1,98 @@
+// Slice table (AttributionScanner Fig. 2 B, Fig. 8 A): sortable by every metric for
+// rank-driven exploration; the colour chip shows the menu's encoding.
+import { useMemo, useState } from "react";
+import { fmt, pct, type SliceRow, type SliceTable as Table } from "../api";
+import { encode, type Encoding } from "../colors";
+
+type Key = "id" | "size" | "accuracy" | "confidence" | "spuriousness" | "bug_type" | "mark" | "description";
+const COLUMNS: { key: Key; label: string; numeric?: boolean }[] = [
+  { key: "id", label: "slice" },
+  { key: "size", label: "size", numeric: true },
+  { key: "accuracy", label: "accuracy", numeric: true },
+  { key: "confidence", label: "confidence", numeric: true },
+  { key: "spuriousness", label: "spuriousness", numeric: true },
+  { key: "bug_type", label: "bug type" },
+  { key: "mark", label: "mark" },
+  { key: "description", label: "description" },
+];
+
+function value(r: SliceRow, k: Key): string | number | null {
+  if (k === "mark") return r.annotation?.label ?? null;
+  return r[k] as string | number | null;
+}
+
+function wilson(r: SliceRow): string {
+  const lo = r.metrics.acc_low, hi = r.metrics.acc_high;
+  return typeof lo === "number" && typeof hi === "number" ? `95% interval ${pct(lo)} – ${pct(hi)}` : "";
+}
+
+interface Props {
+  table: Table;
+  selected: string | null;
+  onSelect: (id: string) => void;
+  encoding: Encoding;
+}
+
+export default function SliceTable({ table, selected, onSelect, encoding }: Props) {
+  const [sort, setSort] = useState<{ key: Key; dir: 1 | -1 } | null>(null);
+  const rows = useMemo(() => {
+    if (!sort) return table.slices;
+    return [...table.slices].sort((a, b) => {
+      const va = value(a, sort.key);
+      const vb = value(b, sort.key);
+      if (va === null && vb === null) return 0;
+      if (va === null) return 1; // missing values last in both directions
+      if (vb === null) return -1;
+      return (va < vb ? -1 : va > vb ? 1 : 0) * sort.dir;
+    });
+  }, [table.slices, sort]);
+  const click = (k: Key) =>
+    setSort((s) => (s && s.key === k ? { key: k, dir: s.dir === 1 ? -1 : 1 } : { key: k, dir: 1 }));
+
+  return (
+    <div className="slice-table">
+      <h2>
+        Slices <small>{table.slices.length} slices of {table.n_samples.toLocaleString()} {table.split} samples</small>
+      </h2>
+      <p className="note" data-testid="spuriousness-status">spuriousness: {table.spuriousness_status}</p>
+      <div className="scroll">
+        <table data-testid="slice-table">
+          <thead>
+            <tr>
+              <th />
+              {COLUMNS.map((c) => (
+                <th key={c.key} className={c.numeric ? "num" : ""}
+                  aria-sort={sort?.key === c.key ? (sort.dir === 1 ? "ascending" : "descending") : "none"}>
+                  <button onClick={() => click(c.key)} data-testid={`sort-${c.key}`}>
+                    {c.label}
+                    {sort?.key === c.key ? (sort.dir === 1 ? " ▲" : " ▼") : ""}
+                  </button>
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.id} data-slice={r.id} className={r.id === selected ? "selected" : ""}
+                onClick={() => onSelect(r.id)}>
+                <td><span className="chip" style={{ background: encode(encoding, r) }} /></td>
+                <td>{r.id}</td>
+                <td className="num">{r.size}</td>
+                <td className="num" data-col="accuracy" title={wilson(r)}>{pct(r.accuracy)}</td>
+                <td className="num">{fmt(r.confidence)}</td>
+                <td className="num" data-col="spuriousness"
+                  title={r.spuriousness_source ? `source: ${r.spuriousness_source}` : "not propagated yet"}>
+                  {fmt(r.spuriousness)}
+                  {r.spuriousness_source === "human" ? " ✎" : ""}
+                </td>
+                <td>{r.bug_type?.replace("_", " ") ?? ""}</td>
+                <td data-col="mark">{r.annotation ? r.annotation.label.replace("_", " ") : ""}</td>
+                <td className="desc" title={r.description}>{r.annotation?.description || r.description}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,186 @@
+// Training-data attribution (TDA needfinding study Sec. 5.1-5.2): for the selected error
+// group, the ranked table of training groups x actions, each effect with its interval
+// and p-value and the change of overall (validation) accuracy beside it; a forest plot
+// of the effects; the training images of a chosen group; and applying a row (retrain).
+import * as Plot from "@observablehq/plot";
+import { useCallback, useEffect, useState } from "react";
+import { fmt, get, imageUrl, send, type Job, type SamplePage, type SliceRow } from "../api";
+import { useAsync } from "../hooks";
+import JobProgress from "./JobProgress";
+import PlotFigure from "./PlotFigure";
+
+interface Summary { key: string; error_group: string; n_errors: number; metric: string; n_rows: number }
+interface Row {
+  rank: number; group: string; kind: string; size: number; action: string;
+  effect: number | null; ci_low: number | null; ci_high: number | null; p_value: number | null;
+  significant: boolean; global_effect: number | null; global_ci_low: number | null;
+  global_ci_high: number | null; errors_fixed: number | null; method: string; n_retrains: number; detail: string;
+}
+interface Result { key: string; error_group: string; n_errors: number; metric: string; baseline: Record<string, unknown>; rows: Row[] }
+
+interface Props {
+  run: string;
+  slicer: string | null;
+  row: SliceRow | null;
+  classes: string[];
+  onRunCreated: (id: string) => void;
+}
+
+const ci = (lo: number | null, hi: number | null) => (lo === null || hi === null ? "" : ` [${fmt(lo, 3)}, ${fmt(hi, 3)}]`);
+
+function Forest({ rows, metric }: { rows: Row[]; metric: string }) {
+  const make = useCallback(() => {
+    const data = rows.filter((r) => r.effect !== null).slice(0, 15).map((r) => ({ ...r, label: `${r.rank}. ${r.action} ${r.group}`.slice(0, 48) }));
+    return Plot.plot({
+      height: 26 * data.length + 40, width: 620, marginLeft: 300,
+      x: { label: `change of ${metric} on the error group`, grid: true },
+      y: { label: null, domain: data.map((d) => d.label) },
+      marks: [
+        Plot.ruleX([0], { stroke: "#999" }),
+        Plot.link(data.filter((d) => d.ci_low !== null), { x1: "ci_low", x2: "ci_high", y1: "label", y2: "label", stroke: "#555" }),
+        Plot.dot(data, { x: "effect", y: "label", fill: (d: Row) => (d.significant ? "#d62728" : "#9a9a9a"), r: 4, tip: true }),
+      ],
+    });
+  }, [rows, metric]);
+  return <PlotFigure make={make} testId="tda-forest" />;
+}
+
+export default function TdaView({ run, slicer, row, classes, onRunCreated }: Props) {
+  const enc = encodeURIComponent(run);
+  const [version, setVersion] = useState(0);
+  const list = useAsync(() => get<Summary[]>(`/runs/${enc}/tda`), [run, version]);
+  const [key, setKey] = useState<string | null>(null);
+  const [spec, setSpec] = useState<string>("");
+  const [metric, setMetric] = useState("loss");
+  const [exact, setExact] = useState(true);
+  const [jobId, setJobId] = useState<string | null>(null);
+  const [applyJob, setApplyJob] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [chosen, setChosen] = useState<number | null>(null);
+  const [page, setPage] = useState(0);
+
+  const cells = classes.flatMap((a) => classes.filter((b) => b !== a).map((b) => `${a}->${b}`));
+  useEffect(() => {
+    if (row && slicer) setSpec(`${slicer}:${row.id}`);
+    else if (!spec && cells.length) setSpec(cells[0]);
+  }, [row?.id, slicer]); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => {
+    if (!key && list.data?.length) setKey(list.data[0].key);
+  }, [list.data, key]);
+
+  const result = useAsync(() => (key ? get<Result>(`/runs/${enc}/tda/${encodeURIComponent(key)}`) : null), [run, key, version]);
+  const members = useAsync(
+    () => (key && chosen ? get<SamplePage>(`/runs/${enc}/tda/${encodeURIComponent(key)}/rows/${chosen}/members?page=${page}&page_size=24`) : null),
+    [run, key, chosen, page],
+  );
+
+  const start = async () => {
+    setError(null);
+    try {
+      const job = await send<Job>("POST", `/runs/${enc}/tda/jobs`, { error_group: spec, params: { metric, exact } });
+      setJobId(job.id);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  const apply = async (rank: number) => {
+    try {
+      setApplyJob((await send<Job>("POST", `/runs/${enc}/tda/${encodeURIComponent(key!)}/rows/${rank}/apply`, {})).id);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+
+  return (
+    <div className="view tda" data-testid="tda-view">
+      <h2>Training-data attribution <small>which training data caused an error group, and what would fix it</small></h2>
+      <div className="toolbar">
+        <label>
+          error group{" "}
+          <select value={spec} onChange={(e) => setSpec(e.target.value)} data-testid="tda-group">
+            {row && slicer && <option value={`${slicer}:${row.id}`}>errors of slice {row.id}</option>}
+            {cells.map((c) => (
+              <option key={c} value={c}>label {c.replace("->", ", predicted ")}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          metric{" "}
+          <select value={metric} onChange={(e) => setMetric(e.target.value)}>
+            <option value="loss">loss</option>
+            <option value="gt_prob">probability of the true class</option>
+            <option value="pred_prob">probability of the predicted class</option>
+          </select>
+        </label>
+        <label><input type="checkbox" checked={exact} onChange={(e) => setExact(e.target.checked)} /> measure the top rows by retraining</label>
+        <button disabled={!spec || !!jobId} onClick={start} data-testid="tda-start">attribute</button>
+        {jobId && <JobProgress jobId={jobId} onEnd={(j) => { setJobId(null); if (j.status === "done") { setKey((j.result as { key: string }).key); setVersion((v) => v + 1); } else setError(j.error); }} />}
+      </div>
+      {error && <div className="error" role="alert">{error}</div>}
+      {list.data && list.data.length > 0 && (
+        <div className="toolbar">
+          <label>
+            result{" "}
+            <select value={key ?? ""} onChange={(e) => { setKey(e.target.value); setChosen(null); }}>
+              {list.data.map((s) => <option key={s.key} value={s.key}>{s.error_group} ({s.n_errors} samples, {s.metric})</option>)}
+            </select>
+          </label>
+        </div>
+      )}
+      {list.data && list.data.length === 0 && !jobId && (
+        <div className="empty" data-testid="tda-missing">No attribution computed for this run yet: choose an error group and press <b>attribute</b> (or run <code>slicelens tda</code>).</div>
+      )}
+      {result.data && (
+        <div className="tda-result">
+          <p className="note">
+            {result.data.error_group}: {result.data.n_errors} samples. Effect = change of {result.data.metric} on them
+            ({result.data.metric === "loss" ? "negative" : result.data.metric === "gt_prob" ? "positive" : "negative"} is better); red = significant after correction.
+          </p>
+          <Forest rows={result.data.rows} metric={result.data.metric} />
+          <div className="scroll">
+            <table data-testid="tda-table">
+              <thead>
+                <tr><th>#</th><th>training group</th><th className="num">size</th><th>action</th><th className="num">effect [95% CI]</th><th className="num">p</th><th className="num">val acc change [CI]</th><th className="num">errors fixed</th><th>method</th><th /></tr>
+              </thead>
+              <tbody>
+                {result.data.rows.map((r) => (
+                  <tr key={r.rank} className={chosen === r.rank ? "selected" : ""} onClick={() => { setChosen(r.rank); setPage(0); }}>
+                    <td>{r.rank}</td>
+                    <td title={r.detail}>{r.group} <small>({r.kind})</small></td>
+                    <td className="num">{r.size}</td>
+                    <td>{r.action}</td>
+                    <td className="num">{fmt(r.effect, 3)}{ci(r.ci_low, r.ci_high)}{r.significant ? " *" : ""}</td>
+                    <td className="num">{r.p_value === null ? "–" : r.p_value.toExponential(1)}</td>
+                    <td className="num">{fmt(r.global_effect, 3)}{ci(r.global_ci_low, r.global_ci_high)}</td>
+                    <td className="num">{fmt(r.errors_fixed, 2)}</td>
+                    <td>{r.method}{r.n_retrains ? ` ×${r.n_retrains}` : ""}</td>
+                    <td><button onClick={(e) => { e.stopPropagation(); apply(r.rank); }} disabled={!!applyJob}>apply & retrain</button></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {applyJob && <JobProgress jobId={applyJob} onEnd={(j) => { setApplyJob(null); if (j.status === "done") onRunCreated((j.result as { run: string }).run); else setError(j.error); }} />}
+        </div>
+      )}
+      {chosen && members.data && (
+        <div className="detail">
+          <h3>Training images of row {chosen} <small>{members.data.total} samples</small>
+            <span className="pager">
+              <button disabled={page === 0} onClick={() => setPage(page - 1)}>‹</button> page {page + 1} / {Math.max(1, Math.ceil(members.data.total / 24))}
+              <button disabled={(page + 1) * 24 >= members.data.total} onClick={() => setPage(page + 1)}>›</button>
+            </span>
+          </h3>
+          <div className="grid" data-testid="tda-images">
+            {members.data.items.map((s) => (
+              <figure key={s.id} className={s.correct === false ? "wrong" : "right"}>
+                <img src={imageUrl(run, s.id, false)} alt={s.id} width={96} height={96} />
+                <figcaption>label {s.label_name}<br />pred {s.pred_name}</figcaption>
+              </figure>
+            ))}
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
