@@ -134,10 +134,13 @@ class Slicer:
         2-D coordinates of the fitted samples, when the slicer has a layout.
     sample_ids_ : ndarray of str (n_fit,)
     labels_ : ndarray of int (n_fit,)
-        Index into ``slices_`` per fitted sample (-1 = in no slice).
+        Index into ``slices_`` per fitted sample (-1 = in no slice). When ``overlapping``
+        is true (a sample may sit in several slices, as attribute combinations do), it is
+        the highest-ranked slice holding the sample, and ``Slice.members`` is the full set.
     """
 
     name: ClassVar[str] = ""
+    overlapping: ClassVar[bool] = False
     Params: ClassVar[type[BaseModel]] = BaseModel
     requires: ClassVar[tuple[str, ...]] = ()
 

@@ -134,6 +134,7 @@ class AttributeSlicer(Slicer):
     """Bug slices from the run's attribute matrix (``slicelens attributes assign`` first)."""
 
     Params = AttributeSlicerParams
+    overlapping = True  # "brick background" and "small digits on brick background" share samples
     requires = ("attribute_matrix",)  # <run>/attributes/matrix.parquet, not a run array
 
     def _codes(self, run, ids):
