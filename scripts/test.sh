@@ -7,4 +7,6 @@ bash scripts/setup.sh
 # the browser tests drive Debian's Chromium (never a downloaded browser); needs apt (root)
 bash scripts/install_browser.sh
 export SLICELENS_QUIET=1
+# the browser tests fail (not skip) when chromium or playwright is missing
+export SLICELENS_REQUIRE_BROWSER=1
 exec .venv/bin/python -m pytest -q "$@"

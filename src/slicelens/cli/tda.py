@@ -5,11 +5,11 @@ bootstrap retrainings of the model's head; --apply turns a row into a training p
 retrains the model (a new run).
 
 Examples:
-  slicelens attribute-errors --confusion "0-4->5-9"
-  slicelens attribute-errors --slice attribution:attribution-03 --metric gt_prob --top 5
-  slicelens attribute-errors --ids errors.txt --actions remove relabel --apply 1
-  slicelens attribute-errors --confusion "0-4->5-9" --oracle pool_labels.csv
-  slicelens attribute-errors --wrong-labels --show 20
+  slicelens tda --confusion "0-4->5-9"
+  slicelens tda --slice attribution:attribution-03 --metric gt_prob --top 5
+  slicelens tda --ids errors.txt --actions remove relabel --apply 1
+  slicelens tda --confusion "0-4->5-9" --oracle pool_labels.csv
+  slicelens tda --wrong-labels --show 20
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def run(args) -> int:
         new = apply_row(ws, run_, res, args.apply, _train_cfg(args), init=args.init)
         print(f"\napplied row {args.apply} ({res.row(args.apply).action} "
               f"'{res.row(args.apply).group.name}'): new run {new.id}")
-        print(f"Next: slicelens attribute-errors --workspace {args.workspace} --run {new.id} "
+        print(f"Next: slicelens tda --workspace {args.workspace} --run {new.id} "
               f"{'--confusion ' + repr(args.confusion) if args.confusion else '...'}")
     return 0
 

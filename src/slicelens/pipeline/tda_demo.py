@@ -51,5 +51,5 @@ def step_tda(st) -> None:
                 "evaluation only): " + ", ".join(f"{k} {v:.3f}" for k, v in auroc.items())
                 + f" (loss = the model's own loss, the baseline); {int(flipped[:100].sum())} of "
                 f"the top 100 are planted flips (of {int(np.sum(flipped))})")
-    st.echo(f"    next: slicelens attribute-errors --workspace {st.workspace.root} --confusion "
+    st.echo(f"    next: slicelens tda --workspace {st.workspace.root} --confusion "
             f"'{cell}' --apply 1   (retrains the model with row 1's plan)")

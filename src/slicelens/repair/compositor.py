@@ -86,12 +86,21 @@ class Compositor(Generator):
         ds_rows = ctx.dataset.index_of(ids)
         maps = ctx.run.array("maps") if self.p.core == "attribution" else None
         images, labels = [], []
-        self.relaxed = 0
+        self.relaxed = 0  # prompts whose conditions were dropped, last first, to find a match
+        self.uncorrected = 0  # prompts whose donors had to include misclassified samples
         for prompt, k in progress(list(zip(prompts, counts, strict=True)), desc="compositing"):
             if k == 0:
                 continue
             obj_c, bg_c = self._split_conditions(prompt.conditions, ctx)
-            donors = self._match(obj_ok & (s["label"].to_numpy() == prompt.label), obj_c, codes, ctx)
+            of_class = np.isin(split, ("train", "val")) & (s["label"].to_numpy() == prompt.label)
+            if not (of_class & obj_ok).any():  # a weak model gets none of the class right
+                if not of_class.any():
+                    raise SliceLensError(
+                        f"no donor image for a prompt of class {ctx.run.classes[prompt.label]!r}: "
+                        "the run has no labelled train/val sample of that class")
+                self.uncorrected += 1
+            donors = self._match(of_class & obj_ok if (of_class & obj_ok).any() else of_class,
+                                 obj_c, codes, ctx)
             backs = self._match(bg_ok, bg_c, codes, ctx)
             d = rng.choice(donors, size=k)
             b = rng.choice(backs, size=k)
