@@ -34,6 +34,7 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from slicelens.errors import DataError, SliceLensError
+from slicelens.registry import registrar
 
 PROPOSERS: dict[str, type] = {}
 TAGGERS: dict[str, type] = {}
@@ -41,21 +42,9 @@ ASSIGNERS: dict[str, type] = {}
 REGIONS = ("image", "background", "object")
 
 
-def _register(registry: dict, kind: str):
-    def outer(name: str):
-        def deco(cls):
-            if name in registry:
-                raise ValueError(f"{kind} {name!r} registered twice")
-            cls.name = name
-            registry[name] = cls
-            return cls
-        return deco
-    return outer
-
-
-register_proposer = _register(PROPOSERS, "attribute proposer")
-register_tagger = _register(TAGGERS, "tagger")
-register_assigner = _register(ASSIGNERS, "assigner")
+register_proposer = registrar(PROPOSERS, "attribute proposer")
+register_tagger = registrar(TAGGERS, "tagger")
+register_assigner = registrar(ASSIGNERS, "assigner")
 
 
 def load_backends() -> None:

@@ -23,17 +23,13 @@ import torch
 import torch.nn.functional as F
 
 from slicelens.errors import ModelError, SliceLensError
+from slicelens.registry import registrar
 
 METHODS: dict[str, type[AttributionMethod]] = {}
 
 
-def register_method(name: str):
-    """Class decorator adding an attribution method to :data:`METHODS` under ``name``."""
-    def deco(cls):
-        cls.name = name
-        METHODS[name] = cls
-        return cls
-    return deco
+#: Class decorator adding an attribution method to :data:`METHODS` under ``name``.
+register_method = registrar(METHODS, "attribution method")
 
 
 def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:

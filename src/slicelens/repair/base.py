@@ -26,21 +26,15 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from slicelens.errors import SliceLensError
+from slicelens.registry import registrar
 
 REPAIRS: dict[str, type[RepairStrategy]] = {}
 #: Modules outside ``slicelens.repair`` that define strategies.
 OTHER_MODULES = ("slicelens.tda.strategy",)
 
 
-def register_repair(name: str):
-    """Class decorator adding a strategy to :data:`REPAIRS` under ``name``."""
-    def deco(cls):
-        if name in REPAIRS and REPAIRS[name] is not cls:
-            raise ValueError(f"repair strategy {name!r} registered twice")
-        cls.name = name
-        REPAIRS[name] = cls
-        return cls
-    return deco
+#: Class decorator adding a strategy to :data:`REPAIRS` under ``name``.
+register_repair = registrar(REPAIRS, "repair strategy")
 
 
 class RepairStrategy:

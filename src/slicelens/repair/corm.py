@@ -27,7 +27,6 @@ How slicelens makes each piece, and where it departs from the paper:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -36,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from slicelens.errors import SliceLensError, WorkspaceError
 from slicelens.repair.base import RepairStrategy, register_repair
-from slicelens.repair.plan import TrainingPlan
+from slicelens.repair.plan import TrainingPlan, new_plan_dir
 
 
 class CoRMParams(BaseModel):
@@ -73,7 +72,7 @@ class CoRM(RepairStrategy):
         ids, masks = corm_masks(run, p.slicer, chosen, p)
         if not len(ids):
             raise SliceLensError(f"no training image falls into the spurious slices {chosen}")
-        folder = _plan_dir(ws, "corm")
+        folder = new_plan_dir(ws, "corm")
         save_npz(folder / "noise_masks.npz", ids=ids, masks=masks)
         desc = (f"CoRM: noise (sigma {p.sigma}) on the attribution regions of {len(ids)} training "
                 f"images in {len(chosen)} spurious slices ({p.source}): {', '.join(chosen)}")
@@ -148,15 +147,3 @@ def slice_assignment(run, slice_set, split: str) -> np.ndarray:
     return split_of[split]
 
 
-def _plan_dir(ws, strategy: str) -> Path:
-    """A new ``<workspace>/plans/<strategy>-NNNN/`` folder."""
-    root = Path(ws.root) / "plans"
-    root.mkdir(parents=True, exist_ok=True)
-    n = 1
-    while True:
-        folder = root / f"{strategy}-{n:04d}"
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            n += 1

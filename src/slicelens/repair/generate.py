@@ -30,21 +30,15 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from slicelens.errors import SliceLensError
+from slicelens.registry import registrar
 from slicelens.repair.base import RepairStrategy, register_repair
-from slicelens.repair.plan import TrainingPlan
+from slicelens.repair.plan import TrainingPlan, new_plan_dir
 
 GENERATORS: dict[str, type] = {}
 
 
-def register_generator(name: str):
-    """Class decorator adding a generator to ``GENERATORS``."""
-    def deco(cls):
-        if name in GENERATORS:
-            raise ValueError(f"generator {name!r} registered twice")
-        cls.name = name
-        GENERATORS[name] = cls
-        return cls
-    return deco
+#: Class decorator adding a generator to ``GENERATORS``.
+register_generator = registrar(GENERATORS, "generator")
 
 
 @dataclass
@@ -181,7 +175,7 @@ class HiBugGenerate(RepairStrategy):
         ctx = GenerationContext(run, run.dataset(), size, matrix, spec)
         images, labels = get_generator(p.generator).generate(prompts, counts, ctx, p.seed)
         err = model_error(run, images, labels)
-        folder = _plan_dir(workspace, self.name)
+        folder = new_plan_dir(workspace, self.name)
         save_npz(folder / "images.npz", images=images, labels=labels)
         desc = (f"{len(images)} {p.generator} images from {len(prompts)} {p.prompts} prompts "
                 f"(e.g. {prompts[0].text!r}); base model error on them {err:.1%}")
@@ -190,23 +184,6 @@ class HiBugGenerate(RepairStrategy):
                                     "error_on_generated": err,
                                     "prompt_texts": [q.text for q in prompts]},
                             extra_images=str(folder / "images.npz"))
-
-
-def _plan_dir(workspace, strategy: str) -> Path:
-    """A new ``<workspace>/plans/<strategy>-NNNN/`` folder."""
-    from slicelens.store import Workspace
-
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-    root = Path(ws.root) / "plans"
-    root.mkdir(parents=True, exist_ok=True)
-    n = 1
-    while True:
-        folder = root / f"{strategy}-{n:04d}"
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            n += 1
 
 
 @register_generator("diffusers")

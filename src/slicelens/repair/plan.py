@@ -14,6 +14,7 @@ Example
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -117,3 +118,20 @@ def load_extra_images(path) -> tuple[np.ndarray, np.ndarray]:
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) != len(labels):
         raise SliceLensError(f"extra images in {path} must be uint8 (n, H, W, 3) with n labels")
     return images.astype(np.uint8), labels
+
+
+def new_plan_dir(workspace, strategy: str) -> Path:
+    """A new, empty ``<workspace>/plans/<strategy>-NNNN/`` folder for a plan's files.
+
+    ``mkdir`` without ``exist_ok`` claims the number, so two writers never share one.
+    """
+    root = Path(workspace if isinstance(workspace, str | os.PathLike) else workspace.root) / "plans"
+    root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        folder = root / f"{strategy}-{n:04d}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1

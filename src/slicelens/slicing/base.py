@@ -20,20 +20,14 @@ import numpy as np
 from pydantic import BaseModel
 
 from slicelens.errors import NotFittedError, SliceLensError
+from slicelens.registry import registrar
 
 SLICERS: dict[str, type[Slicer]] = {}
 BUG_TYPES = ("spurious", "rare_case", "wrong_labels")
 
 
-def register_slicer(name: str):
-    """Class decorator adding a slicer to ``SLICERS`` under ``name``."""
-    def deco(cls):
-        if name in SLICERS:
-            raise ValueError(f"slicer {name!r} registered twice")
-        cls.name = name
-        SLICERS[name] = cls
-        return cls
-    return deco
+#: Class decorator adding a slicer to ``SLICERS`` under ``name``.
+register_slicer = registrar(SLICERS, "slicer")
 
 
 def get_slicer(name: str, **params) -> Slicer:
