@@ -59,7 +59,8 @@ def test_marks_plan_masks_the_marked_slices_training_images(run_with_slices):
     ws, run = run_with_slices
     annotate_slice(ws, run, SLICER, "toy-1", "spurious")
     annotate_slice(ws, run, SLICER, "toy-2", "core")
-    plan = get_repair("corm").plan(ws, run, slicer=SLICER, source="marks", sigma=0.3)
+    plan = get_repair("corm").plan(ws, run, slicer=SLICER, source="marks", sigma=0.3,
+                                  balance=False)
     assert plan.strategy == "corm" and plan.noise_sigma == 0.3 and plan.params["slices"] == ["toy-1"]
     ids, masks = load_noise_masks(plan.noise_masks)
     assert ids.tolist() == _train_ids(run, 1).tolist()
@@ -73,7 +74,8 @@ def test_marks_plan_masks_the_marked_slices_training_images(run_with_slices):
 def test_noise_lands_only_inside_the_masks(run_with_slices):
     ws, run = run_with_slices
     annotate_slice(ws, run, SLICER, "toy-0", "spurious")
-    plan = get_repair("corm").plan(ws, run, slicer=SLICER, source="marks", sigma=0.5)
+    plan = get_repair("corm").plan(ws, run, slicer=SLICER, source="marks", sigma=0.5,
+                                  balance=False)
     mids, masks = load_noise_masks(plan.noise_masks)
     train_ids = run.samples["id"].to_numpy(str)[:12]
     aug = noise_augment(plan, train_ids, 8, seed=0)
@@ -112,3 +114,26 @@ def test_no_spurious_slice_is_a_clear_error(run_with_slices):
         get_repair("corm").plan(ws, run, slicer=SLICER, source="marks")
     with pytest.raises(SliceLensError, match="threshold"):
         get_repair("corm").plan(ws, run, slicer=SLICER, threshold=1.5)
+
+
+def test_balance_gives_every_class_the_same_noised_share(run_with_slices):
+    """Noise on one class only would be a label shortcut; balance adds borrowed-mask noise."""
+    ws, run = run_with_slices
+    annotate_slice(ws, run, SLICER, "toy-1", "spurious")
+    kept = get_repair("corm").plan(ws, run, slicer=SLICER, source="marks", balance=False)
+    plan = get_repair("corm").plan(ws, run, slicer=SLICER, source="marks")
+    ids0, _ = load_noise_masks(kept.noise_masks)
+    ids, masks = load_noise_masks(plan.noise_masks)
+    assert ids[: len(ids0)].tolist() == ids0.tolist()  # the slices' own images come first
+    s = run.samples.set_index("id")
+    train = s[(s["split"] == "train") & (s["label"] >= 0)]
+    n = train["label"].value_counts().sort_index()
+    shares = {c: float(np.isin(train.index[train["label"] == c], ids).mean()) for c in n.index}
+    top = max(shares.values())
+    assert all(abs(shares[c] - top) <= 0.5 / n[c] + 1e-9 for c in n.index), shares
+    assert len(ids) > len(ids0) and "same noised share" in plan.description
+    assert len(set(ids.tolist())) == len(ids)  # no image noised twice
+    # every added mask is one of the slice images' masks (a borrowed region shape)
+    _, masks0 = load_noise_masks(kept.noise_masks)
+    for m in masks[len(ids0):]:
+        assert any(np.array_equal(m, m0) for m0 in masks0)

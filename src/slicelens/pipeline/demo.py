@@ -114,7 +114,8 @@ def _later(path: str) -> Callable[[DemoState], None]:
 STEPS: list[Callable[[DemoState], None]] = [
     step_build_data, step_train, step_extract, step_planted_bugs,
     # AttributionScanner: slices, scripted annotation + propagation, CoRM, RCS
-    _later("scanner_demo:step_slices"), _later("scanner_demo:step_annotate"),
+    _later("scanner_demo:step_slices"), _later("scanner_demo:step_mosaic"),
+    _later("scanner_demo:step_annotate"),
     _later("scanner_demo:step_repair"), _later("scanner_demo:step_evaluate"),
     # HiBug: attributes, attribute-combination bugs, repair by selection and generation
     _later("hibug_demo:step_hibug_attributes"), _later("hibug_demo:step_hibug_bugs"),

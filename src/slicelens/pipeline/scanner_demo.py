@@ -92,6 +92,22 @@ def step_slices(st) -> None:
     st.echo(_indent(table(rows)))
 
 
+def step_mosaic(st) -> None:
+    """The Attribution Mosaic of the slices (Eq. 2) and the paper's Fig. 4 comparison."""
+    from slicelens.pipeline.slices import make_mosaic, space_consistency
+
+    out = make_mosaic(st.run, SLICER)
+    st.results["mosaic"] = {"mosaic": str(out["mosaic"]), "tiles": len(out["tiles"]),
+                            "seconds": out["seconds"]}
+    st.echo(f"[scanner 2] Attribution Mosaic: {len(out['tiles'])} slices inverted in "
+            f"{out['seconds']:.0f} s -> {out['mosaic']}")
+    cons = space_consistency(st.run, "val")
+    st.results["consistency"] = cons.to_dict("records")
+    st.echo(_indent("neighbour consistency on validation (App. A-I; higher feature, lower "
+                    "attribution distance = more coherent neighbourhoods):"))
+    st.echo(_indent(table(cons.to_dict("records"))))
+
+
 def step_annotate(st, n_marks: int = 3) -> None:
     """A SCRIPTED truthful annotator marks slices; spuriousness is re-propagated each time."""
     from slicelens.evaluate.groups import load_ground_truth
@@ -100,7 +116,7 @@ def step_annotate(st, n_marks: int = 3) -> None:
 
     ss = load_slices(st.run, SLICER)
     truth = slice_truth(ss, st.run.samples, load_ground_truth(st.paths.ground_truth), st.run.classes)
-    st.echo("[scanner 2] SCRIPTED annotator (reads the hidden ground truth, standing in for a person "
+    st.echo("[scanner 3] SCRIPTED annotator (reads the hidden ground truth, standing in for a person "
             "reading heatmaps):")
     marks = []
     for sid in annotation_order(truth)[:n_marks]:
@@ -125,7 +141,7 @@ def step_repair(st) -> None:
     plan, new = run_repair(st.workspace, st.run, "corm", dict(CORM_PARAMS), st.cfg.train)
     st.results["repair"] = {"run": new.id, "plan": plan.summary(), "description": plan.description}
     st.results["repaired_run"] = new
-    st.echo(f"[scanner 3] CoRM repair: {plan.description}")
+    st.echo(f"[scanner 4] CoRM repair: {plan.description}")
     st.echo(_indent(f"retrained and extracted: {new.id}"))
 
 
@@ -139,7 +155,7 @@ def step_evaluate(st) -> None:
     keys = ["clean", "core", "spurious", "rcs", "average", "worst_group_accuracy", "worst_group"]
     st.results["evaluation"] = {m["role"]: {k: m[k] for k in keys} for m in rep["models"]}
     rows = [{"model": f"{m['role']} ({m['run']})", **{k: m[k] for k in keys}} for m in rep["models"]]
-    st.echo(f"[scanner 4] evaluation on the test split; masks from {rep['mask_source']} "
+    st.echo(f"[scanner 5] evaluation on the test split; masks from {rep['mask_source']} "
             f"({rep['mask_note']})")
     st.echo(_indent(table(rows)))
     ws = st.workspace.root

@@ -10,7 +10,7 @@ Example
 >>> import tempfile
 >>> st = AnnotationStore(tempfile.mkdtemp() + "/slicelens.db")
 >>> i = st.add("run-0001-a", "slice", "s3", "spurious", "water background", author="ana")
->>> st.edit(i, label="core", author="bo"); [a.label for a in st.list()]
+>>> _ = st.edit(i, label="core", author="bo"); [a.label for a in st.list()]
 ['core']
 >>> [e.action for e in st.history(i)]
 ['create', 'edit']
