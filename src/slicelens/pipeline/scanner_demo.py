@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from slicelens.cli.common import table
+from slicelens.errors import SliceLensError
 
 SLICER = "attribution"
 #: CoRM settings of the demo (the strategy's defaults, from propagation).
@@ -135,34 +136,64 @@ def step_annotate(st, n_marks: int = 3) -> None:
 
 
 def step_repair(st) -> None:
-    """CoRM from propagated spuriousness: noise on spurious regions, retrain, new run."""
-    from slicelens.pipeline.repair import run_repair
+    """CoRM from the marks and from propagated spuriousness, and a plain retrain as control.
 
-    plan, new = run_repair(st.workspace, st.run, "corm", dict(CORM_PARAMS), st.cfg.train)
-    st.results["repair"] = {"run": new.id, "plan": plan.summary(), "description": plan.description}
+    The control retrains on unchanged data with the same settings, so the table in
+    :func:`step_evaluate` separates CoRM's effect from retraining noise.
+    """
+    from slicelens.pipeline.repair import run_repair
+    from slicelens.pipeline.retrain import apply_plan
+    from slicelens.repair.plan import TrainingPlan
+
+    st.echo("[scanner 4] CoRM repair (retrain with noise on the spurious regions):")
+    repairs = {}
+    for source in ("marks", "propagation"):
+        try:
+            plan, new = run_repair(st.workspace, st.run, "corm", {**CORM_PARAMS, "source": source},
+                                   st.cfg.train, name=f"corm-{source}")
+        except SliceLensError as e:  # e.g. the script marked no slice spurious
+            st.echo(_indent(f"CoRM ({source}) skipped: {e}"))
+            continue
+        repairs[f"CoRM ({source})"] = new
+        st.echo(_indent(f"{new.id}: {plan.description}"))
+    control = apply_plan(st.workspace, st.run, TrainingPlan(
+        strategy="none", description="retrained on unchanged data (control)"),
+        st.cfg.train, name="retrain-control")
+    repairs["retrain (control)"] = control
+    st.echo(_indent(f"{control.id}: retrained on unchanged data with the same settings (control)"))
+    new = repairs.get("CoRM (propagation)", control)
+    st.results["repair"] = {"run": new.id, "plan": TrainingPlan(**new.record["plan"]).summary(),
+                            "runs": {k: r.id for k, r in repairs.items()}}
     st.results["repaired_run"] = new
-    st.echo(f"[scanner 4] CoRM repair: {plan.description}")
-    st.echo(_indent(f"retrained and extracted: {new.id}"))
+    st.results["repairs"] = repairs
 
 
 def step_evaluate(st) -> None:
     """Before / after: average, worst-group, clean / core / spurious accuracy and RCS."""
     from slicelens.pipeline.evaluate import evaluate_run
 
-    new = st.results["repaired_run"]
-    rep = evaluate_run(st.workspace, new, baseline=st.run, slicer=SLICER,
-                       ground_truth=st.paths.ground_truth)
     keys = ["clean", "core", "spurious", "rcs", "average", "worst_group_accuracy", "worst_group"]
-    st.results["evaluation"] = {m["role"]: {k: m[k] for k in keys} for m in rep["models"]}
-    rows = [{"model": f"{m['role']} ({m['run']})", **{k: m[k] for k in keys}} for m in rep["models"]]
+    repairs = st.results.get("repairs") or {"after": st.results["repaired_run"]}
+    rows, evals, rep = [], {}, None
+    for label, new in repairs.items():
+        rep = evaluate_run(st.workspace, new, baseline=st.run, slicer=SLICER,
+                           ground_truth=st.paths.ground_truth)
+        by_role = {m["role"]: {k: m[k] for k in keys} for m in rep["models"]}
+        evals[label] = by_role
+        if not rows:
+            rows.append({"model": f"before ({st.run.id})", **by_role["before"]})
+        rows.append({"model": f"{label} ({new.id})", **by_role["after"]})
+    main = st.results["repaired_run"]
+    st.results["evaluation"] = next(v for k, v in evals.items() if repairs[k] is main)
+    st.results["evaluations"] = evals
     st.echo(f"[scanner 5] evaluation on the test split; masks from {rep['mask_source']} "
             f"({rep['mask_note']})")
     st.echo(_indent(table(rows)))
     ws = st.workspace.root
     st.echo("    Next:\n"
             f"      slicelens annotate --workspace {ws} --run {st.run.id} --list\n"
-            f"      slicelens repair --workspace {ws} --run {st.run.id} --strategy corm --source marks\n"
-            f"      slicelens evaluate --workspace {ws} --run {new.id} --baseline {st.run.id}")
+            f"      slicelens mosaic --workspace {ws} --run {st.run.id} --color-by spuriousness\n"
+            f"      slicelens evaluate --workspace {ws} --run {main.id} --baseline {st.run.id}")
 
 
 STEPS = [step_slices, step_annotate, step_repair, step_evaluate]

@@ -58,7 +58,7 @@ class CoRMParams(BaseModel):
     dilate: int = Field(0, ge=0, description="pixels the binary masks grow")
     balance: bool = Field(True, description="noise the same share of every class, so noise "
                           "is no label shortcut (borrowed masks on the added images)")
-    seed: int = Field(0, description="seed of the balancing draw")
+    balance_seed: int = Field(0, description="seed of the balancing draw")
 
 
 @register_repair("corm")
@@ -84,7 +84,7 @@ class CoRM(RepairStrategy):
             raise SliceLensError(f"no training image falls into the spurious slices {chosen}")
         n_slice_images = len(ids)
         if p.balance:
-            ids, masks = balance_by_label(ids, masks, run.samples, p.seed)
+            ids, masks = balance_by_label(ids, masks, run.samples, p.balance_seed)
         folder = new_plan_dir(ws, "corm")
         save_npz(folder / "noise_masks.npz", ids=ids, masks=masks)
         desc = (f"CoRM: noise (sigma {p.sigma}) on the attribution regions of {n_slice_images} "
