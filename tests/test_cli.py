@@ -22,6 +22,12 @@ def test_fast_demo_then_runs_and_extract(tmp_path, capsys):
     assert main(["-q", "demo", "--fast", "--workspace", str(ws)]) == 0
     out = capsys.readouterr().out
     assert "worst-group accuracy" in out and "Next:" in out
+    # the closing summary recomputes every model's test figures, one row per model made
+    summary = out[out.index("Summary on the test split"):]
+    for row in ("original model", "CoRM (propagation)", "retrain (control)",
+                "HiBug selection from the pool", "HiBug generated debug images"):
+        assert row in summary, row
+    assert "slicelens serve --workspace" in summary
     assert main(["runs", "--workspace", str(ws)]) == 0
     assert "run-0001-demo" in capsys.readouterr().out
     # extraction on the demo manifest with the trained weights, as a user would

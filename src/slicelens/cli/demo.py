@@ -31,10 +31,9 @@ def run(args) -> int:
         cfg.model = args.model
     if args.epochs:
         cfg.train.epochs = args.epochs
+    from slicelens.pipeline.report import demo_summary
+
     st = run_demo(args.workspace, cfg)
-    ws = args.workspace
     print(f"\nWorkspace: {st.workspace.root}")
-    print("Next:")
-    print(f"  slicelens runs --workspace {ws}")
-    print(f"  slicelens extract --workspace {ws} --data <your manifest.csv> --model <model.ts> --input-size <px>")
+    print(demo_summary(st))
     return 0

@@ -16,3 +16,45 @@ def print_run_summary(run, echo=print) -> None:
     if method:
         echo(f"  attribution maps: {method}")
     echo(table(summ.to_dict("records"), ["split", "class", "n", "accuracy"]))
+
+
+def demo_summary(st) -> str:
+    """What the demo found and did, as one table of every model it made, plus next steps.
+
+    Every figure is recomputed from the runs' stored predictions on the test split and
+    the demo's ground-truth groups (class x background); nothing is copied from a step.
+    """
+    from slicelens.evaluate.groups import average_accuracy, load_ground_truth, worst_group_accuracy
+    from slicelens.evaluate.planted import join_ground_truth
+
+    gt = load_ground_truth(st.paths.ground_truth)
+
+    def figures(run) -> dict:
+        df = join_ground_truth(run.samples, gt)
+        df = df[(df["split"] == "test") & (df["label"] >= 0)]
+        correct = df["correct"].to_numpy(dtype=bool)
+        group, worst = worst_group_accuracy(correct, df["group"].to_numpy())
+        return {"average": average_accuracy(correct), "worst group": worst, "group": group}
+
+    models = [("original model", st.run)]
+    models += [(label, run) for label, run in (st.results.get("repairs") or {}).items()]
+    hibug = st.results.get("hibug", {})
+    for key, label in (("select", "HiBug selection from the pool"),
+                       ("generate", "HiBug generated debug images")):
+        if key in hibug:
+            models.append((label, st.workspace.run(hibug[key]["run"])))
+    rows = [{"model": label, "run": run.id, **figures(run)} for label, run in models]
+    lines = ["Summary on the test split (groups = class x background, from the hidden ground "
+             "truth):", table(rows, ["model", "run", "average", "worst group", "group"])]
+    planted = st.results.get("planted", {}).get("bugs", [])
+    if planted:
+        lines.append("Planted bugs in the original model: " + "; ".join(
+            f"{b['bug']}: {b['acc_affected']:.2f} vs {b['acc_rest']:.2f}" for b in planted))
+    ws = st.workspace.root
+    lines += ["Next:",
+              f"  slicelens serve --workspace {ws}            # the web app: slices, mosaic, marks, attribution, repair",
+              f"  slicelens slices --workspace {ws} --run {st.run.id}",
+              f"  slicelens bugs --workspace {ws} --run {st.run.id} --evidence",
+              f"  slicelens runs --workspace {ws}",
+              f"  slicelens extract --workspace {ws} --data <your manifest.csv> --model <model.ts> --input-size <px>"]
+    return "\n".join(lines)
