@@ -201,6 +201,15 @@ def test_mosaic_confusion_form_and_double_click_annotation(page, demo_url):
     dialog.get_by_text(f"Annotate {sid}").wait_for()
     shot(pg, "07-annotate-dialog")
     dialog.get_by_label("close").click()
+
+    # the mosaic's tiles are feature inversions computed as a background job (Eq. 2)
+    pg.locator("[data-testid=mosaic-missing]").get_by_role("button", name="compute now").click()
+    pg.locator("[data-testid=mosaic] g.piece image").first.wait_for(timeout=180_000)
+    pg.locator("[data-testid=mosaic-missing]").wait_for(state="detached")
+    n_tiles = pg.locator("[data-testid=mosaic] g.piece image").count()
+    assert n_tiles == len(api(url, f"/runs/{run.id}/slicesets/attribution")["slices"])
+    pg.wait_for_timeout(500)  # let the tile PNGs decode before the screenshot
+    shot(pg, "06b-mosaic-tiles")
     assert not errors, errors
 
 
