@@ -219,6 +219,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="half-size data, 8 epochs")
     ap.add_argument("--no-model", action="store_true", help="skip whole-model retraining")
     ap.add_argument("--keep", default=None, help="keep the demo workspaces in this directory")
+    ap.add_argument("--out", default="tda", help="results file stem in benchmarks/results/")
     args = ap.parse_args()
     os.environ.setdefault("SLICELENS_QUIET", "1")
     from slicelens.evaluate.groups import load_ground_truth
@@ -240,12 +241,12 @@ def main() -> None:
             results["seeds"][str(seed)] = r
             _print_seed(seed, r)
             RESULTS.mkdir(exist_ok=True)
-            (RESULTS / "tda.json").write_text(json.dumps(results, indent=1))
+            (RESULTS / f"{args.out}.json").write_text(json.dumps(results, indent=1))
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    _plot(results, RESULTS / "tda.png")
-    print(f"\nwrote {RESULTS / 'tda.json'} and {RESULTS / 'tda.png'}")
+    _plot(results, RESULTS / f"{args.out}.png")
+    print(f"\nwrote {RESULTS / (args.out + '.json')} and {RESULTS / (args.out + '.png')}")
 
 
 def _print_seed(seed, r) -> None:
