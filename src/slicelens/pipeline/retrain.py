@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from slicelens.errors import ModelError, SliceLensError
+from slicelens.utils import seed_everything
 
 
 def training_set(dataset, plan, size: int):
@@ -141,6 +142,7 @@ def apply_plan(workspace, base_run, plan, train_cfg=None, *,
     dataset = base_run.dataset()
     size = int(spec.input_size)
     train_cfg = train_cfg or _stored_train_config(spec) or TrainConfig()
+    seed_everything(train_cfg.seed)  # a scratch start gets the same initial weights per seed
     module = _initial_module(spec, dataset.classes, init)
     x, y, w, ids = training_set(dataset, plan, size)
     xv, yv, _ = load_split_tensors(dataset, "val", size)

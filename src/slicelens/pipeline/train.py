@@ -41,6 +41,7 @@ def train_model(workspace, dataset, job: TrainJob | None = None, cfg=None):
     from slicelens.models.builtin import builtin_info
     from slicelens.store import Workspace
     from slicelens.store.atomic import write_json
+    from slicelens.utils import seed_everything
 
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     job = job or TrainJob()
@@ -52,6 +53,7 @@ def train_model(workspace, dataset, job: TrainJob | None = None, cfg=None):
         raise DataError("no labelled training samples (split 'train')", file=dataset.source, field="split")
     xv, yv, _ = load_split_tensors(dataset, "val", size)
     val = TrainData(xv, yv) if len(yv) else None
+    seed_everything(cfg.seed)  # the initial weights too: same seed, same model
     module = build_model(job.model, len(dataset.classes), size, pretrained=job.pretrained)
     models_dir = Path(ws.root) / "models"
     result = fit(module, TrainData(x, y), val, cfg, normalize=info["normalize"],
