@@ -41,7 +41,7 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(1e-4, ge=0, description="L2 weight decay")
     optimizer: Literal["adam", "sgd"] = Field("adam", description="optimizer (sgd uses momentum 0.9)")
     patience: int = Field(3, ge=1, description="stop after this many epochs without a better validation accuracy")
-    seed: int = Field(0, description="seed of initialisation-independent randomness (order, augmentation)")
+    seed: int = Field(0, description="seed of the initial weights (train_model, apply_plan), batch order and augmentation")
     device: str | None = Field(None, description="torch device (default: cuda when present, else cpu)")
     hflip: bool = Field(False, description="random horizontal flips of training images")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads while training")
