@@ -13,26 +13,13 @@ Weights come from a local ``save_pretrained`` folder (``model_path`` or
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 from pydantic import BaseModel, Field
 
 from slicelens.attributes.base import Attribute, Backend, register_assigner, register_tagger
-from slicelens.attributes.clip import image_stats, model_dir, to_pixels
+from slicelens.attributes.clip import image_stats, load_local, model_dir, to_pixels
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
-from slicelens.errors import ModelError, SliceLensError
-
-
-@lru_cache(maxsize=2)
-def load_blip(path: str):
-    """``(model, tokenizer)`` of a local BLIP VQA folder (eval mode)."""
-    try:
-        from transformers import AutoTokenizer, BlipForQuestionAnswering
-    except ImportError as e:
-        raise ModelError("the vqa backend needs the 'clip' extra (transformers)") from e
-    model = BlipForQuestionAnswering.from_pretrained(path, local_files_only=True).eval()
-    return model, AutoTokenizer.from_pretrained(path, local_files_only=True)
+from slicelens.errors import SliceLensError
 
 
 class _BlipParams(BaseModel):
@@ -49,7 +36,7 @@ class _Blip(Backend):
         import torch
 
         path = model_dir(self.p.model_path, "SLICELENS_BLIP_PATH")
-        model, tok = load_blip(str(path))
+        model, tok = load_local(str(path), "BlipForQuestionAnswering", "vqa")
         size = int(model.config.vision_config.image_size)
         mean, std = image_stats(path)
         out = []

@@ -62,14 +62,18 @@ def to_pixels(images: np.ndarray, size: int, mean, std):
     return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
 
 
-@lru_cache(maxsize=2)
-def load_clip(path: str):
-    """``(model, tokenizer)`` from a local folder (eval mode)."""
+@lru_cache(maxsize=4)
+def load_local(path: str, model_class: str = "CLIPModel", backend: str = "clip"):
+    """``(model, tokenizer)`` of a transformers model in a local folder, in eval mode.
+
+    ``local_files_only``: a missing folder is an error, never a download.
+    """
     try:
-        from transformers import AutoTokenizer, CLIPModel
+        import transformers
+        from transformers import AutoTokenizer
     except ImportError as e:
-        raise ModelError("the clip backend needs the 'clip' extra (transformers)") from e
-    model = CLIPModel.from_pretrained(path, local_files_only=True).eval()
+        raise ModelError(f"the {backend} backend needs the 'clip' extra (transformers)") from e
+    model = getattr(transformers, model_class).from_pretrained(path, local_files_only=True).eval()
     return model, AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 
@@ -101,7 +105,7 @@ class ClipAssigner(Backend):
         from slicelens.utils import progress
 
         path = model_dir(self.p.model_path, "SLICELENS_CLIP_PATH")
-        model, tok = load_clip(str(path))
+        model, tok = load_local(str(path))
         size = int(model.config.vision_config.image_size)
         mean, std = image_stats(path)
         ids = run.samples["id"].to_numpy(str)[rows]
