@@ -69,7 +69,7 @@ def build_problem(i: int, root: Path, quick: bool):
 
     sizes = (dict(n_train=1500, n_val=600, n_test=600, image_size=24) if quick else
              dict(n_train=3000, n_val=1000, n_test=1000, image_size=32))
-    cfg = problem_config(i, quick).model_copy(update=sizes)
+    cfg = problem_config(i, "quick" if quick else "default").model_copy(update=sizes)
     ws = Workspace(root / f"problem-{i:02d}")
     paths = build_demo(Path(ws.root) / "demo-data", cfg)
     train_cfg = TrainConfig(epochs=12 if quick else 15, patience=4, seed=i, num_threads=1)

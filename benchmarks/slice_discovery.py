@@ -56,21 +56,27 @@ BUGS = ("spurious", "rare", "flip")
 FOUND_AT = 0.8
 
 
-def problem_config(i: int, quick: bool):
-    """The i-th planted-bug problem (deterministic in i)."""
+#: data and training per size: (n_train, n_val, image px, epochs, patience)
+SIZES = {"quick": (800, 400, 24, 4, 3), "default": (1500, 600, 24, 8, 3),
+         "demo": (3000, 1000, 32, 15, 4)}
+
+
+def problem_config(i: int, size: str = "default"):
+    """The i-th planted-bug problem (deterministic in i) at one of ``SIZES``."""
     from slicelens.data.demo import DemoConfig
 
+    n_train, n_val, px, _, _ = SIZES[size]
     rng = np.random.default_rng(1000 + i)
     rare, flip = rng.choice(10, 2, replace=False)
     return DemoConfig(
         seed=i, backgrounds=list(PAIRS[i % len(PAIRS)]),
         correlation=float(rng.choice([0.9, 0.95, 0.98])), rare_digit=int(rare),
         rare_fraction=float(rng.choice([0.02, 0.05, 0.1])), flip_digit=int(flip),
-        flip_rate=float(rng.choice([0.2, 0.3, 0.4])), image_size=24,
-        n_train=800 if quick else 1500, n_val=400 if quick else 600, n_test=200, n_pool=0)
+        flip_rate=float(rng.choice([0.2, 0.3, 0.4])), image_size=px,
+        n_train=n_train, n_val=n_val, n_test=200, n_pool=0)
 
 
-def build_problem(i: int, root: Path, quick: bool):
+def build_problem(i: int, root: Path, size: str = "default"):
     """Build data, train, extract; returns (run, cfg, ground-truth table of val)."""
     from slicelens.data import load_dataset
     from slicelens.data.demo import build_demo
@@ -81,12 +87,13 @@ def build_problem(i: int, root: Path, quick: bool):
     from slicelens.pipeline.train import TrainJob, train_model
     from slicelens.store import Workspace
 
-    cfg = problem_config(i, quick)
+    cfg = problem_config(i, size)
+    _, _, _, epochs, patience = SIZES[size]
     ws = Workspace(root / f"problem-{i:02d}")
     paths = build_demo(Path(ws.root) / "demo-data", cfg)
     ds = load_dataset(paths.manifest)
     spec, _ = train_model(ws, ds, TrainJob(model="small-cnn", input_size=cfg.image_size, name="m"),
-                          TrainConfig(epochs=4 if quick else 8, patience=3, seed=i))
+                          TrainConfig(epochs=epochs, patience=patience, seed=i))
     run = extract_run(ws, paths.manifest, spec, name="bench")
     df = join_ground_truth(run.samples, load_ground_truth(paths.ground_truth))
     return run, cfg, df[df["split"] == "val"].set_index("id")
@@ -184,10 +191,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--problems", type=int, default=None, help="number of problems (default 20, quick 3)")
     ap.add_argument("--quick", action="store_true", help="smaller data and training")
+    ap.add_argument("--demo-size", action="store_true",
+                    help="the demo's data and training (3,000 images of 32 px, 15 epochs)")
+    ap.add_argument("--out", default="slice_discovery", help="results file stem")
     ap.add_argument("--workdir", default=None, help="keep the problems' workspaces here")
     ap.add_argument("--no-mosaic", action="store_true", help="skip the mosaic timing")
     args = ap.parse_args(argv)
     n = args.problems or (3 if args.quick else 20)
+    size = "quick" if args.quick else "demo" if args.demo_size else "default"
     os.environ.setdefault("SLICELENS_QUIET", "1")
     warnings.filterwarnings("ignore")
     root = Path(args.workdir or tempfile.mkdtemp(prefix="slice-discovery-"))
@@ -196,7 +207,7 @@ def main(argv=None) -> int:
     t_all = time.perf_counter()
     for i in range(n):
         t0 = time.perf_counter()
-        run, cfg, val = build_problem(i, root, args.quick)
+        run, cfg, val = build_problem(i, root, size)
         truth = truth_groups(val, cfg)
         for slicer, (name, params) in SLICERS.items():
             t1 = time.perf_counter()
@@ -229,10 +240,11 @@ def main(argv=None) -> int:
 def _write(rows, mosaic, args, root) -> list[dict]:
     summary = summarise(rows)
     out = {"problems": len({r["problem"] for r in rows}), "quick": args.quick,
+           "size": "quick" if args.quick else "demo" if args.demo_size else "default",
            "found_threshold": FOUND_AT, "summary": summary, "mosaic": mosaic, "rows": rows,
            "workdir": str(root)}
-    (RESULTS / "slice_discovery.json").write_text(json.dumps(out, indent=1, default=str))
-    plot(summary, mosaic, RESULTS / "slice_discovery.png")
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(out, indent=1, default=str))
+    plot(summary, mosaic, RESULTS / f"{args.out}.png")
     return summary
 
 
