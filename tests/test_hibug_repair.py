@@ -182,4 +182,6 @@ def test_hibug_loop_end_to_end_on_the_demo(demo_state):
     images, labels = load_extra_images(st.workspace.run(res["generate"]["run"]).record["plan"]["extra_images"])
     assert images.shape[0] == 60 and set(labels.tolist()) <= {0, 1}
     assert 0 <= res["generate"]["params"]["error_on_generated"] <= 1
+    gen_params = st.workspace.run(res["generate"]["run"]).record["plan"]["params"]
+    assert gen_params["relaxed"] >= 0 and gen_params["uncorrected"] >= 0  # prompt fidelity kept
     assert any("[hibug 2]" in line for line in lines)

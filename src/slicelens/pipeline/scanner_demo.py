@@ -138,8 +138,9 @@ def step_annotate(st, n_marks: int = 3) -> None:
 def step_repair(st) -> None:
     """CoRM from the marks and from propagated spuriousness, and a plain retrain as control.
 
-    The control retrains on unchanged data with the same settings, so the table in
-    :func:`step_evaluate` separates CoRM's effect from retraining noise.
+    The control retrains on unchanged data with the same settings and seed; training is
+    seeded, so it reproduces the original model, and any difference in the table of
+    :func:`step_evaluate` comes from the plan, not from retraining.
     """
     from slicelens.pipeline.repair import run_repair
     from slicelens.pipeline.retrain import apply_plan
@@ -196,7 +197,7 @@ def step_evaluate(st) -> None:
             f"      slicelens evaluate --workspace {ws} --run {main.id} --baseline {st.run.id}")
 
 
-STEPS = [step_slices, step_annotate, step_repair, step_evaluate]
+STEPS = [step_slices, step_mosaic, step_annotate, step_repair, step_evaluate]
 
 
 def _indent(text: str) -> str:

@@ -173,15 +173,19 @@ class HiBugGenerate(RepairStrategy):
         counts[: p.n_images - counts.sum()] += 1
         size = int(run.record["model"]["input_size"])
         ctx = GenerationContext(run, run.dataset(), size, matrix, spec)
-        images, labels = get_generator(p.generator).generate(prompts, counts, ctx, p.seed)
+        gen = get_generator(p.generator)
+        images, labels = gen.generate(prompts, counts, ctx, p.seed)
         err = model_error(run, images, labels)
+        # how faithfully the prompts were realised (the compositor relaxes conditions it
+        # cannot match and falls back to misclassified donors; other generators: absent)
+        fidelity = {k: getattr(gen, k) for k in ("relaxed", "uncorrected") if hasattr(gen, k)}
         folder = new_plan_dir(workspace, self.name)
         save_npz(folder / "images.npz", images=images, labels=labels)
         desc = (f"{len(images)} {p.generator} images from {len(prompts)} {p.prompts} prompts "
                 f"(e.g. {prompts[0].text!r}); base model error on them {err:.1%}")
         return TrainingPlan(strategy=self.name, description=desc,
                             params={**p.model_dump(mode="json"), "attributes": attrs,
-                                    "error_on_generated": err,
+                                    "error_on_generated": err, **fidelity,
                                     "prompt_texts": [q.text for q in prompts]},
                             extra_images=str(folder / "images.npz"))
 
