@@ -185,3 +185,26 @@ def test_hibug_loop_end_to_end_on_the_demo(demo_state):
     gen_params = st.workspace.run(res["generate"]["run"]).record["plan"]["params"]
     assert gen_params["relaxed"] >= 0 and gen_params["uncorrected"] >= 0  # prompt fidelity kept
     assert any("[hibug 2]" in line for line in lines)
+
+
+def test_compositor_falls_back_to_misclassified_donors(tmp_path):
+    """A model that gets no sample of a class right still yields debug images of it (the
+    CI crash of a weak --fast model); a class with no sample at all is a clear error."""
+    from slicelens.errors import SliceLensError
+    from slicelens.repair.generate import PromptSpec
+
+    n = 20
+    imgs = np.full((n, 16, 16, 3), 60, np.uint8)
+    imgs[:, 6:10, 6:10] = 250
+    label = np.zeros(n, int)
+    run = make_run(tmp_path, label, np.ones(n, int), ["train"] * n,  # every prediction wrong
+                   confidence=np.full(n, 0.9))
+    ds = from_arrays(imgs, label, ["a", "b"], splits="train", ids=run.samples["id"].to_numpy(str))
+    m = save_matrix(run, (np.arange(n) % 2)[:, None], {"background colour": ["grey", "dark"]})
+    ctx = GenerationContext(run, ds, 16, m, None)
+    gen = get_generator("compositor")
+    images, labels = gen.generate([PromptSpec(0, {})], [4], ctx, seed=0)
+    assert images.shape == (4, 16, 16, 3) and labels.tolist() == [0] * 4
+    assert gen.uncorrected == 1
+    with pytest.raises(SliceLensError, match="no labelled train/val sample of that class"):
+        gen.generate([PromptSpec(1, {})], [2], ctx, seed=0)

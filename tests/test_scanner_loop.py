@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
@@ -60,6 +61,11 @@ def test_demo_steps_walk_the_loop(loop):
     assert ev["before"]["average"] == pytest.approx(
         st.run.samples.query("split == 'test'")["correct"].mean())
     assert "SCRIPTED annotator" in out and "masks from ground_truth" in out and "rcs" in out
+    mosaic = st.results["mosaic"]  # the mosaic step: one tile per slice, the composed PNG
+    assert mosaic["tiles"] == len(ss.slices) and Path(mosaic["mosaic"]).is_file()
+    spaces = [r["space"] for r in st.results["consistency"]]
+    assert spaces == ["feature space (F)", "attribution space (F_W)"]
+    assert set(st.results["repairs"]) >= {"retrain (control)", "CoRM (propagation)"}
 
 
 def test_cli_annotate_repair_evaluate(loop, capsys, tmp_path, monkeypatch):

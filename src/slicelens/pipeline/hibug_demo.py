@@ -50,27 +50,17 @@ def step_hibug_bugs(st, top: int = 8) -> None:
         st.echo(f"    {r['slice']}: {r['evidence']}")
 
 
-def _group_figures(run, ground_truth) -> dict:
-    from slicelens.evaluate.groups import average_accuracy, load_ground_truth, worst_group_accuracy
-    from slicelens.evaluate.planted import join_ground_truth
-
-    df = join_ground_truth(run.samples, load_ground_truth(ground_truth))
-    df = df[(df["split"] == "test") & (df["label"] >= 0)]
-    correct = df["correct"].to_numpy(dtype=bool)
-    group, worst = worst_group_accuracy(correct, df["group"].to_numpy())
-    return {"average_accuracy": average_accuracy(correct), "worst_group_accuracy": worst,
-            "worst_group": group}
-
-
 def _repair(st, strategy: str, label: str, **params) -> dict:
+    from slicelens.evaluate.groups import load_ground_truth
+    from slicelens.evaluate.planted import group_figures
     from slicelens.pipeline.retrain import apply_plan
     from slicelens.repair.base import get_repair
 
     t0 = time.perf_counter()
     plan = get_repair(strategy).plan(st.workspace, st.run, **params)
     new_run = apply_plan(st.workspace, st.run, plan, name=strategy)
-    before = _group_figures(st.run, st.paths.ground_truth)
-    after = _group_figures(new_run, st.paths.ground_truth)
+    gt = load_ground_truth(st.paths.ground_truth)
+    before, after = group_figures(st.run.samples, gt), group_figures(new_run.samples, gt)
     rows = [{"model": m, "average accuracy": f["average_accuracy"],
              "worst-group accuracy": f["worst_group_accuracy"], "worst group": f["worst_group"]}
             for m, f in (("before", before), (f"after {label}", after))]

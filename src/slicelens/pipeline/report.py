@@ -24,17 +24,15 @@ def demo_summary(st) -> str:
     Every figure is recomputed from the runs' stored predictions on the test split and
     the demo's ground-truth groups (class x background); nothing is copied from a step.
     """
-    from slicelens.evaluate.groups import average_accuracy, load_ground_truth, worst_group_accuracy
-    from slicelens.evaluate.planted import join_ground_truth
+    from slicelens.evaluate.groups import load_ground_truth
+    from slicelens.evaluate.planted import group_figures
 
     gt = load_ground_truth(st.paths.ground_truth)
 
     def figures(run) -> dict:
-        df = join_ground_truth(run.samples, gt)
-        df = df[(df["split"] == "test") & (df["label"] >= 0)]
-        correct = df["correct"].to_numpy(dtype=bool)
-        group, worst = worst_group_accuracy(correct, df["group"].to_numpy())
-        return {"average": average_accuracy(correct), "worst group": worst, "group": group}
+        f = group_figures(run.samples, gt)
+        return {"average": f["average_accuracy"], "worst group": f["worst_group_accuracy"],
+                "group": f["worst_group"]}
 
     models = [("original model", st.run)]
     models += [(label, run) for label, run in (st.results.get("repairs") or {}).items()]

@@ -174,8 +174,8 @@ def step_evaluate(st) -> None:
     from slicelens.pipeline.evaluate import evaluate_run
 
     keys = ["clean", "core", "spurious", "rcs", "average", "worst_group_accuracy", "worst_group"]
-    repairs = st.results.get("repairs") or {"after": st.results["repaired_run"]}
-    rows, evals, rep = [], {}, None
+    repairs = st.results["repairs"]  # label -> run, from step_repair (control always there)
+    rows, evals = [], {}
     for label, new in repairs.items():
         rep = evaluate_run(st.workspace, new, baseline=st.run, slicer=SLICER,
                            ground_truth=st.paths.ground_truth)

@@ -93,14 +93,15 @@ class Compositor(Generator):
                 continue
             obj_c, bg_c = self._split_conditions(prompt.conditions, ctx)
             of_class = np.isin(split, ("train", "val")) & (s["label"].to_numpy() == prompt.label)
-            if not (of_class & obj_ok).any():  # a weak model gets none of the class right
+            pool = of_class & obj_ok
+            if not pool.any():  # a weak model gets none of the class right
                 if not of_class.any():
                     raise SliceLensError(
                         f"no donor image for a prompt of class {ctx.run.classes[prompt.label]!r}: "
                         "the run has no labelled train/val sample of that class")
                 self.uncorrected += 1
-            donors = self._match(of_class & obj_ok if (of_class & obj_ok).any() else of_class,
-                                 obj_c, codes, ctx)
+                pool = of_class
+            donors = self._match(pool, obj_c, codes, ctx)
             backs = self._match(bg_ok, bg_c, codes, ctx)
             d = rng.choice(donors, size=k)
             b = rng.choice(backs, size=k)
