@@ -59,12 +59,16 @@ class TrainData:
     augment : callable ``(xb, idx) -> xb``, optional
         Applied to each training batch of ``[0, 1]`` images ``xb (b, 3, H, W)``, with
         ``idx`` the LongTensor ``(b,)`` of the samples' rows in ``x`` (CoRM noise, ...).
+    group : LongTensor ``(n,)``, optional
+        (Pseudo-)group per sample, ``-1`` = none: Group DRO's groups on training data,
+        the groups whose worst accuracy selects the model on validation data.
     """
 
     x: torch.Tensor
     y: torch.Tensor
     weight: torch.Tensor | None = None
     augment: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    group: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -76,7 +80,11 @@ class TrainData:
 
 @dataclass
 class TrainResult:
-    """What :func:`fit` did: one history row per epoch (1-based), the best epoch and file."""
+    """What :func:`fit` did: one history row per epoch (1-based), the best epoch and file.
+
+    ``best_val_acc`` is the selection score of the best epoch: validation accuracy, or the
+    worst group's validation accuracy with ``select_by="worst_group"``.
+    """
 
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
@@ -155,9 +163,58 @@ def _head_only(module, trainable, train: TrainData, normalize, device):
     return linear, featurize
 
 
+def worst_group_acc(correct: torch.Tensor, group: torch.Tensor) -> float:
+    """Accuracy of the worst group (groups ``>= 0``; NaN without any).
+
+    Examples
+    --------
+    >>> worst_group_acc(torch.tensor([1, 1, 0, 1]).bool(), torch.tensor([0, 0, 1, 1]))
+    0.5
+    """
+    accs = [float(correct[group == g].float().mean()) for g in torch.unique(group) if g >= 0]
+    return min(accs) if accs else math.nan
+
+
+def gdro_loss(ce: torch.Tensor, group: torch.Tensor, q: torch.Tensor, eta: float) -> torch.Tensor:
+    """Group DRO's online objective (Sagawa et al. 2020, Algorithm 1), updating ``q`` in place.
+
+    For each group ``g`` in the batch, ``q_g <- q_g * exp(eta * loss_g)`` with ``loss_g`` the
+    mean loss of its samples; ``q`` is renormalised and the loss is ``sum_g q_g loss_g``.
+
+    Parameters
+    ----------
+    ce : Tensor (b,)
+        Per-sample losses.
+    group : LongTensor (b,)
+        Groups in ``[0, G)``; ``-1`` samples are ignored.
+    q : Tensor (G,)
+        Group weights (a distribution), kept across batches.
+    eta : float
+
+    Examples
+    --------
+    >>> q = torch.full((2,), 0.5)
+    >>> loss = gdro_loss(torch.tensor([1.0, 3.0]), torch.tensor([0, 1]), q, eta=1.0)
+    >>> bool(q[1] > q[0]), round(float(loss), 3)
+    (True, 2.762)
+    """
+    G = len(q)
+    ok = group >= 0
+    g = group[ok]
+    sums = torch.zeros(G, device=ce.device).index_add(0, g, ce[ok])
+    counts = torch.zeros(G, device=ce.device).index_add(0, g, torch.ones_like(ce[ok]))
+    losses = sums / counts.clamp_min(1)
+    present = counts > 0
+    with torch.no_grad():
+        q[present] *= torch.exp(eta * losses[present].detach())
+        q /= q.sum()
+    return (q[present] * losses[present]).sum() / q[present].sum().clamp_min(1e-12)
+
+
 def fit(module: nn.Module, train: TrainData, val: TrainData | None = None,
         cfg: TrainConfig | None = None, *, normalize=None, checkpoint_dir=None,
-        trainable: list[nn.Parameter] | None = None) -> TrainResult:
+        trainable: list[nn.Parameter] | None = None, gdro_eta: float | None = None,
+        select_by: Literal["accuracy", "worst_group"] = "accuracy") -> TrainResult:
     """Train ``module`` in place; early-stop on validation accuracy and restore the best.
 
     Parameters
@@ -177,6 +234,12 @@ def fit(module: nn.Module, train: TrainData, val: TrainData | None = None,
         frozen stay in eval mode. If only a pooled-linear head is trainable and there is no
         ``augment``, features are computed once and the head is trained on them (dropout
         before the head is then skipped).
+    gdro_eta : float, optional
+        Train with Group DRO (:func:`gdro_loss`) over ``train.group`` at this step size
+        (per-sample weights are then ignored).
+    select_by : {"accuracy", "worst_group"}
+        Early stopping and the restored epoch: validation accuracy, or the worst
+        accuracy over ``val.group`` (groups a person made, never true groups).
 
     Returns
     -------
@@ -187,12 +250,18 @@ def fit(module: nn.Module, train: TrainData, val: TrainData | None = None,
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable)
+        if gdro_eta is not None and train.group is None:
+            raise ValueError("Group DRO needs train.group")
+        if select_by == "worst_group" and (val is None or val.group is None):
+            raise ValueError("select_by='worst_group' needs val.group")
+        return _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable, gdro_eta,
+                    select_by)
     finally:
         torch.set_num_threads(prev_threads)
 
 
-def _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable) -> TrainResult:
+def _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable, gdro_eta=None,
+         select_by="accuracy") -> TrainResult:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     module.to(device)
@@ -200,6 +269,8 @@ def _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable) -> Train
     ids = {id(p) for p in params}
     gen = torch.Generator().manual_seed(cfg.seed)
     fast = _head_only(module, ids, train, normalize, device)
+    n_groups = max(1, int(train.group.max()) + 1) if gdro_eta is not None else 0
+    q = torch.full((n_groups,), 1.0 / n_groups, device=device) if gdro_eta is not None else None
     if fast is not None:
         net, featurize = fast
         feats = featurize(train)
@@ -233,8 +304,13 @@ def _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable) -> Train
         _freeze_bn_of_frozen(module, ids)
         total, count = 0.0, 0
         for idx in torch.randperm(len(train), generator=gen).split(cfg.batch_size):
-            w = train.weight[idx].to(device) if train.weight is not None else None
-            loss = _weighted_ce(net(get_batch(idx)), train.y[idx].to(device), w)
+            logits = net(get_batch(idx))
+            if q is not None:
+                ce = F.cross_entropy(logits, train.y[idx].to(device), reduction="none")
+                loss = gdro_loss(ce, train.group[idx].to(device), q, gdro_eta)
+            else:
+                w = train.weight[idx].to(device) if train.weight is not None else None
+                loss = _weighted_ce(logits, train.y[idx].to(device), w)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -243,11 +319,15 @@ def _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable) -> Train
         if val is not None:
             logits = predict_logits(net, val_x, normalize=None if fast else normalize, device=device)
             row["val_loss"] = float(F.cross_entropy(logits, val.y))
-            row["val_acc"] = float((logits.argmax(1) == val.y).float().mean())
+            correct = logits.argmax(1) == val.y
+            row["val_acc"] = float(correct.float().mean())
+            if val.group is not None:
+                row["val_worst_group_acc"] = worst_group_acc(correct, val.group)
         res.history.append(row)
-        improved = val is None or row["val_acc"] > best_acc
+        score = row["val_worst_group_acc"] if select_by == "worst_group" else row["val_acc"]
+        improved = val is None or score > best_acc
         if improved:
-            best_acc, stale, res.best_epoch = row["val_acc"], 0, epoch
+            best_acc, stale, res.best_epoch = score, 0, epoch
             best_state = copy.deepcopy(module.state_dict())
             if checkpoint_dir is not None:
                 res.checkpoint = _save_state(best_state, Path(checkpoint_dir) / "best.pt")

@@ -14,7 +14,10 @@ from typing import Literal
 import numpy as np
 
 from slicelens.errors import ModelError, SliceLensError
+from slicelens.pipeline.augment import compose, noise_augment, swap_augment
 from slicelens.utils import seed_everything
+
+__all__ = ["apply_plan", "noise_augment", "resolve_train_config", "training_set"]
 
 
 def training_set(dataset, plan, size: int):
@@ -72,39 +75,6 @@ def training_set(dataset, plan, size: int):
     return x, torch.from_numpy(labels), torch.from_numpy(weights), ids
 
 
-def noise_augment(plan, ids: np.ndarray, size: int, seed: int = 0):
-    """CoRM's ``x' = clip(x + m * z)`` as a per-batch augment, or None without masks.
-
-    ``z ~ N(0, sigma^2)`` is drawn fresh for every batch (AttributionScanner Sec. III-G);
-    samples without a mask get no noise.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    from slicelens.repair.plan import load_noise_masks
-
-    if not plan.noise_masks:
-        return None
-    mids, masks = load_noise_masks(plan.noise_masks)
-    m = torch.from_numpy(masks)[:, None]
-    if m.shape[-2:] != (size, size):
-        m = F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False)
-    full = torch.zeros(len(ids), 1, size, size)
-    pos = {s: i for i, s in enumerate(ids)}
-    hit = [(pos[s], j) for j, s in enumerate(mids) if s in pos]
-    if not hit:
-        raise SliceLensError(f"none of the {len(mids)} noise-mask ids is a training sample")
-    rows, cols = zip(*hit, strict=True)
-    full[list(rows)] = m[list(cols)].clamp(0, 1)
-    gen = torch.Generator().manual_seed(seed)
-    sigma = float(plan.noise_sigma)
-
-    def augment(xb, idx):
-        z = torch.randn(xb.shape, generator=gen) * sigma
-        return (xb + full[idx].to(xb.device) * z.to(xb.device)).clamp_(0, 1)
-    return augment
-
-
 def apply_plan(workspace, base_run, plan, train_cfg=None, *,
                init: Literal["scratch", "finetune"] = "scratch", name: str | None = None):
     """Retrain the base run's model on the plan's training data and extract a new run.
@@ -115,24 +85,27 @@ def apply_plan(workspace, base_run, plan, train_cfg=None, *,
     base_run : Run
         The run whose model and dataset are repaired.
     plan : TrainingPlan
+        Data changes (remove, relabel, weights, add, extra images, noise or swap masks),
+        objective (ERM or Group DRO over ``plan.groups``), early-stopping rule
+        (``select_by``, ``val_ids``), or a head-only refit (``head_only``: DFR).
     train_cfg : TrainConfig, optional
         Default: the settings the base model was trained with (stored beside its weights
         by ``slicelens train`` / the demo), else ``TrainConfig()``.
     init : {"scratch", "finetune"}
         Start from a fresh model (built-in or entry-point architectures) or from the base
-        run's weights.
+        run's weights. A head-only plan always starts from the base run's weights.
     name : str, optional
         Name part of the new run id (default: the plan's strategy).
 
     Returns
     -------
     Run
-        Complete; its record holds ``plan`` and ``base_run``.
+        Complete; its record holds ``plan``, ``base_run``, ``init``, ``train`` and
+        ``fit`` (best epoch and selection score, or the head refit's choice).
     """
     from slicelens.extract import ExtractConfig
-    from slicelens.models import ModelSpec, TrainConfig, TrainData, fit, save_model
+    from slicelens.models import ModelSpec, save_model
     from slicelens.pipeline.extract import extract_run
-    from slicelens.pipeline.train import load_split_tensors
     from slicelens.store import Workspace
     from slicelens.store.atomic import write_json
 
@@ -140,19 +113,22 @@ def apply_plan(workspace, base_run, plan, train_cfg=None, *,
     rec = base_run.record
     spec = ModelSpec.model_validate({k: v for k, v in rec["model"].items() if k in ModelSpec.model_fields})
     dataset = base_run.dataset()
-    size = int(spec.input_size)
-    train_cfg = train_cfg or _stored_train_config(spec) or TrainConfig()
-    seed_everything(train_cfg.seed)  # a scratch start gets the same initial weights per seed
-    module = _initial_module(spec, dataset.classes, init)
-    x, y, w, ids = training_set(dataset, plan, size)
-    xv, yv, _ = load_split_tensors(dataset, "val", size)
+    train_cfg = resolve_train_config(base_run, train_cfg)
     run_name = name or plan.strategy
-    stem = _free_stem(Path(ws.root) / "models", f"repair-{run_name}")
-    ckpt_dir = Path(ws.root) / "models" / f"{stem}-checkpoints"
-    augment = noise_augment(plan, ids, size, seed=train_cfg.seed)
-    fit(module, TrainData(x, y, weight=w, augment=augment), TrainData(xv, yv) if len(yv) else None,
-        train_cfg, normalize=spec.normalize, checkpoint_dir=ckpt_dir)
-    weights = save_model(module, Path(ws.root) / "models" / f"{stem}.pt")
+    weights_path = _claim_weights_path(Path(ws.root) / "models", f"repair-{run_name}")
+    try:
+        if plan.head_only:
+            from slicelens.pipeline.head_refit import refit_head
+
+            module, fit_info = refit_head(base_run, plan, spec, dataset.classes, train_cfg.seed)
+            init = "finetune"
+        else:
+            module, fit_info = _retrain(base_run, plan, spec, dataset, train_cfg, init,
+                                        weights_path.with_name(weights_path.stem + "-checkpoints"))
+        weights = save_model(module, weights_path)
+    except BaseException:
+        weights_path.unlink(missing_ok=True)  # free the claimed name again
+        raise
     new_spec = spec.model_copy(update={"weights": str(weights)})
     ecfg = ExtractConfig.model_validate(rec.get("extract", {}))
     new_run = extract_run(ws, rec["data"]["source"], new_spec, ecfg, classes=dataset.classes,
@@ -160,9 +136,56 @@ def apply_plan(workspace, base_run, plan, train_cfg=None, *,
     plan_path = plan.save(Path(new_run.path) / "plan.json")
     record = dict(new_run.record)
     record.update(plan=plan.to_json(), plan_path=str(plan_path), base_run=base_run.id,
-                  train=train_cfg.model_dump(mode="json"), init=init)
+                  train=train_cfg.model_dump(mode="json"), init=init, fit=fit_info)
     write_json(Path(new_run.path) / "record.json", record)
     return type(new_run)(new_run.path)
+
+
+def resolve_train_config(base_run, train_cfg=None):
+    """``train_cfg``, else the base model's stored training settings, else ``TrainConfig()``."""
+    from slicelens.models import ModelSpec, TrainConfig
+
+    if train_cfg is not None:
+        return train_cfg
+    rec = base_run.record["model"]
+    spec = ModelSpec.model_validate({k: v for k, v in rec.items() if k in ModelSpec.model_fields})
+    return _stored_train_config(spec) or TrainConfig()
+
+
+def _retrain(base_run, plan, spec, dataset, train_cfg, init, ckpt_dir) -> tuple:
+    """Train the whole model on the plan's data; return (module, fit summary)."""
+    import torch
+
+    from slicelens.models import TrainData, fit
+
+    size = int(spec.input_size)
+    seed_everything(train_cfg.seed)  # a scratch start gets the same initial weights per seed
+    module = _initial_module(spec, dataset.classes, init)
+    x, y, w, ids = training_set(dataset, plan, size)
+    vidx = _validation_rows(dataset, plan)
+    xv, yv = dataset.load(vidx, size), torch.from_numpy(dataset.labels[vidx])
+    groups = plan.groups or {}
+    gv = torch.tensor([groups.get(str(i), -1) for i in dataset.ids[vidx]], dtype=torch.long)
+    gt = torch.tensor([groups.get(str(i), -1) for i in ids], dtype=torch.long)
+    augment = compose(noise_augment(plan, ids, size, seed=train_cfg.seed),
+                      swap_augment(plan, ids, y, size, seed=train_cfg.seed))
+    val = TrainData(xv, yv, group=gv if groups else None) if len(yv) else None
+    res = fit(module, TrainData(x, y, weight=w, augment=augment, group=gt if groups else None),
+              val, train_cfg, normalize=spec.normalize, checkpoint_dir=ckpt_dir,
+              gdro_eta=plan.gdro_eta if plan.objective == "gdro" else None,
+              select_by=plan.select_by if val is not None else "accuracy")
+    return module, {"best_epoch": res.best_epoch, "selection_score": res.best_val_acc,
+                    "select_by": plan.select_by, "n_train": len(y), "n_val": len(yv),
+                    "history": res.history}
+
+
+def _validation_rows(dataset, plan) -> np.ndarray:
+    """Dataset rows of the validation samples that drive early stopping."""
+    vidx = dataset.split_indices("val")
+    vidx = vidx[dataset.labels[vidx] >= 0]
+    if plan.val_ids is not None:
+        vidx = vidx[np.isin(dataset.ids[vidx], np.asarray(plan.val_ids, dtype=str))]
+    return vidx
 
 
 def _stored_train_config(spec):
@@ -194,9 +217,21 @@ def _initial_module(spec, classes, init: str):
     return build_model(spec.spec, len(classes), spec.input_size, pretrained=True)
 
 
-def _free_stem(folder: Path, prefix: str) -> str:
-    """``prefix-N`` with the first N whose weights file does not exist yet."""
+def _claim_weights_path(folder: Path, prefix: str) -> Path:
+    """``folder/prefix-N.pt`` with the first free N, claimed by creating it exclusively.
+
+    The name is taken before training starts; creating the file with ``O_EXCL`` makes
+    sure two repairs running at once never pick the same one (the later save replaces
+    the empty placeholder atomically).
+    """
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
     n = 1
-    while (folder / f"{prefix}-{n}.pt").exists():
-        n += 1
-    return f"{prefix}-{n}"
+    while True:
+        path = folder / f"{prefix}-{n}.pt"
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return path
+        except FileExistsError:
+            n += 1
