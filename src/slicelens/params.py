@@ -28,12 +28,14 @@ def _flag(name: str) -> str:
 
 
 def add_model_args(parser: argparse.ArgumentParser, model: type[BaseModel], *,
-                   skip: tuple[str, ...] = (), rename: dict[str, str] | None = None) -> None:
+                   skip: tuple[str, ...] = (), rename: dict[str, str] | None = None,
+                   required: bool = True) -> None:
     """Add one ``--option`` per field of ``model`` to ``parser``.
 
     Literal fields become ``choices``; bools become ``--x/--no-x``; lists take several
     values; ``rename`` maps a field to another flag name (``{"spec": "model"}``). Defaults stay with the model (the parser's default is ``None``), so the
-    model is the single place they are declared.
+    model is the single place they are declared. ``required=False`` leaves required
+    fields optional on the command line (validation still asks for them).
     """
     rename = rename or {}
     for name, f in model.model_fields.items():
@@ -62,7 +64,7 @@ def add_model_args(parser: argparse.ArgumentParser, model: type[BaseModel], *,
             kw["type"] = ann
         else:
             kw["type"] = str
-        if f.is_required():
+        if f.is_required() and required:
             kw["required"] = True
         parser.add_argument(flag, **kw)
 

@@ -44,9 +44,17 @@ class RepairStrategy:
     Params: ClassVar[type[BaseModel]] = BaseModel
 
     def plan(self, workspace, run, **params):
-        """Validate ``params`` against ``Params`` and return a ``TrainingPlan``."""
+        """Validate ``params`` against ``Params`` and return a ``TrainingPlan``.
+
+        An unknown parameter is an error that lists the known ones (a typo never falls
+        back silently to a default).
+        """
         from slicelens.params import validate
 
+        unknown = sorted(set(params) - set(self.Params.model_fields))
+        if unknown:
+            raise SliceLensError(f"unknown parameter {unknown[0]!r} of repair strategy "
+                                 f"{self.name!r}; known: {', '.join(sorted(self.Params.model_fields))}")
         return self._plan(workspace, run, validate(self.Params, params))
 
     def _plan(self, workspace, run, p):  # pragma: no cover - abstract
