@@ -288,17 +288,23 @@ def test_repair_job_and_before_after(page, demo_url):
     pg, errors = page
     url, run = demo_url
     pg.goto(url + "?tab=repair")
-    pg.select_option("[data-testid=repair-strategy]", "corm")
+    # the default strategy is preselected; it reads the spurious mark made in the first test
+    assert pg.input_value("[data-testid=repair-strategy]") == "dfr"
     pg.click("[data-testid=repair-start]")
     pg.locator("[data-testid=job]").wait_for()
     shot(pg, "12-repair-running")
     pg.locator("[data-testid=comparison] table").first.wait_for(timeout=10 * WAIT)
     runs = api(url, "/runs")
-    assert len(runs) == 2 and runs[1]["base_run"] == run.id
-    assert pg.input_value("[data-testid=run-select]") == runs[1]["id"]
-    report = api(url, f"/runs/{runs[1]['id']}/compare/{run.id}")
+    # the repair and its matched control, both made from the base run
+    assert len(runs) == 3 and {r["base_run"] for r in runs[1:]} == {run.id}
+    repaired = next(r for r in runs[1:] if "dfr" in r["id"])
+    assert pg.input_value("[data-testid=run-select]") == repaired["id"]
+    report = api(url, f"/runs/{repaired['id']}/compare/{run.id}")
     roles = [m["role"] for m in report["models"]]
-    assert roles == ["before", "after"]
+    assert roles == ["before", "control", "after"] and report["control"] in [r["id"] for r in runs]
+    verdict = pg.locator("[data-testid=repair-verdict]")
+    expect(verdict).to_contain_text("matched control")
+    assert report["verdict"] in verdict.inner_text()
     pg.locator("[data-testid=compare-chart] svg").last.wait_for()
     shot(pg, "13-repair-before-after")
     assert not errors, errors

@@ -6,6 +6,10 @@ Core and spurious regions come from the demo's ground truth (found beside the ma
 or --ground-truth) or, without it, from the slices marked core / spurious; the output
 says which.
 
+A repaired run is shown beside its matched control (the same start, epochs, seed and
+early stopping on unchanged data, recorded by `slicelens repair`); the verdict says in
+words whether the repair beats it.
+
 Examples:
   slicelens evaluate --run run-0002-corm --baseline run-0001-demo
   slicelens evaluate --run run-0002-corm --baseline run-0001-demo --sigma 0.5 --trials 10
@@ -26,6 +30,8 @@ def add_arguments(p):
     add_workspace(p)
     add_run(p)
     p.add_argument("--baseline", default=None, help="run id to compare with (the model before repair)")
+    p.add_argument("--control", default="auto",
+                   help="matched control run ('auto': the one the repair recorded; 'none': skip)")
     p.add_argument("--slicer", default="attribution",
                    help="base run's slice set for the per-slice table ('none': skip)")
     p.add_argument("--ground-truth", default="auto",
@@ -47,7 +53,8 @@ def run(args) -> int:
     report = evaluate_run(ws, run_, baseline=args.baseline,
                           slicer=None if args.slicer == "none" else args.slicer,
                           ground_truth=gt, params=from_args(RobustnessParams, args),
-                          split=args.split)
+                          split=args.split,
+                          control=None if args.control == "none" else args.control)
     print_evaluation(report)
     if args.json:
         write_json(args.json, report)

@@ -1,13 +1,19 @@
-"""Repair a run's model with a registered strategy: plan, retrain, extract a new run.
+"""Repair a run's model with a registered strategy: plan, retrain, extract a new run, and
+train (or reuse) its matched control: the same start, epochs, seed and early stopping on
+unchanged data. The result is shown against that control, never against the original
+model alone.
 
-CoRM (AttributionScanner Sec. III-G) adds Gaussian noise to the attribution regions of
-the training images in spurious slices (marked, or above a propagated spuriousness
-threshold) and retrains. Other strategies take their parameters with --set KEY=VALUE.
+Strategies (docs/repair.md): dfr (default: last-layer retraining on a pseudo-group-
+balanced half of validation), group-balance, gdro, counterfactual (pseudo-groups from the
+slices people marked), corm (AttributionScanner's noise on spurious regions), jtt (no
+marks), and the data-selection and generation strategies. Each strategy's options are
+flags below; any option can also be given with --set KEY=VALUE.
 
 Examples:
-  slicelens repair --strategy corm --source propagation --threshold 0.5
+  slicelens repair                                     # dfr from the slices marked spurious
+  slicelens repair --strategy group-balance --source propagation --threshold 0.6
   slicelens repair --strategy corm --source marks --sigma 0.5 --epochs 15
-  slicelens repair --strategy hibug-select --set budget=200
+  slicelens repair --strategy hibug-select --set budget=200 --set oracle=labels.csv
 """
 
 from __future__ import annotations
@@ -16,46 +22,97 @@ import json
 
 from slicelens.cli.common import add_run, add_workspace
 
-HELP = "repair a model (CoRM, data selection, ...) into a new run"
+HELP = "repair a model (DFR, group balance, CoRM, ...) into a new run, beside its control"
+#: flags of the command itself and of training; a strategy option of the same name is
+#: only reachable through --set
+RESERVED = {"workspace", "run", "strategy", "set", "init", "name", "no_control", "control"}
+
+
+def _strategy_fields():
+    """(strategy -> its Params fields shown as flags) over the registry, without clashes;
+    the default strategy first."""
+    from slicelens.models import TrainConfig
+    from slicelens.pipeline.repair import DEFAULT_STRATEGY
+    from slicelens.repair.base import load_repairs
+
+    taken = RESERVED | set(TrainConfig.model_fields)
+    out = {}
+    for name, cls in sorted(load_repairs().items(), key=lambda kv: (kv[0] != DEFAULT_STRATEGY, kv[0])):
+        fields = [f for f in cls.Params.model_fields if f not in taken]
+        taken |= set(fields)
+        out[name] = fields
+    return out
 
 
 def add_arguments(p):
     from slicelens.models import TrainConfig
     from slicelens.params import add_model_args
+    from slicelens.pipeline.repair import DEFAULT_STRATEGY
     from slicelens.repair.base import load_repairs
-    from slicelens.repair.corm import CoRMParams
 
     add_workspace(p)
     add_run(p)
-    p.add_argument("--strategy", default="corm", choices=sorted(load_repairs()),
-                   help="repair strategy (default: corm)")
+    p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=sorted(load_repairs()),
+                   help=f"repair strategy (default: {DEFAULT_STRATEGY})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a strategy parameter (VALUE read as JSON when it parses), repeatable")
     p.add_argument("--init", choices=["scratch", "finetune"], default="scratch",
                    help="retrain from scratch or fine-tune the run's weights (default: scratch)")
     p.add_argument("--name", default=None, help="name part of the new run id (default: the strategy)")
-    add_model_args(p.add_argument_group("corm options"), CoRMParams)
-    add_model_args(p.add_argument_group("training options (unset: TrainConfig defaults)"),
+    p.add_argument("--no-control", action="store_true",
+                   help="skip the matched control (the report then cannot state a gain)")
+    classes = load_repairs()
+    for name, fields in _strategy_fields().items():
+        if fields:
+            add_model_args(p.add_argument_group(f"{name} options (some shared by later strategies)"),
+                           classes[name].Params, required=False,
+                           skip=tuple(f for f in classes[name].Params.model_fields if f not in fields))
+    _per_strategy_defaults(p, classes)
+    add_model_args(p.add_argument_group("training options (unset: the base model's settings)"),
                    TrainConfig)
+
+
+def _per_strategy_defaults(p, classes) -> None:
+    """Help of a shared option whose default differs between strategies says so."""
+    defaults: dict[str, set] = {}
+    for cls in classes.values():
+        for name, f in cls.Params.model_fields.items():
+            defaults.setdefault(name, set()).add(repr(f.default))
+    for action in p._actions:
+        if len(defaults.get(action.dest, ())) > 1 and action.help:
+            action.help = action.help.split(" (default:")[0] + " (default: per strategy)"
 
 
 def run(args) -> int:
     from slicelens.cli.common import open_run
     from slicelens.models import TrainConfig
     from slicelens.params import validate
+    from slicelens.pipeline.evaluate import evaluate_run, print_evaluation
     from slicelens.pipeline.repair import run_repair
-    from slicelens.repair.corm import CoRMParams
+    from slicelens.repair.base import get_repair
 
     ws, base = open_run(args)
-    params = {k: getattr(args, k) for k in CoRMParams.model_fields
-              if args.strategy == "corm" and getattr(args, k, None) is not None}
+    fields = get_repair(args.strategy).Params.model_fields
+    params = {k: getattr(args, k) for k in fields
+              if k not in RESERVED and k not in TrainConfig.model_fields
+              and getattr(args, k, None) is not None}
     params.update(_parse_sets(args.set))
     given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k, None) is not None}
     train_cfg = validate(TrainConfig, given) if given else None
     plan, new = run_repair(ws, base, args.strategy, params, train_cfg,
-                           progress=lambda _f, msg: print(msg), init=args.init, name=args.name)
+                           progress=lambda _f, msg: print(msg), init=args.init, name=args.name,
+                           control=not args.no_control)
     print(plan.description or plan.summary())
-    print(f"new run: {new.id}")
+    print(f"new run: {new.id}" + (f"; matched control: {new.record['control_run']}"
+                                  if new.record.get("control_run") else ""))
+    print()
+    slicer = args.slicer if getattr(args, "slicer", None) else "attribution"
+    try:
+        report = evaluate_run(ws, new, baseline=base, slicer=slicer)
+    except Exception as e:  # noqa: BLE001 - the repair is done; say why it was not scored
+        print(f"(not evaluated here: {e})")
+    else:
+        print_evaluation(report)
     print(f"\nNext: slicelens evaluate --workspace {args.workspace} --run {new.id} "
           f"--baseline {base.id}")
     return 0

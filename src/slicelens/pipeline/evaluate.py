@@ -26,8 +26,9 @@ from slicelens.evaluate.robustness import RobustnessParams, demo_digit_masks
 
 def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribution",
                  ground_truth="auto", params: RobustnessParams | None = None,
-                 split: str = "test") -> dict:
-    """Evaluate ``run`` (and ``baseline``, on the same images, noise and masks).
+                 split: str = "test", control="auto") -> dict:
+    """Evaluate ``run`` (and ``baseline`` and the matched control, on the same images,
+    noise and masks).
 
     Parameters
     ----------
@@ -40,13 +41,19 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
         ``"auto"`` looks for ``ground_truth.csv`` beside the run's manifest.
     params : RobustnessParams, optional
     split : str
+    control : "auto", Run, run id or None
+        The matched control (same start, epochs, seed and early stopping on unchanged
+        data); ``"auto"``: the ``control_run`` named in ``run``'s record, if any.
 
     Returns
     -------
-    dict (JSON-serialisable): ``run``, ``baseline``, ``split``, ``n``, ``mask_source``,
-    ``mask_note``, ``ground_truth``, ``params``, ``models`` (one dict per model: clean,
-    core, spurious, rcs, average, worst_group, worst_group_accuracy), ``groups`` and
-    ``slices`` (before/after rows; empty without a baseline).
+    dict (JSON-serialisable): ``run``, ``baseline``, ``control``, ``split``, ``n``,
+    ``mask_source``, ``mask_note``, ``ground_truth``, ``params``, ``models`` (one dict
+    per model, roles ``before`` / ``control`` / ``after``: clean, core, spurious, rcs,
+    average, worst_slice, worst_slice_accuracy, worst_group, worst_group_accuracy),
+    ``groups`` and ``slices`` (before/after rows, with the control's accuracy where there
+    is one; empty without a baseline), ``versus_control`` (after - control per metric)
+    and ``verdict`` (in words: does the repair beat its control).
     """
     import torch
 
@@ -57,6 +64,7 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
 
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
     run, base = _run(ws, run), _run(ws, baseline) if baseline is not None else None
+    ctrl = _control(ws, run, control)
     p = params or RobustnessParams()
     gt, gt_path = _ground_truth(run, ground_truth)
     samples = run.samples
@@ -78,9 +86,13 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
         source = "annotations"
     x = torch.from_numpy(np.ascontiguousarray(images[keep])).permute(0, 3, 1, 2).float().div_(255)
     y = samples["label"].to_numpy(np.int64)[rows][keep]
-    models = [_model_entry(r, role, ids, gt, x, y, masks[keep], p)
-              for role, r in (("before", base), ("after" if base else "model", run)) if r is not None]
-    report = {"run": run.id, "baseline": base.id if base else None, "split": split,
+    names = (_slice_names(base or run, slicer, split, pd.Index(ids))
+             if slicer and _has_slices(base or run, slicer) else None)
+    roles = (("before", base), ("control", ctrl), ("after" if base or ctrl else "model", run))
+    models = [_model_entry(r, role, ids, gt, x, y, masks[keep], p, names)
+              for role, r in roles if r is not None]
+    report = {"run": run.id, "baseline": base.id if base else None,
+              "control": ctrl.id if ctrl else None, "split": split,
               "n": int(keep.sum()), "mask_source": source, "mask_note": note,
               "ground_truth": str(gt_path) if gt_path else None, "params": p.model_dump(),
               "models": models, "groups": [], "slices": [], "slicer": slicer}
@@ -90,15 +102,59 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
         report["groups"] = (group_comparison(base.samples, run.samples, groups) if base else
                             group_accuracy(_rows_of(run, ids)["correct"].to_numpy(bool, na_value=False),
                                            groups.to_numpy())).to_dict("records")
-    if base is not None and slicer and _has_slices(base, slicer):
-        names = _slice_names(base, slicer, split, index)
-        report["slices"] = slice_comparison(base.samples, run.samples, names,
-                                            order=names.attrs["order"]).to_dict("records")
+    if base is not None and names is not None:
+        table = slice_comparison(base.samples, run.samples, names, order=names.attrs["order"])
+        if ctrl is not None:
+            vs = slice_comparison(ctrl.samples, run.samples, names, order=names.attrs["order"])
+            table["acc_control"] = vs["acc_before"].to_numpy()
+            table["delta_vs_control"] = vs["delta"].to_numpy()
+        report["slices"] = table.to_dict("records")
+    report.update(_versus_control(models))
     return report
 
 
-def _model_entry(r, role: str, ids: np.ndarray, gt, x, y, masks, p) -> dict:
-    """Robustness of run ``r`` on the images, and its average / worst-group accuracy on ``ids``."""
+def _control(ws, run, control):
+    """The control run: given, named in ``run``'s record (``"auto"``), or None."""
+    if control is None:
+        return None
+    if control == "auto":
+        control = run.record.get("control_run")
+        if not control:
+            return None
+    return _run(ws, control)
+
+
+#: metrics compared with the control; the first present one decides the verdict
+VERDICT_METRICS = ("worst_group_accuracy", "worst_slice_accuracy", "average")
+
+
+def _versus_control(models: list[dict]) -> dict:
+    """``versus_control`` (after - control per metric) and ``verdict`` (words)."""
+    by = {m["role"]: m for m in models}
+    if "control" not in by:
+        return {"versus_control": {}, "verdict": (
+            "no matched control: a difference to the model before repair mixes the repair "
+            "with retraining itself" if "before" in by else "")}
+    after, ctrl = by["after"], by["control"]
+    keys = ("average", "worst_group_accuracy", "worst_slice_accuracy", "clean", "core",
+            "spurious", "rcs")
+    vs = {k: after[k] - ctrl[k] for k in keys if k in after and k in ctrl
+          and after[k] is not None and ctrl[k] is not None}
+    key = next((k for k in VERDICT_METRICS if k in vs), None)
+    if key is None:
+        return {"versus_control": vs, "verdict": ""}
+    what = key.replace("_", " ").replace(" accuracy", "")
+    d = vs[key]
+    verdict = (f"the repair beats its matched control on {what} accuracy by {d:+.3f} "
+               f"({after[key]:.3f} vs {ctrl[key]:.3f})" if d > 0 else
+               f"the repair does NOT beat its matched control on {what} accuracy "
+               f"({after[key]:.3f} vs {ctrl[key]:.3f}, {d:+.3f})")
+    return {"versus_control": vs, "verdict": verdict}
+
+
+def _model_entry(r, role: str, ids: np.ndarray, gt, x, y, masks, p, names=None) -> dict:
+    """Robustness of run ``r`` on the images, its average / worst-group accuracy on ``ids``
+    and its worst accuracy over the reference slices ``names`` (slices of 10 or more)."""
     from slicelens.evaluate.groups import worst_group_accuracy
     from slicelens.evaluate.planted import join_ground_truth
     from slicelens.evaluate.robustness import core_spurious_accuracy
@@ -108,6 +164,12 @@ def _model_entry(r, role: str, ids: np.ndarray, gt, x, y, masks, p) -> dict:
     s = _rows_of(r, ids)
     correct = s["correct"].to_numpy(dtype=bool, na_value=False)
     entry["average"] = float(correct.mean())  # the whole split, from the run's predictions
+    if names is not None:
+        sl = pd.Series(correct, index=names.index).groupby(names.to_numpy()).agg(["mean", "size"])
+        sl = sl[(sl.index != "") & (sl["size"] >= 10)]
+        if len(sl):
+            entry.update(worst_slice=str(sl["mean"].idxmin()),
+                         worst_slice_accuracy=float(sl["mean"].min()))
     if gt is not None:
         name, acc = worst_group_accuracy(correct, join_ground_truth(s, gt)["group"].to_numpy(str))
         entry.update(worst_group=name, worst_group_accuracy=acc)
@@ -194,16 +256,26 @@ def print_evaluation(report: dict, echo=print, max_slices: int = 12) -> None:
     echo(f"  masks: {report['mask_source']} - {report['mask_note']}")
     echo(f"  noise: sigma {p['sigma']}, {p['trials']} trials, seed {p['seed']}")
     cols = ["run", "role", "clean", "core", "spurious", "rcs", "average"]
+    if any("worst_slice_accuracy" in m for m in report["models"]):
+        cols += ["worst_slice_accuracy", "worst_slice"]
     if any("worst_group_accuracy" in m for m in report["models"]):
         cols += ["worst_group_accuracy", "worst_group"]
     echo(table(report["models"], cols))
+    if report.get("versus_control"):
+        echo("repair minus its matched control: " + ", ".join(
+            f"{k.replace('_accuracy', '')} {v:+.3f}" for k, v in report["versus_control"].items()))
+    if report.get("verdict"):
+        echo(f"verdict: {report['verdict']}")
     if report["groups"]:
         echo("\naccuracy per ground-truth group:")
         echo(table(report["groups"]))
     if report["slices"]:
         rows = [{"slice": r["slice_id"], "n": r["n"],
-                 "before": _interval(r, "before"), "after": _interval(r, "after"),
-                 "delta": f"{r['delta']:+.3f}"} for r in report["slices"]]
+                 "before": _interval(r, "before"),
+                 **({"control": f"{r['acc_control']:.3f}"} if "acc_control" in r else {}),
+                 "after": _interval(r, "after"),
+                 **({"vs control": f"{r['delta_vs_control']:+.3f}"} if "acc_control" in r else {}),
+                 "vs before": f"{r['delta']:+.3f}"} for r in report["slices"]]
         shown = rows[:max_slices] + ([rows[-1]] if len(rows) > max_slices else [])
         echo(f"\nper slice of {report['slicer']} (base run's slices, accuracy [Wilson 95%]):")
         echo(table(shown))

@@ -1,6 +1,7 @@
 // Repair: start a registered strategy as a background job with progress (its form comes
-// from the strategy's parameter schema), then compare the repaired run with the original:
-// clean / core / spurious accuracy, RCS, worst group, and accuracy per slice before/after.
+// from the strategy's parameter schema), then compare the repaired run with the original
+// AND its matched control (same start, epochs, seed, early stopping, unchanged data):
+// clean / core / spurious accuracy, RCS, worst slice / group, per slice, and a verdict.
 import * as Plot from "@observablehq/plot";
 import { useCallback, useEffect, useState } from "react";
 import { ApiError, fmt, get, pct, send, type Job, type RunSummary } from "../api";
@@ -8,11 +9,11 @@ import { useAsync } from "../hooks";
 import JobProgress from "./JobProgress";
 import PlotFigure from "./PlotFigure";
 
-interface Strategy { name: string; doc: string; params_schema: { properties?: Record<string, Field> } }
+interface Strategy { name: string; doc: string; default?: boolean; params_schema: { properties?: Record<string, Field> } }
 interface Field { type?: string; default?: unknown; description?: string; enum?: unknown[]; anyOf?: Field[] }
-interface ModelRow { run: string; role: string; clean: number; core: number; spurious: number; rcs: number; average: number; worst_group?: string; worst_group_accuracy?: number }
-interface SliceCmp { slice_id: string; n: number; acc_before: number; acc_after: number; delta: number; low_before: number; high_before: number; low_after: number; high_after: number }
-interface Report { run: string; baseline: string; split: string; n: number; mask_source: string; mask_note: string; models: ModelRow[]; slices: SliceCmp[]; groups: (SliceCmp & { group: string })[]; slicer: string | null }
+interface ModelRow { run: string; role: string; clean: number; core: number; spurious: number; rcs: number; average: number; worst_group?: string; worst_group_accuracy?: number; worst_slice?: string; worst_slice_accuracy?: number }
+interface SliceCmp { slice_id: string; n: number; acc_before: number; acc_after: number; delta: number; low_before: number; high_before: number; low_after: number; high_after: number; acc_control?: number; delta_vs_control?: number }
+interface Report { run: string; baseline: string; control: string | null; split: string; n: number; mask_source: string; mask_note: string; models: ModelRow[]; slices: SliceCmp[]; groups: (SliceCmp & { group: string })[]; slicer: string | null; versus_control: Record<string, number>; verdict: string }
 
 interface Props {
   run: string;
@@ -56,14 +57,16 @@ function ParamsForm({ strategy, values, onChange }: { strategy: Strategy; values
 function SliceChart({ rows, split }: { rows: SliceCmp[]; split: string }) {
   const make = useCallback(() => {
     const data = rows.slice(0, 30);
+    const withControl = data.filter((d) => d.acc_control !== undefined && d.acc_control !== null);
     return Plot.plot({
       height: 22 * data.length + 50, width: 560, marginLeft: 120,
       x: { label: `accuracy on the ${split} split`, domain: [0, 1], grid: true },
       y: { label: null, domain: data.map((d) => d.slice_id) },
-      color: { legend: true, domain: ["before", "after"], range: ["#9a9a9a", "#2563eb"] },
+      color: { legend: true, domain: withControl.length ? ["before", "control", "after"] : ["before", "after"], range: withControl.length ? ["#9a9a9a", "#f59e0b", "#2563eb"] : ["#9a9a9a", "#2563eb"] },
       marks: [
         Plot.link(data, { x1: "acc_before", x2: "acc_after", y1: "slice_id", y2: "slice_id", stroke: (d: SliceCmp) => (d.delta >= 0 ? "#2ca02c" : "#d62728"), markerEnd: "arrow" }),
         Plot.dot(data, { x: "acc_before", y: "slice_id", fill: () => "before", r: 3 }),
+        Plot.dot(withControl, { x: "acc_control", y: "slice_id", fill: () => "control", r: 3, symbol: "diamond" }),
         Plot.dot(data, { x: "acc_after", y: "slice_id", fill: () => "after", r: 3, tip: true }),
       ],
     });
@@ -89,14 +92,23 @@ function Comparison({ after, before, slicer }: { after: string; before: string; 
         <>
           <p className="note">{report.data.split} split, {report.data.n} samples; core/spurious regions from {report.data.mask_source}: {report.data.mask_note}</p>
           <table>
-            <thead><tr><th>model</th><th className="num">clean</th><th className="num">core</th><th className="num">spurious</th><th className="num">RCS</th><th className="num">average</th><th className="num">worst group</th></tr></thead>
+            <thead><tr><th>model</th><th className="num">clean</th><th className="num">core</th><th className="num">spurious</th><th className="num">RCS</th><th className="num">average</th><th className="num">worst slice</th><th className="num">worst group</th></tr></thead>
             <tbody>
               {report.data.models.map((m) => (
-                <tr key={m.run}><td>{m.role}: {m.run}</td><td className="num">{pct(m.clean)}</td><td className="num">{pct(m.core)}</td><td className="num">{pct(m.spurious)}</td><td className="num">{fmt(m.rcs, 3)}</td><td className="num">{pct(m.average)}</td>
+                <tr key={m.run} className={`role-${m.role}`}><td>{m.role === "control" ? "matched control" : m.role}: {m.run}</td><td className="num">{pct(m.clean)}</td><td className="num">{pct(m.core)}</td><td className="num">{pct(m.spurious)}</td><td className="num">{fmt(m.rcs, 3)}</td><td className="num">{pct(m.average)}</td>
+                  <td className="num">{m.worst_slice ? `${pct(m.worst_slice_accuracy)} (${m.worst_slice})` : "–"}</td>
                   <td className="num">{m.worst_group ? `${pct(m.worst_group_accuracy)} (${m.worst_group})` : "–"}</td></tr>
               ))}
             </tbody>
           </table>
+          {report.data.verdict && (
+            <p className={report.data.control ? (report.data.verdict.includes("NOT") ? "verdict bad" : "verdict good") : "verdict warn"} data-testid="repair-verdict">
+              {report.data.control ? "Against its matched control: " : ""}{report.data.verdict}
+              {Object.keys(report.data.versus_control ?? {}).length > 0 && (
+                <small> (repair − control: {Object.entries(report.data.versus_control).map(([k, v]) => `${k.replace("_accuracy", "")} ${v >= 0 ? "+" : ""}${fmt(v, 3)}`).join(", ")})</small>
+              )}
+            </p>
+          )}
           {report.data.slices.length > 0 && <><h3>Per slice ({report.data.slicer})</h3><SliceChart rows={report.data.slices} split={report.data.split} /></>}
           {report.data.groups.length > 0 && (
             <table>
@@ -120,7 +132,7 @@ export default function RepairView({ run, runs, slicer, onRunCreated }: Props) {
   const [before, setBefore] = useState<string>(info?.base_run ?? "");
   useEffect(() => setBefore(info?.base_run ?? runs.find((r) => r.id !== run)?.id ?? ""), [run, info?.base_run, runs]);
   useEffect(() => {
-    if (!name && strategies.data?.length) setName(strategies.data.find((s) => s.name === "corm")?.name ?? strategies.data[0].name);
+    if (!name && strategies.data?.length) setName(strategies.data.find((s) => s.default)?.name ?? strategies.data[0].name);
   }, [strategies.data, name]);
   const strategy = strategies.data?.find((s) => s.name === name);
 
@@ -140,7 +152,7 @@ export default function RepairView({ run, runs, slicer, onRunCreated }: Props) {
         <label>
           strategy{" "}
           <select value={name} onChange={(e) => { setName(e.target.value); setValues({}); }} data-testid="repair-strategy">
-            {strategies.data?.map((s) => <option key={s.name} value={s.name}>{s.name}</option>)}
+            {strategies.data?.map((s) => <option key={s.name} value={s.name}>{s.name}{s.default ? " (default)" : ""}</option>)}
           </select>
         </label>
         <button onClick={start} disabled={!name || !!jobId} data-testid="repair-start">start repair of {run}</button>

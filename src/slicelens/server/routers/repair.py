@@ -25,6 +25,7 @@ class StrategyOut(BaseModel):
     name: str
     doc: str
     params_schema: dict[str, Any]
+    default: bool = Field(False, description="the strategy `slicelens repair` uses by default")
 
 
 class RepairJobIn(BaseModel):
@@ -44,10 +45,12 @@ class CompareJobIn(BaseModel):
 @router.get("/repair/strategies", response_model=list[StrategyOut])
 def strategies() -> list[StrategyOut]:
     """Registered repair strategies with the JSON schema of their parameters (the form)."""
+    from slicelens.pipeline.repair import DEFAULT_STRATEGY
     from slicelens.repair.base import load_repairs
 
     return [StrategyOut(name=name, doc=(cls.__doc__ or "").strip().split("\n\n")[0],
-                        params_schema=cls.Params.model_json_schema())
+                        params_schema=cls.Params.model_json_schema(),
+                        default=name == DEFAULT_STRATEGY)
             for name, cls in sorted(load_repairs().items())]
 
 
@@ -77,9 +80,10 @@ def start_repair(body: RepairJobIn, rd: RunDep, state: StateDep) -> JobOut:
         report(0.0, f"planning {body.strategy}")
         plan, new_run = run_repair(state.workspace, rd.run, body.strategy, body.params,
                                    progress=report)
-        report(0.9, f"comparing {new_run.id} with {rd.run.id}")
-        _evaluate(state, state.run_data(new_run.id).run, rd.run, body.slicer)
-        return {"run": new_run.id, "plan": plan.summary()}
+        report(0.9, f"comparing {new_run.id} with {rd.run.id} and its matched control")
+        ev = _evaluate(state, state.run_data(new_run.id).run, rd.run, body.slicer)
+        return {"run": new_run.id, "plan": plan.summary(),
+                "control": new_run.record.get("control_run"), "verdict": ev.get("verdict", "")}
 
     return job_out(state.jobs.submit("repair", work, {"run": rd.run.id, **body.model_dump()}))
 
