@@ -35,14 +35,15 @@ def test_no_marks_gives_nan_not_a_number(loop):
 
 def test_scores_update_after_each_mark(loop):
     ws, run, ss = loop
+    paper = PropagationParams(method="label-spreading")
     annotate_slice(ws, run, SLICER, "toy-0", "spurious")
-    one = _by_id(current_spuriousness(ws, run, SLICER))
+    one = _by_id(current_spuriousness(ws, run, SLICER, paper))
     assert "relative affinity" in one.attrs["note"]
     assert one.loc["toy-0", "source"] == "human" and one.loc["toy-0", "spuriousness"] == 1.0
     # nearer the spurious mark means more spurious (toy-1 at x=5, toy-2 at x=10)
     assert one.loc["toy-1", "spuriousness"] > one.loc["toy-2", "spuriousness"]
     annotate_slice(ws, run, SLICER, "toy-2", "core")
-    two = _by_id(current_spuriousness(ws, run, SLICER))
+    two = _by_id(current_spuriousness(ws, run, SLICER, paper))
     assert "two classes" in two.attrs["note"]
     assert two.loc["toy-2", ["spuriousness", "source"]].tolist() == [0.0, "human"]
     assert two.loc["toy-1", "source"] == "propagated"
@@ -84,7 +85,8 @@ def test_unreached_slices_are_nan(loop):
     annotate_slice(ws, run, SLICER, "toy-1", "core")
     # a 3-nearest-neighbour graph leaves each 4-sample cluster on its own
     t = _by_id(spuriousness(run, ss, ws.db.list(run_id=run.id),
-                            PropagationParams(kernel="knn", n_neighbors=3)))
+                            PropagationParams(method="label-spreading", kernel="knn",
+                                              n_neighbors=3)))
     assert np.isnan(t.loc["toy-2", "spuriousness"]) and t.loc["toy-2", "source"] == "propagated"
 
 
@@ -93,8 +95,10 @@ def test_subset_graph_matches_full_graph(loop):
     annotate_slice(ws, run, SLICER, "toy-0", "spurious")
     annotate_slice(ws, run, SLICER, "toy-2", "core")
     marks = ws.db.list(run_id=run.id)
-    full = _by_id(spuriousness(run, ss, marks))
-    part = _by_id(spuriousness(run, ss, marks, PropagationParams(max_samples=10)))
+    paper = PropagationParams(method="label-spreading")
+    full = _by_id(spuriousness(run, ss, marks, paper))
+    part = _by_id(spuriousness(run, ss, marks, PropagationParams(method="label-spreading",
+                                                                 max_samples=10)))
     assert np.isfinite(part["spuriousness"]).all()
     assert part.loc["toy-1", "spuriousness"] == pytest.approx(full.loc["toy-1", "spuriousness"],
                                                               abs=0.2)
@@ -129,3 +133,21 @@ def test_a_raw_annotation_list_counts_only_this_slicers_marks_in_force(loop):
     ws.db.edit(first.id, description="edited last: wins again", author="ana")
     t = _by_id(spuriousness(run, ss, ws.db.list(run_id=run.id)))
     assert t.loc["toy-0", ["spuriousness", "mark"]].tolist() == [0.0, "core"]
+
+
+def test_calibrated_distance_scores_rank_without_saturating(loop):
+    ws, run, ss = loop
+    annotate_slice(ws, run, SLICER, "toy-0", "spurious")
+    one = _by_id(current_spuriousness(ws, run, SLICER))   # the default: calibrated distances
+    assert "distance" in one.attrs["note"]
+    # nearer the spurious mark (toy-1 at x=5) scores higher than farther (toy-2 at x=10),
+    # and neither is pushed to 0 or 1
+    assert 0 < one.loc["toy-2", "spuriousness"] < one.loc["toy-1", "spuriousness"] < 1
+    annotate_slice(ws, run, SLICER, "toy-2", "core")
+    two = _by_id(current_spuriousness(ws, run, SLICER))
+    # toy-1 lies midway between the spurious and the core mark: about 0.5, by the stated rule
+    assert two.loc["toy-1", "spuriousness"] == pytest.approx(0.5, abs=0.1)
+    xy = (ss.layout - ss.layout.mean(0)) / (ss.layout - ss.layout.mean(0)).std()
+    d_s = np.linalg.norm(xy[ss.labels == 1][:, None] - xy[ss.labels == 0][None], axis=2).min(1)
+    d_c = np.linalg.norm(xy[ss.labels == 1][:, None] - xy[ss.labels == 2][None], axis=2).min(1)
+    assert two.loc["toy-1", "spuriousness"] == pytest.approx(float((d_c / (d_s + d_c)).mean()))

@@ -50,8 +50,13 @@ COLUMNS = ["slice_id", "spuriousness", "source", "mark"]
 
 
 class PropagationParams(BaseModel):
-    """Label-spreading settings (scikit-learn's defaults, as the paper uses them)."""
+    """Propagation settings: the method, and label spreading's (scikit-learn's defaults,
+    as the paper uses them)."""
 
+    method: Literal["distance", "label-spreading"] = Field(
+        "distance", description="calibrated distances to the marked slices in the layout "
+        "(ranks, does not saturate; slicelens.feedback.calibrated), or the paper's label "
+        "spreading")
     kernel: Literal["rbf", "knn"] = Field("rbf", description="graph kernel")
     gamma: float = Field(20.0, gt=0, description="rbf kernel width on the standardised layout")
     n_neighbors: int = Field(7, ge=1, description="neighbours of the knn kernel")
@@ -103,7 +108,17 @@ def spuriousness(run, slice_set, annotations, params: PropagationParams | None =
         index = {s.id: i for i, s in enumerate(slice_set.slices)}
         for sid, lab in seed_labels.items():
             y[slice_set.labels == index[sid]] = lab
-        if len(kinds) == 2:
+        if p.method == "distance":
+            from slicelens.feedback.calibrated import distance_scores
+
+            cents = np.array([layout[slice_set.labels == i].mean(axis=0)
+                              for i in range(len(slice_set.slices)) if (slice_set.labels == i).any()])
+            prob = distance_scores(layout, y == 1, y == 0, cents)
+            note = ("calibrated distances to the marked slices in the standardised layout "
+                    "(> 0.5: closer to a spurious mark than to a core mark)" if len(kinds) == 2
+                    else "distance to the marked slices of one kind (> 0.5: within ~1.18 "
+                    "median slice spacings of a spurious mark); mark the other kind too")
+        elif len(kinds) == 2:
             prob = _spread(layout, y, p)
             note = "label spreading on the standardised 2-D layout (two classes)"
         else:
