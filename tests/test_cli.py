@@ -24,8 +24,9 @@ def test_fast_demo_then_runs_and_extract(tmp_path, capsys):
     assert "worst-group accuracy" in out and "Next:" in out
     # the closing summary recomputes every model's test figures, one row per model made
     summary = out[out.index("Summary on the test split"):]
-    for row in ("original model", "CoRM (propagation)", "retrain (control)",
-                "HiBug selection from the pool", "HiBug generated debug images"):
+    for row in ("original model", "dfr from marks (default)",
+                "matched control of dfr from marks (default)", "group oracle",
+                "HiBug selection from the pool", "HiBug generated debug images", "vs control"):
         assert row in summary, row
     assert "slicelens serve --workspace" in summary
     assert main(["runs", "--workspace", str(ws)]) == 0

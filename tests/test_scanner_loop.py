@@ -55,17 +55,25 @@ def test_demo_steps_walk_the_loop(loop):
     assert (table["source"] == "human").sum() == len(marks)
     new = st.results["repaired_run"]
     assert new.is_complete and new.record["base_run"] == st.run.id
-    assert new.record["plan"]["strategy"] == "corm" and new.record["plan"]["noise_masks"]
+    # the default repair (DFR from the marks), paired with its matched control
+    assert new.record["plan"]["strategy"] == "dfr" and new.record["plan"]["head_only"]
+    control = st.workspace.run(new.record["control_run"])
+    assert control.record["plan"]["strategy"] == "control" and not control.record["plan"]["head_data"]
     ev = st.results["evaluation"]
-    assert set(ev) == {"before", "after"}
+    assert set(ev) == {"before", "control", "after"}
+    assert ev["control"]["run"] == control.id
+    assert "matched control" in st.results["verdict"]
     assert ev["before"]["average"] == pytest.approx(
         st.run.samples.query("split == 'test'")["correct"].mean())
-    assert "SCRIPTED annotator" in out and "masks from ground_truth" in out and "rcs" in out
+    assert "SCRIPTED annotator" in out and "masks: ground_truth" in out and "rcs" in out
+    assert "verdict:" in out
     mosaic = st.results["mosaic"]  # the mosaic step: one tile per slice, the composed PNG
     assert mosaic["tiles"] == len(ss.slices) and Path(mosaic["mosaic"]).is_file()
     spaces = [r["space"] for r in st.results["consistency"]]
     assert spaces == ["feature space (F)", "attribution space (F_W)"]
-    assert set(st.results["repairs"]) >= {"retrain (control)", "CoRM (propagation)"}
+    assert set(st.results["repairs"]) >= {
+        "dfr from marks (default)", "matched control of dfr from marks (default)",
+        "group oracle: DFR with TRUE groups (evaluation only)"}
 
 
 def test_cli_annotate_repair_evaluate(loop, capsys, tmp_path, monkeypatch):
@@ -80,8 +88,9 @@ def test_cli_annotate_repair_evaluate(loop, capsys, tmp_path, monkeypatch):
     assert ss.slices[1].id in capsys.readouterr().out
     seen = {}
 
-    def fake_run_repair(workspace, run, strategy, params, train_cfg, progress, init, name):
-        seen.update(strategy=strategy, params=params, epochs=train_cfg.epochs, init=init, name=name)
+    def fake_run_repair(workspace, run, strategy, params, train_cfg, progress, init, name, control):
+        seen.update(strategy=strategy, params=params, epochs=train_cfg.epochs, init=init, name=name,
+                    control=control)
         return TrainingPlan(**st.results["repaired_run"].record["plan"]), st.results["repaired_run"]
 
     import slicelens.pipeline.repair
@@ -91,14 +100,18 @@ def test_cli_annotate_repair_evaluate(loop, capsys, tmp_path, monkeypatch):
                            "--sigma", "0.3", "--set", "dilate=2", "--epochs", "1",
                            "--init", "finetune", "--name", "cli-corm"]) == 0
     assert seen == {"strategy": "corm", "params": {"source": "marks", "sigma": 0.3, "dilate": 2},
-                    "epochs": 1, "init": "finetune", "name": "cli-corm"}
-    new_id = capsys.readouterr().out.split("new run: ")[1].split()[0]
+                    "epochs": 1, "init": "finetune", "name": "cli-corm", "control": True}
+    out = capsys.readouterr().out
+    new_id = out.split("new run: ")[1].split(";")[0].split()[0]
     assert new_id == st.results["repaired_run"].id
+    # the CLI shows the repair beside its matched control, with the verdict in words
+    assert "matched control: " in out and "role" in out and "control" in out and "verdict:" in out
     report = tmp_path / "report.json"
     assert _cli("evaluate", ["-w", ws, "--run", new_id, "--baseline", base, "--ground-truth", "none",
                              "--trials", "1", "--json", str(report)]) == 0
     out = capsys.readouterr().out
     rep = json.loads(report.read_text())
     assert rep["mask_source"] == "annotations" and "masks: annotations" in out
-    assert [m["role"] for m in rep["models"]] == ["before", "after"] and rep["slices"]
+    assert [m["role"] for m in rep["models"]] == ["before", "control", "after"] and rep["slices"]
+    assert "acc_control" in rep["slices"][0] and rep["verdict"]
     assert rep["slices"][-1]["slice_id"] == "(all)"

@@ -42,8 +42,16 @@ def demo_summary(st) -> str:
         if key in hibug:
             models.append((label, st.workspace.run(hibug[key]["run"])))
     rows = [{"model": label, "run": run.id, **figures(run)} for label, run in models]
+    by_label = {r["model"]: r for r in rows}
+    for label, ctrl in (st.results.get("controls") or {}).items():
+        if label in by_label and ctrl in by_label:
+            d = by_label[label]["worst group"] - by_label[ctrl]["worst group"]
+            by_label[label]["vs control"] = f"{d:+.3f}"
     lines = ["Summary on the test split (groups = class x background, from the hidden ground "
-             "truth):", table(rows, ["model", "run", "average", "worst group", "group"])]
+             "truth; a repair's gain is read against its matched control, 'vs control'):",
+             table(rows, ["model", "run", "average", "worst group", "group", "vs control"])]
+    if st.results.get("verdict"):
+        lines.append(f"Default repair: {st.results['verdict']}")
     planted = st.results.get("planted", {}).get("bugs", [])
     if planted:
         lines.append("Planted bugs in the original model: " + "; ".join(

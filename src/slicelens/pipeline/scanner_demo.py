@@ -1,4 +1,5 @@
-"""The AttributionScanner loop as demo steps: slices, scripted marks, CoRM, evaluation.
+"""The AttributionScanner loop as demo steps: slices, scripted marks, repair beside its
+matched control, evaluation.
 
 Each step takes the demo's :class:`~slicelens.pipeline.demo.DemoState` (after the run
 is extracted) and prints what it did. The annotator here is a SCRIPT that reads the
@@ -20,8 +21,8 @@ from slicelens.cli.common import table
 from slicelens.errors import SliceLensError
 
 SLICER = "attribution"
-#: CoRM settings of the demo (the strategy's defaults, from propagation).
-CORM_PARAMS = {"source": "propagation", "threshold": 0.5}
+#: CoRM settings of the demo: the slices the script marked spurious.
+CORM_PARAMS = {"source": "marks"}
 
 
 def slice_truth(slice_set, samples: pd.DataFrame, ground_truth: pd.DataFrame,
@@ -136,60 +137,59 @@ def step_annotate(st, n_marks: int = 3) -> None:
 
 
 def step_repair(st) -> None:
-    """CoRM from the marks and from propagated spuriousness, and a plain retrain as control.
+    """The default repair from the marks, CoRM (the paper's method), their matched
+    controls, and a group oracle (evaluation only).
 
-    The control retrains on unchanged data with the same settings and seed; training is
-    seeded, so it reproduces the original model, and any difference in the table of
-    :func:`step_evaluate` comes from the plan, not from retraining.
+    Every repair is paired with its matched control (same start, epochs, seed and early
+    stopping on unchanged data), trained once and reused; the oracle reads the TRUE
+    groups and is a reference row, not a product path.
     """
-    from slicelens.pipeline.repair import run_repair
+    from slicelens.evaluate.groups import load_ground_truth
+    from slicelens.evaluate.oracle import oracle_dfr_plan
+    from slicelens.pipeline.repair import DEFAULT_STRATEGY, run_repair
     from slicelens.pipeline.retrain import apply_plan
-    from slicelens.repair.plan import TrainingPlan
 
-    st.echo("[scanner 4] CoRM repair (retrain with noise on the spurious regions):")
-    repairs = {}
-    for source in ("marks", "propagation"):
+    st.echo(f"[scanner 4] repair from the marks: {DEFAULT_STRATEGY} (the default) and CoRM "
+            "(AttributionScanner), each beside its matched control:")
+    repairs, controls = {}, {}
+    for strategy, params, label in ((DEFAULT_STRATEGY, {}, f"{DEFAULT_STRATEGY} from marks (default)"),
+                                    ("corm", CORM_PARAMS, "CoRM from marks")):
         try:
-            plan, new = run_repair(st.workspace, st.run, "corm", {**CORM_PARAMS, "source": source},
-                                   st.cfg.train, name=f"corm-{source}")
+            plan, new = run_repair(st.workspace, st.run, strategy, params, st.cfg.train,
+                                   progress=lambda _f, m: st.echo(_indent(m)) if "control" in m else None)
         except SliceLensError as e:  # e.g. the script marked no slice spurious
-            st.echo(_indent(f"CoRM ({source}) skipped: {e}"))
+            st.echo(_indent(f"{label} skipped: {e}"))
             continue
-        repairs[f"CoRM ({source})"] = new
+        ctrl = st.workspace.run(new.record["control_run"])
+        repairs[label], repairs[f"matched control of {label}"] = new, ctrl
+        controls[label] = f"matched control of {label}"
         st.echo(_indent(f"{new.id}: {plan.description}"))
-    control = apply_plan(st.workspace, st.run, TrainingPlan(
-        strategy="none", description="retrained on unchanged data (control)"),
-        st.cfg.train, name="retrain-control")
-    repairs["retrain (control)"] = control
-    st.echo(_indent(f"{control.id}: retrained on unchanged data with the same settings (control)"))
-    new = repairs.get("CoRM (propagation)", control)
-    st.results["repair"] = {"run": new.id, "plan": TrainingPlan(**new.record["plan"]).summary(),
-                            "runs": {k: r.id for k, r in repairs.items()}}
-    st.results["repaired_run"] = new
+    gt = load_ground_truth(st.paths.ground_truth)
+    oracle = apply_plan(st.workspace, st.run, oracle_dfr_plan(st.run, gt), st.cfg.train,
+                        name="oracle-dfr")
+    repairs["group oracle: DFR with TRUE groups (evaluation only)"] = oracle
+    st.echo(_indent(f"{oracle.id}: group oracle (reads the true groups; a reference, not a repair)"))
+    main = next(iter(repairs.values()), oracle)
+    st.results["repair"] = {"run": main.id, "plan": main.record["plan"]["strategy"],
+                            "runs": {k: r.id for k, r in repairs.items()}, "controls": controls}
+    st.results["repaired_run"] = main
     st.results["repairs"] = repairs
+    st.results["controls"] = controls
 
 
 def step_evaluate(st) -> None:
-    """Before / after: average, worst-group, clean / core / spurious accuracy and RCS."""
-    from slicelens.pipeline.evaluate import evaluate_run
+    """The default repair against the model before it AND its matched control: average,
+    worst-group, worst-slice, clean / core / spurious accuracy, RCS, and a verdict."""
+    from slicelens.pipeline.evaluate import evaluate_run, print_evaluation
 
-    keys = ["clean", "core", "spurious", "rcs", "average", "worst_group_accuracy", "worst_group"]
-    repairs = st.results["repairs"]  # label -> run, from step_repair (control always there)
-    rows, evals = [], {}
-    for label, new in repairs.items():
-        rep = evaluate_run(st.workspace, new, baseline=st.run, slicer=SLICER,
-                           ground_truth=st.paths.ground_truth)
-        by_role = {m["role"]: {k: m[k] for k in keys} for m in rep["models"]}
-        evals[label] = by_role
-        if not rows:
-            rows.append({"model": f"before ({st.run.id})", **by_role["before"]})
-        rows.append({"model": f"{label} ({new.id})", **by_role["after"]})
     main = st.results["repaired_run"]
-    st.results["evaluation"] = next(v for k, v in evals.items() if repairs[k] is main)
-    st.results["evaluations"] = evals
-    st.echo(f"[scanner 5] evaluation on the test split; masks from {rep['mask_source']} "
-            f"({rep['mask_note']})")
-    st.echo(_indent(table(rows)))
+    rep = evaluate_run(st.workspace, main, baseline=st.run, slicer=SLICER,
+                       ground_truth=st.paths.ground_truth)
+    st.results["evaluation"] = {m["role"]: m for m in rep["models"]}
+    st.results["verdict"] = rep["verdict"]
+    st.echo(f"[scanner 5] {main.id} on the test split, beside the model before repair and "
+            "the matched control:")
+    print_evaluation(rep, echo=lambda line: st.echo(_indent(line)), max_slices=6)
     ws = st.workspace.root
     st.echo("    Next:\n"
             f"      slicelens annotate --workspace {ws} --run {st.run.id} --list\n"
