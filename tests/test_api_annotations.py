@@ -119,3 +119,22 @@ def test_slow_propagation_never_blocks_the_table(api, monkeypatch):
         threading.Event().wait(0.05)
     assert table["slices"][0]["spuriousness"] == 1.0
     assert any(r["spuriousness"] is not None for r in table["slices"][1:])
+
+
+def test_a_mark_follows_its_images_into_recomputed_slices(api):
+    import dataclasses
+
+    client, run, ss = api
+    sid = ss.slices[1].id
+    a = _mark(client, run, sid, label="spurious").json()
+    # recompute: the same clusters, numbered in reverse; slice 0's images are split up
+    ids = [s.id for s in ss.slices]
+    moved = [dataclasses.replace(s, id=new) for s, new in zip(ss.slices, reversed(ids), strict=True)]
+    moved[0] = dataclasses.replace(moved[0], members=moved[0].members[:1])
+    dataclasses.replace(ss, slices=moved).save(run.path)
+    now = ids[::-1][1]
+    [listed] = client.get(f"/api/runs/{run.id}/annotations").json()
+    assert (listed["target_id"], listed["slice_now"], listed["anchor"]) == (sid, now, "moved")
+    table = client.get(f"/api/runs/{run.id}/slicesets/attribution").json()
+    marked = {r["id"]: r["annotation"]["id"] for r in table["slices"] if r["annotation"]}
+    assert marked == {now: a["id"]}

@@ -119,3 +119,43 @@ def test_marks_are_scoped_by_run_and_slicer(marked, tmp_path):
         undo_mark(ws, concept)
     # a path works as well as a Workspace object
     assert list(slice_marks(str(ws.root), run, SLICER)) == ["toy-0"]
+
+
+def _recomputed(run):
+    """The val samples re-sliced into two renumbered slices: "toy-0" = v6..v11 (mostly the
+    old toy-2), "toy-1" = v0..v5 (the old toy-0 plus two of toy-1); the old toy-1 is split."""
+    s = run.samples
+    val = s["id"].to_numpy(str)[s["split"].to_numpy() == "val"]
+    labels = np.r_[np.ones(6, int), np.zeros(6, int)]
+    slices = [Slice(f"{SLICER}-0", val[6:]), Slice(f"{SLICER}-1", val[:6])]
+    layout = np.c_[labels * 5.0, np.zeros(12)]
+    SliceSet(SLICER, {"seed": 7}, run.id, "val", slices, val, labels, layout).save(run.path)
+
+
+def test_marks_follow_their_images_when_slices_are_recomputed(marked):
+    from slicelens.feedback import current_spuriousness, resolve_marks
+
+    ws, run = marked
+    spur = annotate_slice(ws, run, SLICER, "toy-0", "spurious")
+    wrong = annotate_slice(ws, run, SLICER, "toy-1", "wrong_labels")
+    core = annotate_slice(ws, run, SLICER, "toy-2", "core")
+    _recomputed(run)
+    marks = slice_marks(ws, run, SLICER)
+    # J(old toy-0, new toy-1) = 4/6, J(old toy-2, new toy-0) = 4/6; old toy-1 is orphaned
+    assert {sid: a.id for sid, a in marks.items()} == {"toy-1": spur.id, "toy-0": core.id}
+    assert marks["toy-1"].target_id == "toy-0"  # the stored mark keeps where it was made
+    states = {r.annotation.id: (r.slice_id, r.state) for r in resolve_marks(ws, run, SLICER)}
+    assert states == {spur.id: ("toy-1", "moved"), wrong.id: (None, "orphaned"),
+                      core.id: ("toy-0", "moved")}
+    t = current_spuriousness(ws, run, SLICER).set_index("slice_id")
+    assert t.loc["toy-1", "mark"] == "spurious" and t.loc["toy-0", "mark"] == "core"
+
+
+def test_marks_without_stored_members_resolve_by_id(marked):
+    from slicelens.feedback import resolve_marks
+
+    ws, run = marked
+    old = ws.db.add(run.id, "slice", "toy-2", "core", scope=SLICER)  # no members stored
+    [r] = resolve_marks(ws, run, SLICER)
+    assert (r.annotation.id, r.slice_id, r.state) == (old, "toy-2", "unanchored")
+    assert ws.db.members([old]) == {}

@@ -70,6 +70,12 @@ CREATE TRIGGER IF NOT EXISTS annotation_events_no_update BEFORE UPDATE ON annota
 BEGIN SELECT RAISE(ABORT, 'annotation_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS annotation_events_no_delete BEFORE DELETE ON annotation_events
 BEGIN SELECT RAISE(ABORT, 'annotation_events is append-only'); END;
+-- the sample ids a slice mark was made on (JSON list): marks follow their images when
+-- slices are recomputed (slicelens.feedback.anchoring)
+CREATE TABLE IF NOT EXISTS annotation_members (
+    annotation_id INTEGER PRIMARY KEY REFERENCES annotations(id),
+    members TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS concept_answers (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     task_id TEXT NOT NULL,
@@ -180,8 +186,13 @@ class AnnotationStore:
 
     # -- writes ---------------------------------------------------------------------
     def add(self, run_id: str, target_type: str, target_id: str, label: str,
-            description: str = "", author: str = "anonymous", scope: str = "") -> int:
-        """Record a new annotation; returns its id once the commit is on disk."""
+            description: str = "", author: str = "anonymous", scope: str = "",
+            members=None) -> int:
+        """Record a new annotation; returns its id once the commit is on disk.
+
+        ``members`` (sample ids, optional) are the images the mark was made on; they are
+        committed in the same transaction (see :meth:`members`).
+        """
         _check_label(target_type, label)
         now = _now()
         row = dict(run_id=run_id, target_type=target_type, target_id=str(target_id),
@@ -194,6 +205,9 @@ class AnnotationStore:
                 "description, author, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
                 (*row.values(), now, now))
             ann_id = int(cur.lastrowid)
+            if members is not None:
+                c.execute("INSERT INTO annotation_members (annotation_id, members) VALUES (?, ?)",
+                          (ann_id, json.dumps([str(m) for m in members])))
             self._event(c, ann_id, "create", row, author, now)
         return ann_id
 
@@ -272,6 +286,18 @@ class AnnotationStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         return [Annotation(*r) for r in self._conn().execute(sql + " ORDER BY id", args)]
+
+    def members(self, ids) -> dict[int, list[str]]:
+        """Annotation id -> the sample ids it was made on (ids stored without any: absent)."""
+        ids = [int(i) for i in ids]
+        out: dict[int, list[str]] = {}
+        for k in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
+            chunk = ids[k:k + 500]
+            rows = self._conn().execute(
+                "SELECT annotation_id, members FROM annotation_members WHERE annotation_id IN "
+                f"({', '.join('?' * len(chunk))})", chunk)
+            out.update((r[0], json.loads(r[1])) for r in rows)
+        return out
 
     def history(self, id: int) -> list[Event]:
         """Every event of one annotation, oldest first."""

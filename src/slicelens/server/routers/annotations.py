@@ -29,10 +29,17 @@ AnnId = Annotated[int, Path(ge=1, le=2**62)]
 def list_annotations(rd: RunDep, state: StateDep,
                      slicer: Annotated[str | None, Query(pattern=NAME, max_length=100)] = None,
                      include_undone: bool = False) -> list[AnnotationOut]:
-    """Slice marks of a run (optionally of one slice set), oldest first."""
-    from slicelens.feedback import list_marks
+    """Slice marks of a run (optionally of one slice set), oldest first, each with the
+    current slice holding its images (``slice_now``) and ``anchor`` (kept, moved,
+    orphaned, unanchored)."""
+    from slicelens.feedback import list_marks, resolve_marks
 
-    return [annotation_out(a) for a in list_marks(state.workspace, rd.run, slicer, include_undone)]
+    marks = list_marks(state.workspace, rd.run, slicer, include_undone)
+    where = {}
+    for scope in sorted({a.scope for a in marks} & set(state.stored_slicers(rd.run.id))):
+        where.update((r.annotation.id, r) for r in
+                     resolve_marks(state.workspace, rd.run, scope, include_undone))
+    return [annotation_out(a, where.get(a.id)) for a in marks]
 
 
 @router.post("/runs/{run_id}/annotations", response_model=AnnotationOut, status_code=201)
