@@ -227,3 +227,24 @@ def test_registry_and_config_validation():
         validate(ExtractConfig, {"method": "nope"})
     with pytest.raises(SliceLensError, match="splits"):
         validate(ExtractConfig, {"splits": ["holdout"]})
+
+
+class NaNNet(PooledNet):
+    """Finite features, NaN logits (as a broken entry-point model can return)."""
+
+    def forward(self, x):
+        return super().forward(x) * float("nan")
+
+
+def test_nan_logits_are_an_error_naming_the_model_and_no_run_is_written(tmp_path):
+    from slicelens.store import Workspace
+
+    ds, _ = build()
+    torch.manual_seed(0)
+    ad = ModelAdapter(NaNNet(), CLASSES, input_size=16)
+    ws = Workspace(tmp_path / "ws")
+    _, run_dir = ws.new_run_dir("nan")
+    with pytest.raises(ModelError, match=r"model 'test:NaNNet'.*non-finite.*no run was written"):
+        extract(ds, ad, run_dir, ExtractConfig(), data_spec={"source": "<arrays>"},
+                model_spec={"spec": "test:NaNNet"})
+    assert not run_dir.exists() and ws.runs(include_incomplete=True) == []

@@ -24,6 +24,7 @@ right after writing its N-th chunk. Only tests set it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -128,7 +129,8 @@ def extract(dataset, adapter, run_dir: str | os.PathLike, cfg: ExtractConfig | N
     if "source" not in data_spec:
         raise DataError("data_spec needs a 'source' (how to reload the data)", field="source")
 
-    record = _start_record(run_dir, dataset, adapter, cfg, method.name, data_spec, model_spec)
+    record, fresh = _start_record(run_dir, dataset, adapter, cfg, method.name, data_spec,
+                                  model_spec)
     if record["status"] == "complete":
         shutil.rmtree(run_dir / "chunks", ignore_errors=True)
         return Run(run_dir)
@@ -155,6 +157,8 @@ def extract(dataset, adapter, run_dir: str | os.PathLike, cfg: ExtractConfig | N
                 idx = np.arange(b, min(b + bs, hi))
                 parts.append(extract_batch(adapter, method, dataset.load(idx, size),
                                            torch.from_numpy(dataset.labels[idx])))
+                _check_finite(parts[-1], dataset.ids[idx], model_spec, run_dir,
+                              fresh=fresh and written == 0)
                 bar.update(1)
             save_npz(path, **{k: np.concatenate([p[k] for p in parts]) for k in _CHUNK_KEYS})
             written += 1
@@ -197,6 +201,30 @@ def extract_batch(adapter, method, images: torch.Tensor, labels: torch.Tensor) -
         return {k: v.cpu().numpy() for k, v in out.items()}
 
 
+def _check_finite(part: dict, ids: np.ndarray, model_spec: dict, run_dir: Path,
+                  fresh: bool) -> None:
+    """Refuse NaN / inf model outputs: argmax of NaN logits is class 0 for every image,
+    which would make a run whose predictions and accuracy look plausible and are not.
+
+    A run this call started, with nothing stored yet, is removed (no run is written).
+    """
+    bad = ~(np.isfinite(part["logits"]).all(axis=1) & np.isfinite(part["fw"]).all(axis=1))
+    if not bad.any():
+        return
+    if fresh:
+        (run_dir / "record.json").unlink(missing_ok=True)
+        shutil.rmtree(run_dir / "chunks", ignore_errors=True)
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()  # only when empty: never delete what the caller put there
+    name = model_spec.get("spec", "?")
+    weights = model_spec.get("weights")
+    raise ModelError(
+        f"model {name!r}{f' (weights {weights})' if weights else ''} returned non-finite "
+        f"outputs (NaN or inf logits or features) for {int(bad.sum())} of {len(bad)} images "
+        f"of a batch, first {ids[bad][0]!r}; "
+        + ("no run was written" if fresh else f"the run in {run_dir} stays incomplete"))
+
+
 def weighted_features(A: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     """Attribution-weighted feature vectors (AttributionScanner Sec. III-D(1), Eq. 1).
 
@@ -227,8 +255,10 @@ def _fingerprint(dataset, adapter) -> dict:
     return {"n": len(dataset), "samples_sha1": ids.hexdigest(), "weights_sha1": w.hexdigest()}
 
 
-def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec, model_spec) -> dict:
-    """The run's record: written as "running", or the existing one if it matches."""
+def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec,
+                  model_spec) -> tuple[dict, bool]:
+    """The run's record: written as "running" (then ``fresh`` is True), or the existing
+    one if it matches."""
     model = dict(model_spec)
     for key, value in (("classes", list(adapter.classes)), ("input_size", adapter.input_size),
                        ("layer", adapter.layer_name)):
@@ -251,10 +281,10 @@ def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec, model
             raise WorkspaceError(
                 f"{run_dir} holds a run with a different {', '.join(diff)}; it cannot be "
                 "resumed with this config - use a new run directory")
-        return old
+        return old, False
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(path, new)
-    return new
+    return new, True
 
 
 def _replay_keys(record: dict) -> dict:
