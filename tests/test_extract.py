@@ -248,3 +248,28 @@ def test_nan_logits_are_an_error_naming_the_model_and_no_run_is_written(tmp_path
         extract(ds, ad, run_dir, ExtractConfig(), data_spec={"source": "<arrays>"},
                 model_spec={"spec": "test:NaNNet"})
     assert not run_dir.exists() and ws.runs(include_incomplete=True) == []
+
+
+def test_weights_hash_is_stored_and_checked_when_the_model_is_reloaded(tmp_path):
+    import hashlib
+
+    import fixtures_models
+
+    from slicelens.models import load_model
+
+    torch.manual_seed(0)
+    w = tmp_path / "w.pt"
+    torch.save(fixtures_models.tiny_net(3).state_dict(), w)
+    spec = {"spec": "fixtures_models:tiny_net", "weights": str(w), "input_size": 16}
+    ds, _ = build()
+    run = extract(ds, load_model(**spec, classes=CLASSES), tmp_path / "run", ExtractConfig(),
+                  data_spec={"source": "<arrays>"}, model_spec=spec)
+    assert run.record["weights_sha256"] == hashlib.sha256(w.read_bytes()).hexdigest()
+    logits = run.adapter().logits(ds.load(np.arange(3)))
+    np.testing.assert_allclose(logits.detach().numpy(), run.array("logits")[:3], atol=1e-5)
+    torch.save(fixtures_models.tiny_net(3).state_dict(), w)  # same path, other weights
+    with pytest.raises(ModelError, match=r"w\.pt has sha256 .* run run was extracted with"):
+        run.adapter()
+    w.unlink()
+    with pytest.raises(ModelError, match="not a file"):
+        run.adapter()

@@ -44,7 +44,7 @@ from slicelens.data.dataset import SPLITS
 from slicelens.errors import DataError, ModelError, WorkspaceError
 from slicelens.extract.methods import METHODS, get_method, normalize_sum1
 from slicelens.store.atomic import remove_stale_tmp, save_npy, save_npz, write_json, write_parquet
-from slicelens.store.run import ARRAYS, Run
+from slicelens.store.run import ARRAYS, Run, weights_hash
 from slicelens.utils import progress
 
 KILL_ENV = "SLICELENS_TEST_KILL_AFTER_CHUNKS"
@@ -271,6 +271,7 @@ def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec,
         "data": dict(data_spec), "model": model, "extract": cfg.model_dump(), "method": method,
         "classes": list(adapter.classes), "layer": adapter.layer_name,
         "fingerprint": _fingerprint(dataset, adapter),
+        "weights_sha256": weights_hash(model),  # checked by Run.adapter() on reload
     }, default=str))
     path = run_dir / "record.json"
     if path.exists():
