@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from slicelens.server.deps import NAME, RunDep, StateDep, author_or_default
+from slicelens.server.deps import NAME, CallerDep, RunDep, StateDep, author_or_default
 from slicelens.server.schemas import (
     AnnotationEditIn,
     AnnotationIn,
@@ -43,13 +43,14 @@ def list_annotations(rd: RunDep, state: StateDep,
 
 
 @router.post("/runs/{run_id}/annotations", response_model=AnnotationOut, status_code=201)
-def create_annotation(body: AnnotationIn, rd: RunDep, state: StateDep) -> AnnotationOut:
+def create_annotation(body: AnnotationIn, rd: RunDep, state: StateDep,
+                      caller: CallerDep) -> AnnotationOut:
     """Mark a slice core / spurious / wrong labels (``slicelens.feedback.annotate_slice``)."""
     from slicelens.feedback import annotate_slice
 
     ann = annotate_slice(state.workspace, rd.run, body.slicer, body.slice_id, body.label,
                          description=body.description,
-                         author=author_or_default(state, body.author))
+                         author=author_or_default(state, body.author, caller))
     return annotation_out(ann)
 
 
@@ -60,32 +61,37 @@ def _require(state, ann_id: int, status: str) -> None:
 
 
 @router.patch("/annotations/{ann_id}", response_model=AnnotationOut)
-def edit_annotation(ann_id: AnnId, body: AnnotationEditIn, state: StateDep) -> AnnotationOut:
+def edit_annotation(ann_id: AnnId, body: AnnotationEditIn, state: StateDep,
+                    caller: CallerDep) -> AnnotationOut:
     """Change a mark's label and/or description (kept in its history)."""
     from slicelens.feedback import edit_mark
 
     _require(state, ann_id, "active")
     return annotation_out(edit_mark(state.workspace, ann_id, label=body.label,
                                     description=body.description,
-                                    author=author_or_default(state, body.author)))
+                                    author=author_or_default(state, body.author, caller)))
 
 
 @router.post("/annotations/{ann_id}/undo", response_model=AnnotationOut)
-def undo_annotation(ann_id: AnnId, body: AuthorIn, state: StateDep) -> AnnotationOut:
+def undo_annotation(ann_id: AnnId, body: AuthorIn, state: StateDep,
+                    caller: CallerDep) -> AnnotationOut:
     """Withdraw a mark (it stays in the database with status ``undone``)."""
     from slicelens.feedback import undo_mark
 
     _require(state, ann_id, "active")
-    return annotation_out(undo_mark(state.workspace, ann_id, author_or_default(state, body.author)))
+    author = author_or_default(state, body.author, caller)
+    return annotation_out(undo_mark(state.workspace, ann_id, author))
 
 
 @router.post("/annotations/{ann_id}/redo", response_model=AnnotationOut)
-def redo_annotation(ann_id: AnnId, body: AuthorIn, state: StateDep) -> AnnotationOut:
+def redo_annotation(ann_id: AnnId, body: AuthorIn, state: StateDep,
+                    caller: CallerDep) -> AnnotationOut:
     """Reinstate an undone mark."""
     from slicelens.feedback import redo_mark
 
     _require(state, ann_id, "undone")
-    return annotation_out(redo_mark(state.workspace, ann_id, author_or_default(state, body.author)))
+    author = author_or_default(state, body.author, caller)
+    return annotation_out(redo_mark(state.workspace, ann_id, author))
 
 
 @router.get("/annotations/{ann_id}/history", response_model=list[EventOut])
