@@ -159,3 +159,35 @@ def test_marks_without_stored_members_resolve_by_id(marked):
     [r] = resolve_marks(ws, run, SLICER)
     assert (r.annotation.id, r.slice_id, r.state) == (old, "toy-2", "unanchored")
     assert ws.db.members([old]) == {}
+
+
+def test_annotate_cli_exits_0_once_the_mark_is_saved(marked, capsys):
+    from slicelens.cli import main
+
+    ws, run = marked
+    ss = SliceSet.load(run.path, SLICER)
+    ss.layout = None  # no layout: the spuriousness table cannot be made
+    ss.save(run.path)
+    argv = ["annotate", "--workspace", str(ws.root), "--run", run.id, "--slicer", SLICER,
+            "--slice", "toy-1", "--label", "spurious"]
+    assert main(argv) == 0
+    assert "mark saved; no spuriousness table" in capsys.readouterr().out
+    assert [m.target_id for m in list_marks(ws, run, SLICER)] == ["toy-1"]
+
+
+def test_runs_lists_incomplete_runs_with_a_resume_hint(marked, capsys):
+    from slicelens.cli import main
+
+    ws, run = marked
+    _, path = ws.new_run_dir("killed")
+    (path / "record.json").write_text(json.dumps({
+        "status": "running", "data": {"source": "/data/m.csv", "skip_bad": True},
+        "model": {"spec": "small-cnn", "weights": "w.pt"},
+        "extract": {"batch_size": 64, "splits": ["val", "test"], "device": "cpu"}}))
+    ws.new_run_dir("empty")
+    assert main(["runs", "--workspace", str(ws.root)]) == 0
+    out = capsys.readouterr().out
+    assert run.id in out and "2 incomplete runs" in out
+    assert (f"slicelens extract --workspace {ws.root} --data /data/m.csv --model small-cnn "
+            f"--weights w.pt --skip-bad --splits val test --resume {path.name}") in out
+    assert "no record.json" in out

@@ -167,3 +167,21 @@ def test_workspace_runs_and_errors(tmp_path):
     (tmp_path / "other" / "f.txt").write_text("x")
     with pytest.raises(WorkspaceError, match="not a slicelens workspace"):
         Workspace(tmp_path / "other")
+
+
+def test_conflicting_status_changes_and_idempotency_keys(tmp_path):
+    from slicelens.errors import ConflictError
+    from slicelens.store.db import AnnotationStore
+
+    db = AnnotationStore(tmp_path / "a.db")
+    i = db.add("r", "slice", "s1", "core", author="ana", idempotency_key="k-1")
+    assert db.add("r", "slice", "s1", "core", author="ana", idempotency_key="k-1") == i
+    assert len(db.list()) == 1 and len(db.history(i)) == 1
+    with pytest.raises(ConflictError, match="used for another request"):
+        db.add("r", "slice", "s1", "spurious", author="ana", idempotency_key="k-1")
+    assert db.add("r", "slice", "s1", "core", author="ana", idempotency_key="k-2") != i
+    with pytest.raises(ConflictError, match="already active"):
+        db.redo(i, "bo")
+    db.undo(i, "bo")
+    with pytest.raises(ConflictError, match="already undone"):
+        db.undo(i, "bo")

@@ -68,7 +68,11 @@ def run(args) -> int:
                               args.description or "", args.author)
     print(table([_mark_row(a)]))
     print()
-    print_spuriousness(ws, run_, args.slicer)
+    try:
+        print_spuriousness(ws, run_, args.slicer)
+    except SliceLensError as e:
+        # the change is committed: say why there is no table, but do not report failure
+        print(f"(mark saved; no spuriousness table: {e})")
     return 0
 
 

@@ -37,7 +37,7 @@ def _ws(workspace):
 
 
 def annotate_slice(workspace, run, slicer: str, slice_id: str, label: str, description: str = "",
-                   author: str = "anonymous") -> Annotation:
+                   author: str = "anonymous", idempotency_key: str | None = None) -> Annotation:
     """Mark one slice of ``run``'s ``slicer`` slice set; returns the stored annotation.
 
     Parameters
@@ -52,6 +52,9 @@ def annotate_slice(workspace, run, slicer: str, slice_id: str, label: str, descr
     description : str
         Free text, e.g. ``"brick background"``.
     author : str
+    idempotency_key : str, optional
+        A client's retry of the same request with the same key gets the mark the first
+        request made, not a second one (the same key with another request: 409).
 
     Returns
     -------
@@ -66,7 +69,7 @@ def annotate_slice(workspace, run, slicer: str, slice_id: str, label: str, descr
     members = SliceSet.load(run.path, slicer).by_id(slice_id).members
     db = _ws(workspace).db
     ann_id = db.add(run.id, "slice", slice_id, label, description, author=author, scope=slicer,
-                    members=members.tolist())
+                    members=members.tolist(), idempotency_key=idempotency_key)
     return db.get(ann_id)
 
 

@@ -14,7 +14,13 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.staticfiles import StaticFiles
 
 from slicelens import __version__
-from slicelens.errors import DataError, NotFittedError, SliceLensError, WorkspaceError
+from slicelens.errors import (
+    ConflictError,
+    DataError,
+    NotFittedError,
+    SliceLensError,
+    WorkspaceError,
+)
 from slicelens.server.auth import COOKIE, authorize, find_caller
 from slicelens.server.guard import Guard, validation_errors
 from slicelens.server.jobs import QueueFull
@@ -32,6 +38,8 @@ def _status(e: SliceLensError) -> int:
     queue 429, else 400."""
     if isinstance(e, QueueFull):
         return 429
+    if isinstance(e, ConflictError):
+        return 409
     if isinstance(e, NotFittedError):
         return 409
     if isinstance(e, WorkspaceError):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from slicelens.errors import DataError, WorkspaceError
+from slicelens.errors import ConflictError, DataError, WorkspaceError
 
 #: Allowed labels per target type; ``None`` means free text.
 LABELS: dict[str, frozenset[str] | None] = {
@@ -75,6 +75,13 @@ BEGIN SELECT RAISE(ABORT, 'annotation_events is append-only'); END;
 CREATE TABLE IF NOT EXISTS annotation_members (
     annotation_id INTEGER PRIMARY KEY REFERENCES annotations(id),
     members TEXT NOT NULL
+);
+-- Idempotency-Key of a create request -> the annotation it made (a client that retries
+-- an unacknowledged request gets the same mark, not a second one)
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key TEXT PRIMARY KEY,
+    annotation_id INTEGER NOT NULL REFERENCES annotations(id),
+    request TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS concept_answers (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -187,17 +194,29 @@ class AnnotationStore:
     # -- writes ---------------------------------------------------------------------
     def add(self, run_id: str, target_type: str, target_id: str, label: str,
             description: str = "", author: str = "anonymous", scope: str = "",
-            members=None) -> int:
+            members=None, idempotency_key: str | None = None) -> int:
         """Record a new annotation; returns its id once the commit is on disk.
 
         ``members`` (sample ids, optional) are the images the mark was made on; they are
-        committed in the same transaction (see :meth:`members`).
+        committed in the same transaction (see :meth:`members`). With an
+        ``idempotency_key``, a second call with the same key and the same request returns
+        the first call's id and records nothing; the same key with another request is a
+        :class:`ConflictError`.
         """
         _check_label(target_type, label)
         now = _now()
         row = dict(run_id=run_id, target_type=target_type, target_id=str(target_id),
                    scope=scope, label=label, description=description, author=author)
+        request = json.dumps(row, sort_keys=True)
         with transaction(self._conn()) as c:
+            if idempotency_key is not None:
+                seen = c.execute("SELECT annotation_id, request FROM idempotency_keys "
+                                 "WHERE key = ?", (idempotency_key,)).fetchone()
+                if seen is not None:
+                    if seen[1] != request:
+                        raise ConflictError(f"idempotency key {idempotency_key[:40]!r} was "
+                                            "used for another request")
+                    return int(seen[0])
             c.execute("INSERT OR IGNORE INTO annotators (name, created_at) VALUES (?, ?)",
                       (author, now))
             cur = c.execute(
@@ -208,6 +227,9 @@ class AnnotationStore:
             if members is not None:
                 c.execute("INSERT INTO annotation_members (annotation_id, members) VALUES (?, ?)",
                           (ann_id, json.dumps([str(m) for m in members])))
+            if idempotency_key is not None:
+                c.execute("INSERT INTO idempotency_keys (key, annotation_id, request) "
+                          "VALUES (?, ?, ?)", (idempotency_key, ann_id, request))
             self._event(c, ann_id, "create", row, author, now)
         return ann_id
 
@@ -221,7 +243,7 @@ class AnnotationStore:
         with transaction(self._conn()) as c:
             old = self._get(c, id)
             if old.status != "active":
-                raise WorkspaceError(f"annotation {id} is undone; redo it before editing")
+                raise ConflictError(f"annotation {id} is undone; redo it before editing")
             if "label" in changes:
                 _check_label(old.target_type, changes["label"])
             c.execute("INSERT OR IGNORE INTO annotators (name, created_at) VALUES (?, ?)",
@@ -246,7 +268,7 @@ class AnnotationStore:
         with transaction(self._conn()) as c:
             old = self._get(c, id)
             if old.status == status:
-                raise WorkspaceError(f"annotation {id} is already {status}")
+                raise ConflictError(f"annotation {id} is already {status}")
             c.execute("INSERT OR IGNORE INTO annotators (name, created_at) VALUES (?, ?)",
                       (author, now))
             c.execute("UPDATE annotations SET status = ?, updated_at = ? WHERE id = ?",

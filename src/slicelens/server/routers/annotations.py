@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Header, HTTPException, Path, Query
 
 from slicelens.server.deps import NAME, CallerDep, RunDep, StateDep, author_or_default
 from slicelens.server.schemas import (
@@ -23,6 +23,7 @@ from slicelens.server.views import annotation_out
 
 router = APIRouter(tags=["annotations"])
 AnnId = Annotated[int, Path(ge=1, le=2**62)]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
 @router.get("/runs/{run_id}/annotations", response_model=list[AnnotationOut])
@@ -43,14 +44,18 @@ def list_annotations(rd: RunDep, state: StateDep,
 
 
 @router.post("/runs/{run_id}/annotations", response_model=AnnotationOut, status_code=201)
-def create_annotation(body: AnnotationIn, rd: RunDep, state: StateDep,
-                      caller: CallerDep) -> AnnotationOut:
-    """Mark a slice core / spurious / wrong labels (``slicelens.feedback.annotate_slice``)."""
+def create_annotation(body: AnnotationIn, rd: RunDep, state: StateDep, caller: CallerDep,
+                      idempotency_key: IdemKey = None) -> AnnotationOut:
+    """Mark a slice core / spurious / wrong labels (``slicelens.feedback.annotate_slice``).
+
+    With an ``Idempotency-Key`` header, a retry of the same request returns the mark the
+    first one made (no duplicate); the same key with another request is 409."""
     from slicelens.feedback import annotate_slice
 
     ann = annotate_slice(state.workspace, rd.run, body.slicer, body.slice_id, body.label,
                          description=body.description,
-                         author=author_or_default(state, body.author, caller))
+                         author=author_or_default(state, body.author, caller),
+                         idempotency_key=idempotency_key)
     return annotation_out(ann)
 
 
