@@ -273,3 +273,36 @@ def test_weights_hash_is_stored_and_checked_when_the_model_is_reloaded(tmp_path)
     w.unlink()
     with pytest.raises(ModelError, match="not a file"):
         run.adapter()
+
+
+def test_no_run_folder_is_left_when_extraction_never_starts(tmp_path):
+    from PIL import Image
+
+    from slicelens.errors import DataError
+    from slicelens.pipeline import extract_run
+    from slicelens.store import Workspace
+
+    for i in range(4):
+        Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    pd.DataFrame({"path": [f"{i}.png" for i in range(4)], "label": list("abab"),
+                  "split": ["train", "val"] * 2}).to_csv(tmp_path / "m.csv", index=False)
+    ws = Workspace(tmp_path / "ws")
+    spec = {"spec": "fixtures_models:tiny_net", "input_size": 16}
+    with pytest.raises(DataError, match="nothing to extract"):
+        extract_run(ws, tmp_path / "m.csv", spec, ExtractConfig(splits=["pool"]))
+    assert list((ws.root / "runs").iterdir()) == []
+
+
+def test_disk_full_is_a_clean_error(monkeypatch, capsys):
+    import errno
+
+    from slicelens.cli import main
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/ws/runs/run-0001-x/maps.npy")
+
+    monkeypatch.setattr("slicelens.cli.runs.run", full)
+    assert main(["runs", "--workspace", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert "no space left on the device writing /ws/runs/run-0001-x/maps.npy" in err
+    assert "Traceback" not in err
