@@ -191,3 +191,16 @@ def test_runs_lists_incomplete_runs_with_a_resume_hint(marked, capsys):
     assert (f"slicelens extract --workspace {ws.root} --data /data/m.csv --model small-cnn "
             f"--weights w.pt --skip-bad --splits val test --resume {path.name}") in out
     assert "no record.json" in out
+
+
+def test_slices_command_says_where_marks_went(marked, capsys):
+    from slicelens.cli.slices import _report_marks
+
+    ws, run = marked
+    annotate_slice(ws, run, SLICER, "toy-0", "spurious")
+    wrong = annotate_slice(ws, run, SLICER, "toy-1", "wrong_labels")
+    _recomputed(run)
+    _report_marks(ws, run, SLICER)
+    out = capsys.readouterr().out
+    assert "marks: 1 moved, 1 orphaned" in out
+    assert f"mark {wrong.id} (wrong_labels) on toy-1 is orphaned" in out

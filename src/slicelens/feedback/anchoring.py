@@ -78,12 +78,16 @@ def best_slice(members, slice_set) -> tuple[str | None, float]:
     overlap : float
         In [0, 1].
     """
-    m = {str(x) for x in members}
+    return _best(set(map(str, members)), [(s.id, set(s.members.tolist()))
+                                          for s in slice_set.slices])
+
+
+def _best(m: set, slices: list[tuple[str, set]]) -> tuple[str | None, float]:
     best, best_j = None, 0.0
-    for s in slice_set.slices:
-        j = jaccard(m, set(s.members.tolist()))
+    for sid, members in slices:
+        j = jaccard(m, members)
         if j > best_j:
-            best, best_j = s.id, j
+            best, best_j = sid, j
     return best, best_j
 
 
@@ -106,11 +110,12 @@ def resolve(marks: list[Annotation], members: dict[int, list[str]], slice_set,
         In the order of ``marks``.
     """
     known = {s.id for s in slice_set.slices}
+    sets = [(s.id, set(s.members.tolist())) for s in slice_set.slices]  # built once
     out = []
     for a in marks:
         if a.id not in members:
             out.append(ResolvedMark(a, a.target_id if a.target_id in known else None, None))
             continue
-        sid, j = best_slice(members[a.id], slice_set)
+        sid, j = _best(set(members[a.id]), sets)
         out.append(ResolvedMark(a, sid if sid is not None and j >= min_overlap else None, j))
     return out

@@ -127,6 +127,16 @@ def resolve_marks(workspace, run, slicer: str, include_undone: bool = False) -> 
     return resolve(marks, ws.db.members([a.id for a in marks]), SliceSet.load(run.path, slicer))
 
 
+def marks_in_force(workspace, run, slice_set) -> dict[str, Annotation]:
+    """:func:`slice_marks` on a slice set already loaded (the server keeps it cached)."""
+    ws = _ws(workspace)
+    marks = list_marks(ws, run, slice_set.slicer)
+    found = [r for r in resolve(marks, ws.db.members([a.id for a in marks]), slice_set)
+             if r.slice_id is not None] if marks else []
+    found.sort(key=lambda r: (r.annotation.updated_at, r.annotation.id))
+    return {r.slice_id: r.annotation for r in found}
+
+
 def slice_marks(workspace, run, slicer: str) -> dict[str, Annotation]:
     """The mark in force per current slice: slice id -> Annotation.
 
@@ -136,9 +146,9 @@ def slice_marks(workspace, run, slicer: str) -> dict[str, Annotation]:
     one changed last wins (latest ``updated_at``, then highest id): marking a slice
     again, editing a mark or redoing one is the newest decision about that slice.
     """
-    found = [r for r in resolve_marks(workspace, run, slicer) if r.slice_id is not None]
-    found.sort(key=lambda r: (r.annotation.updated_at, r.annotation.id))
-    return {r.slice_id: r.annotation for r in found}
+    from slicelens.slicing.base import SliceSet
+
+    return marks_in_force(workspace, run, SliceSet.load(run.path, slicer))
 
 
 def _slice_annotation(db, annotation_id: int) -> Annotation:

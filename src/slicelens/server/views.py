@@ -27,10 +27,11 @@ def annotation_out(a, resolved=None) -> AnnotationOut:
 
 
 def slice_marks(state: AppState, rd: RunData, slicer: str) -> dict:
-    """The mark in force per slice id (``slicelens.feedback.slice_marks``)."""
-    from slicelens.feedback import slice_marks as marks
+    """The mark in force per current slice id (``slicelens.feedback.slice_marks``, on
+    the cached slice set): marks follow their images when slices are recomputed."""
+    from slicelens.feedback.annotations import marks_in_force
 
-    return marks(state.workspace, rd.run, slicer)
+    return marks_in_force(state.workspace, rd.run, state.slice_set(rd.run.id, slicer).slice_set)
 
 
 def spuriousness_scores(state: AppState, rd: RunData, ssd: SliceSetData,
