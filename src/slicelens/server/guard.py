@@ -5,7 +5,7 @@ the refusal of filesystem paths in job parameters.
   served; any other ``Host`` header (a DNS-rebinding page, a proxy that was not set up
   for it) gets 400 before any route runs.
 - **Body size**: a declared ``Content-Length`` over ``Settings.max_body_bytes`` gets 413
-  at once; a streamed body is counted and cut off at the limit. The body is never
+  at once; a streamed body is read up to the limit (then 413) before the app sees it. The body is never
   echoed (validation errors are reported without their input either).
 - **Paths**: a job never opens a path sent by a client. Runs are addressed by id, and a
   parameter whose name says it is a file (``oracle``, ``ground_truth``, ``*_path``, ...)
@@ -31,10 +31,6 @@ def _reply(status: int, detail: str):
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode())]
     return status, headers, body
-
-
-class BodyTooLarge(Exception):
-    """Raised inside ``receive`` when a streamed body passes the limit."""
 
 
 class Guard:
@@ -64,27 +60,28 @@ class Guard:
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             return await _send(send, *_reply(413, f"request body over {self.max_body} bytes"))
-        seen, started = 0, False
-
-        async def limited_receive():
-            nonlocal seen
+        # read the body first (at most max_body bytes), then replay it to the app: a
+        # streamed body over the limit is refused before any route parses it
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                return await _send(send, *_reply(413, f"request body over {self.max_body} bytes"))
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        async def tracking_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _send(send, *_reply(413, f"request body over {self.max_body} bytes"))
+        await self.app(scope, replay, send)
 
 
 async def _send(send, status: int, headers, body: bytes) -> None:
