@@ -185,3 +185,24 @@ def test_conflicting_status_changes_and_idempotency_keys(tmp_path):
     db.undo(i, "bo")
     with pytest.raises(ConflictError, match="already undone"):
         db.undo(i, "bo")
+
+
+def test_a_database_from_before_mark_members_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    from slicelens.store.db import AnnotationStore
+    from slicelens.store.schema import SCHEMA
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    cut = SCHEMA.index("-- the sample ids a slice mark")  # the schema before this issue
+    old.executescript(SCHEMA[:cut])
+    old.execute("INSERT INTO annotators VALUES ('ana', 'then')")
+    old.execute("INSERT INTO annotations (run_id, target_type, target_id, label, author, "
+                "created_at, updated_at) VALUES ('r', 'slice', 's1', 'core', 'ana', 't', 't')")
+    old.commit()
+    old.close()
+    db = AnnotationStore(path)
+    assert [a.target_id for a in db.list()] == ["s1"] and db.members([1]) == {}
+    i = db.add("r", "slice", "s2", "spurious", members=["a", "b"], idempotency_key="k")
+    assert db.members([1, i]) == {i: ["a", "b"]}

@@ -24,7 +24,6 @@ right after writing its N-th chunk. Only tests set it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -42,6 +41,7 @@ from pydantic import BaseModel, Field, field_validator
 from slicelens import __version__
 from slicelens.data.dataset import SPLITS
 from slicelens.errors import DataError, ModelError, WorkspaceError
+from slicelens.extract.checks import check_finite
 from slicelens.extract.methods import METHODS, get_method, normalize_sum1
 from slicelens.store.atomic import remove_stale_tmp, save_npy, save_npz, write_json, write_parquet
 from slicelens.store.run import ARRAYS, Run, weights_hash
@@ -157,7 +157,7 @@ def extract(dataset, adapter, run_dir: str | os.PathLike, cfg: ExtractConfig | N
                 idx = np.arange(b, min(b + bs, hi))
                 parts.append(extract_batch(adapter, method, dataset.load(idx, size),
                                            torch.from_numpy(dataset.labels[idx])))
-                _check_finite(parts[-1], dataset.ids[idx], model_spec, run_dir,
+                check_finite(parts[-1], dataset.ids[idx], model_spec, run_dir,
                               fresh=fresh and written == 0)
                 bar.update(1)
             save_npz(path, **{k: np.concatenate([p[k] for p in parts]) for k in _CHUNK_KEYS})
@@ -199,30 +199,6 @@ def extract_batch(adapter, method, images: torch.Tensor, labels: torch.Tensor) -
         out = dict(logits=logits, probs=probs, features=A.mean(dim=(2, 3)), fw=fw,
                    maps=W.half(), pred=pred, confidence=confidence, loss=loss)
         return {k: v.cpu().numpy() for k, v in out.items()}
-
-
-def _check_finite(part: dict, ids: np.ndarray, model_spec: dict, run_dir: Path,
-                  fresh: bool) -> None:
-    """Refuse NaN / inf model outputs: argmax of NaN logits is class 0 for every image,
-    which would make a run whose predictions and accuracy look plausible and are not.
-
-    A run this call started, with nothing stored yet, is removed (no run is written).
-    """
-    bad = ~(np.isfinite(part["logits"]).all(axis=1) & np.isfinite(part["fw"]).all(axis=1))
-    if not bad.any():
-        return
-    if fresh:
-        (run_dir / "record.json").unlink(missing_ok=True)
-        shutil.rmtree(run_dir / "chunks", ignore_errors=True)
-        with contextlib.suppress(OSError):
-            run_dir.rmdir()  # only when empty: never delete what the caller put there
-    name = model_spec.get("spec", "?")
-    weights = model_spec.get("weights")
-    raise ModelError(
-        f"model {name!r}{f' (weights {weights})' if weights else ''} returned non-finite "
-        f"outputs (NaN or inf logits or features) for {int(bad.sum())} of {len(bad)} images "
-        f"of a batch, first {ids[bad][0]!r}; "
-        + ("no run was written" if fresh else f"the run in {run_dir} stays incomplete"))
 
 
 def weighted_features(A: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
