@@ -109,11 +109,12 @@ def test_front_end_is_served_or_explained(api, tmp_path):
     from slicelens.server import Settings, create_app
 
     client, run, _ = api
-    empty = TestClient(create_app(Settings(workspace=run.path.parent.parent, static_dir=tmp_path)))
+    empty = TestClient(create_app(Settings(workspace=run.path.parent.parent, static_dir=tmp_path)),
+                       base_url="http://localhost:8765")
     assert "build_web.sh" in empty.get("/").text
     (tmp_path / "index.html").write_text("<html>bundle</html>")
-    assert TestClient(create_app(Settings(workspace=run.path.parent.parent,
-                                          static_dir=tmp_path))).get("/").text == "<html>bundle</html>"
+    assert TestClient(create_app(Settings(workspace=run.path.parent.parent, static_dir=tmp_path)),
+                      base_url="http://127.0.0.1").get("/").text == "<html>bundle</html>"
 
 
 def test_openapi_schema_lists_every_router(api):

@@ -11,8 +11,8 @@ def api():
     return make_client("ann", author="server-default")
 
 
-def _mark(client, run, slice_id, label="spurious", **kw):
-    return client.post(f"/api/runs/{run.id}/annotations",
+def _mark(client, run, slice_id, label="spurious", headers=None, **kw):
+    return client.post(f"/api/runs/{run.id}/annotations", headers=headers or {},
                        json={"slicer": "attribution", "slice_id": slice_id, "label": label, **kw})
 
 
@@ -119,3 +119,46 @@ def test_slow_propagation_never_blocks_the_table(api, monkeypatch):
         threading.Event().wait(0.05)
     assert table["slices"][0]["spuriousness"] == 1.0
     assert any(r["spuriousness"] is not None for r in table["slices"][1:])
+
+
+def test_a_mark_follows_its_images_into_recomputed_slices(api):
+    import dataclasses
+
+    client, run, ss = api
+    sid = ss.slices[1].id
+    a = _mark(client, run, sid, label="spurious").json()
+    # recompute: the same clusters, numbered in reverse; slice 0's images are split up
+    ids = [s.id for s in ss.slices]
+    moved = [dataclasses.replace(s, id=new) for s, new in zip(ss.slices, reversed(ids), strict=True)]
+    moved[0] = dataclasses.replace(moved[0], members=moved[0].members[:1])
+    dataclasses.replace(ss, slices=moved).save(run.path)
+    now = ids[::-1][1]
+    [listed] = client.get(f"/api/runs/{run.id}/annotations").json()
+    assert (listed["target_id"], listed["slice_now"], listed["anchor"]) == (sid, now, "moved")
+    table = client.get(f"/api/runs/{run.id}/slicesets/attribution").json()
+    marked = {r["id"]: r["annotation"]["id"] for r in table["slices"] if r["annotation"]}
+    assert marked == {now: a["id"]}
+
+
+def test_concurrent_redo_gives_one_success_and_409s(api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    client, run, ss = api
+    a = _mark(client, run, ss.slices[0].id).json()
+    client.post(f"/api/annotations/{a['id']}/undo", json={})
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(lambda _: client.post(f"/api/annotations/{a['id']}/redo",
+                                                    json={}).status_code, range(20)))
+    assert sorted(set(codes)) == [200, 409] and codes.count(200) == 1
+
+
+def test_idempotency_key_makes_retries_safe(api):
+    client, run, ss = api
+    key = {"Idempotency-Key": "mark-7f3a"}
+    first = _mark(client, run, ss.slices[0].id, headers=key, description="water")
+    again = _mark(client, run, ss.slices[0].id, headers=key, description="water")
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    assert len(client.get(f"/api/runs/{run.id}/annotations").json()) == 1
+    other = _mark(client, run, ss.slices[0].id, headers=key, description="sky")
+    assert other.status_code == 409

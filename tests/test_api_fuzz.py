@@ -19,13 +19,15 @@ from schemathesis.checks import not_a_server_error
 from test_api_support import write_fixture_slices, write_synthetic_run
 
 from slicelens.server import Settings, create_app
+from slicelens.server.settings import LOOPBACK
 
 # built at import: schemathesis's fixture-based loader does not work with pytest 9
 _ROOT = Path(tempfile.mkdtemp(prefix="slicelens-fuzz-"))
 atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
 _WS, RUN = write_synthetic_run(_ROOT / "ws", 80)
 SLICES = write_fixture_slices(RUN, k=4)
-APP = create_app(Settings(workspace=_WS.root))
+# schemathesis's ASGI client sends "Host: testserver", which the host check would refuse
+APP = create_app(Settings(workspace=_WS.root, allowed_hosts=(*LOOPBACK, "testserver")))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

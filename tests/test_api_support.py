@@ -141,5 +141,7 @@ def make_client(name: str, n: int = 120, k: int = 6, **settings):
     root = Path(tmp) / "ws"
     ws, run = write_synthetic_run(root, n)
     ss = write_fixture_slices(run, k=k)
-    client = TestClient(create_app(Settings(workspace=ws.root, **settings)))
+    # the server serves loopback host names only (DNS rebinding): talk to it as 127.0.0.1
+    client = TestClient(create_app(Settings(workspace=ws.root, **settings)),
+                        base_url="http://127.0.0.1")
     return client, run, ss

@@ -258,3 +258,55 @@ def test_from_arrays_rejects_bad_input(images, labels, field):
     with pytest.raises(DataError) as e:
         from_arrays(images, labels, ["a", "b"])
     assert e.value.field == field
+
+
+# -- silent wrong results (issue 11, item 6) ------------------------------------------
+def test_16_bit_png_is_scaled_not_white(tmp_path):
+    ramp = (np.arange(64, dtype=np.uint16) * 1040).reshape(8, 8)  # 0 .. 65520
+    Image.fromarray(ramp).save(tmp_path / "g16.png")
+    assert Image.open(tmp_path / "g16.png").mode.startswith("I")
+    img = decode_rgb(tmp_path / "g16.png")
+    assert img.shape == (8, 8, 3) and img.dtype == np.uint8
+    np.testing.assert_array_equal(img[..., 0], np.rint(ramp / 257.0).astype(np.uint8))
+    assert img.min() == 0 and img.max() == 255
+
+
+def _undecodable_png(path):
+    """A PNG whose chunks and CRCs are valid (passes verify()) but whose IDAT data is not
+    a zlib stream, so decoding fails."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    head = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head)
+                     + chunk(b"IDAT", b"\x00garbage, not zlib" * 4) + chunk(b"IEND", b""))
+    with Image.open(path) as im:
+        im.verify()  # passes: the point of the fixture
+    return path
+
+
+def test_image_that_passes_verify_but_does_not_decode(tmp_path):
+    _undecodable_png(tmp_path / "img" / "1.png")
+    m = _manifest(tmp_path, _rows())
+    with pytest.raises(DataError) as e:
+        load_manifest(m)
+    assert "img/1.png" in str(e.value) and e.value.row == 3 and e.value.field == "path"
+    ds = load_manifest(m, skip_bad=True)
+    assert ds.ids.tolist() == ["img/0.png", "img/2.png", "img/3.png"]
+    assert [r[1] for r in ds.bad_inputs.rows] == ["img/1.png"]
+    assert ds.load_uint8([0, 1, 2]).shape == (3, 8, 8, 3)  # the rest decodes
+
+
+def test_manifest_with_an_empty_label_column_is_an_error(tmp_path):
+    rows = {"path": ["img/0.png", "img/1.png"], "label": ["", ""]}
+    with pytest.raises(DataError) as e:
+        load_manifest(_manifest(tmp_path, rows))
+    assert e.value.field == "label" and "m.csv" in str(e.value) and "empty" in str(e.value)
+    # unlabelled images in the pool split are fine
+    rows = {**rows, "split": ["pool", "pool"]}
+    assert load_manifest(_manifest(tmp_path, rows, name="p.csv")).labels.tolist() == [-1, -1]

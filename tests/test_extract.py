@@ -227,3 +227,82 @@ def test_registry_and_config_validation():
         validate(ExtractConfig, {"method": "nope"})
     with pytest.raises(SliceLensError, match="splits"):
         validate(ExtractConfig, {"splits": ["holdout"]})
+
+
+class NaNNet(PooledNet):
+    """Finite features, NaN logits (as a broken entry-point model can return)."""
+
+    def forward(self, x):
+        return super().forward(x) * float("nan")
+
+
+def test_nan_logits_are_an_error_naming_the_model_and_no_run_is_written(tmp_path):
+    from slicelens.store import Workspace
+
+    ds, _ = build()
+    torch.manual_seed(0)
+    ad = ModelAdapter(NaNNet(), CLASSES, input_size=16)
+    ws = Workspace(tmp_path / "ws")
+    _, run_dir = ws.new_run_dir("nan")
+    with pytest.raises(ModelError, match=r"model 'test:NaNNet'.*non-finite.*no run was written"):
+        extract(ds, ad, run_dir, ExtractConfig(), data_spec={"source": "<arrays>"},
+                model_spec={"spec": "test:NaNNet"})
+    assert not run_dir.exists() and ws.runs(include_incomplete=True) == []
+
+
+def test_weights_hash_is_stored_and_checked_when_the_model_is_reloaded(tmp_path):
+    import hashlib
+
+    import fixtures_models
+
+    from slicelens.models import load_model
+
+    torch.manual_seed(0)
+    w = tmp_path / "w.pt"
+    torch.save(fixtures_models.tiny_net(3).state_dict(), w)
+    spec = {"spec": "fixtures_models:tiny_net", "weights": str(w), "input_size": 16}
+    ds, _ = build()
+    run = extract(ds, load_model(**spec, classes=CLASSES), tmp_path / "run", ExtractConfig(),
+                  data_spec={"source": "<arrays>"}, model_spec=spec)
+    assert run.record["weights_sha256"] == hashlib.sha256(w.read_bytes()).hexdigest()
+    logits = run.adapter().logits(ds.load(np.arange(3)))
+    np.testing.assert_allclose(logits.detach().numpy(), run.array("logits")[:3], atol=1e-5)
+    torch.save(fixtures_models.tiny_net(3).state_dict(), w)  # same path, other weights
+    with pytest.raises(ModelError, match=r"w\.pt has sha256 .* run run was extracted with"):
+        run.adapter()
+    w.unlink()
+    with pytest.raises(ModelError, match="not a file"):
+        run.adapter()
+
+
+def test_no_run_folder_is_left_when_extraction_never_starts(tmp_path):
+    from PIL import Image
+
+    from slicelens.errors import DataError
+    from slicelens.pipeline import extract_run
+    from slicelens.store import Workspace
+
+    for i in range(4):
+        Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    pd.DataFrame({"path": [f"{i}.png" for i in range(4)], "label": list("abab"),
+                  "split": ["train", "val"] * 2}).to_csv(tmp_path / "m.csv", index=False)
+    ws = Workspace(tmp_path / "ws")
+    spec = {"spec": "fixtures_models:tiny_net", "input_size": 16}
+    with pytest.raises(DataError, match="nothing to extract"):
+        extract_run(ws, tmp_path / "m.csv", spec, ExtractConfig(splits=["pool"]))
+    assert list((ws.root / "runs").iterdir()) == []
+
+
+def test_disk_full_is_a_clean_error(monkeypatch, capsys):
+    import errno
+
+    from slicelens.cli import main
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/ws/runs/run-0001-x/maps.npy")
+
+    monkeypatch.setattr("slicelens.cli.runs.run", full)
+    assert main(["runs", "--workspace", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert "no space left on the device writing /ws/runs/run-0001-x/maps.npy" in err
+    assert "Traceback" not in err

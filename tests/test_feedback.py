@@ -119,3 +119,88 @@ def test_marks_are_scoped_by_run_and_slicer(marked, tmp_path):
         undo_mark(ws, concept)
     # a path works as well as a Workspace object
     assert list(slice_marks(str(ws.root), run, SLICER)) == ["toy-0"]
+
+
+def _recomputed(run):
+    """The val samples re-sliced into two renumbered slices: "toy-0" = v6..v11 (mostly the
+    old toy-2), "toy-1" = v0..v5 (the old toy-0 plus two of toy-1); the old toy-1 is split."""
+    s = run.samples
+    val = s["id"].to_numpy(str)[s["split"].to_numpy() == "val"]
+    labels = np.r_[np.ones(6, int), np.zeros(6, int)]
+    slices = [Slice(f"{SLICER}-0", val[6:]), Slice(f"{SLICER}-1", val[:6])]
+    layout = np.c_[labels * 5.0, np.zeros(12)]
+    SliceSet(SLICER, {"seed": 7}, run.id, "val", slices, val, labels, layout).save(run.path)
+
+
+def test_marks_follow_their_images_when_slices_are_recomputed(marked):
+    from slicelens.feedback import current_spuriousness, resolve_marks
+
+    ws, run = marked
+    spur = annotate_slice(ws, run, SLICER, "toy-0", "spurious")
+    wrong = annotate_slice(ws, run, SLICER, "toy-1", "wrong_labels")
+    core = annotate_slice(ws, run, SLICER, "toy-2", "core")
+    _recomputed(run)
+    marks = slice_marks(ws, run, SLICER)
+    # J(old toy-0, new toy-1) = 4/6, J(old toy-2, new toy-0) = 4/6; old toy-1 is orphaned
+    assert {sid: a.id for sid, a in marks.items()} == {"toy-1": spur.id, "toy-0": core.id}
+    assert marks["toy-1"].target_id == "toy-0"  # the stored mark keeps where it was made
+    states = {r.annotation.id: (r.slice_id, r.state) for r in resolve_marks(ws, run, SLICER)}
+    assert states == {spur.id: ("toy-1", "moved"), wrong.id: (None, "orphaned"),
+                      core.id: ("toy-0", "moved")}
+    t = current_spuriousness(ws, run, SLICER).set_index("slice_id")
+    assert t.loc["toy-1", "mark"] == "spurious" and t.loc["toy-0", "mark"] == "core"
+
+
+def test_marks_without_stored_members_resolve_by_id(marked):
+    from slicelens.feedback import resolve_marks
+
+    ws, run = marked
+    old = ws.db.add(run.id, "slice", "toy-2", "core", scope=SLICER)  # no members stored
+    [r] = resolve_marks(ws, run, SLICER)
+    assert (r.annotation.id, r.slice_id, r.state) == (old, "toy-2", "unanchored")
+    assert ws.db.members([old]) == {}
+
+
+def test_annotate_cli_exits_0_once_the_mark_is_saved(marked, capsys):
+    from slicelens.cli import main
+
+    ws, run = marked
+    ss = SliceSet.load(run.path, SLICER)
+    ss.layout = None  # no layout: the spuriousness table cannot be made
+    ss.save(run.path)
+    argv = ["annotate", "--workspace", str(ws.root), "--run", run.id, "--slicer", SLICER,
+            "--slice", "toy-1", "--label", "spurious"]
+    assert main(argv) == 0
+    assert "mark saved; no spuriousness table" in capsys.readouterr().out
+    assert [m.target_id for m in list_marks(ws, run, SLICER)] == ["toy-1"]
+
+
+def test_runs_lists_incomplete_runs_with_a_resume_hint(marked, capsys):
+    from slicelens.cli import main
+
+    ws, run = marked
+    _, path = ws.new_run_dir("killed")
+    (path / "record.json").write_text(json.dumps({
+        "status": "running", "data": {"source": "/data/m.csv", "skip_bad": True},
+        "model": {"spec": "small-cnn", "weights": "w.pt"},
+        "extract": {"batch_size": 64, "splits": ["val", "test"], "device": "cpu"}}))
+    ws.new_run_dir("empty")
+    assert main(["runs", "--workspace", str(ws.root)]) == 0
+    out = capsys.readouterr().out
+    assert run.id in out and "2 incomplete runs" in out
+    assert (f"slicelens extract --workspace {ws.root} --data /data/m.csv --model small-cnn "
+            f"--weights w.pt --skip-bad --splits val test --resume {path.name}") in out
+    assert "no record.json" in out
+
+
+def test_slices_command_says_where_marks_went(marked, capsys):
+    from slicelens.cli.slices import _report_marks
+
+    ws, run = marked
+    annotate_slice(ws, run, SLICER, "toy-0", "spurious")
+    wrong = annotate_slice(ws, run, SLICER, "toy-1", "wrong_labels")
+    _recomputed(run)
+    _report_marks(ws, run, SLICER)
+    out = capsys.readouterr().out
+    assert "marks: 1 moved, 1 orphaned" in out
+    assert f"mark {wrong.id} (wrong_labels) on toy-1 is orphaned" in out

@@ -167,3 +167,42 @@ def test_workspace_runs_and_errors(tmp_path):
     (tmp_path / "other" / "f.txt").write_text("x")
     with pytest.raises(WorkspaceError, match="not a slicelens workspace"):
         Workspace(tmp_path / "other")
+
+
+def test_conflicting_status_changes_and_idempotency_keys(tmp_path):
+    from slicelens.errors import ConflictError
+    from slicelens.store.db import AnnotationStore
+
+    db = AnnotationStore(tmp_path / "a.db")
+    i = db.add("r", "slice", "s1", "core", author="ana", idempotency_key="k-1")
+    assert db.add("r", "slice", "s1", "core", author="ana", idempotency_key="k-1") == i
+    assert len(db.list()) == 1 and len(db.history(i)) == 1
+    with pytest.raises(ConflictError, match="used for another request"):
+        db.add("r", "slice", "s1", "spurious", author="ana", idempotency_key="k-1")
+    assert db.add("r", "slice", "s1", "core", author="ana", idempotency_key="k-2") != i
+    with pytest.raises(ConflictError, match="already active"):
+        db.redo(i, "bo")
+    db.undo(i, "bo")
+    with pytest.raises(ConflictError, match="already undone"):
+        db.undo(i, "bo")
+
+
+def test_a_database_from_before_mark_members_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    from slicelens.store.db import AnnotationStore
+    from slicelens.store.schema import SCHEMA
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    cut = SCHEMA.index("-- the sample ids a slice mark")  # the schema before this issue
+    old.executescript(SCHEMA[:cut])
+    old.execute("INSERT INTO annotators VALUES ('ana', 'then')")
+    old.execute("INSERT INTO annotations (run_id, target_type, target_id, label, author, "
+                "created_at, updated_at) VALUES ('r', 'slice', 's1', 'core', 'ana', 't', 't')")
+    old.commit()
+    old.close()
+    db = AnnotationStore(path)
+    assert [a.target_id for a in db.list()] == ["s1"] and db.members([1]) == {}
+    i = db.add("r", "slice", "s2", "spurious", members=["a", "b"], idempotency_key="k")
+    assert db.members([1, i]) == {i: ["a", "b"]}

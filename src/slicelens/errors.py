@@ -45,5 +45,10 @@ class WorkspaceError(SliceLensError):
     """A workspace or run that is missing, incomplete or inconsistent."""
 
 
+class ConflictError(WorkspaceError):
+    """A change that conflicts with the current state: undoing an undone mark, redoing an
+    active one, reusing an idempotency key for another request (HTTP 409)."""
+
+
 class NotFittedError(SliceLensError, AttributeError):
     """A method used before ``fit`` (scikit-learn's convention)."""

@@ -8,6 +8,7 @@ call library functions and print: no algorithm code lives here.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -53,6 +54,14 @@ def main(argv=None) -> int:
         return int(args._run(args) or 0)
     except SliceLensError as e:
         print(f"slicelens {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"slicelens {args.command}: error: no space left on the device{where}; free "
+              "some space and run the command again (finished work is kept, an "
+              "interrupted extraction resumes with --resume)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"slicelens {args.command}: interrupted; finished work is kept", file=sys.stderr)

@@ -45,8 +45,9 @@ def run(args) -> int:
 
     ws, run_ = open_run(args)
     if args.list or args.all:
-        marks = fa.list_marks(ws, run_, args.slicer, include_undone=args.all)
-        print(table([_mark_row(a) for a in marks]))
+        print(table([{**_mark_row(r.annotation), "now on": r.slice_id or "orphaned",
+                      "anchor": r.state}
+                     for r in fa.resolve_marks(ws, run_, args.slicer, include_undone=args.all)]))
         return 0
     if args.history is not None:
         print(table([{"at": e.at[:19], "action": e.action, "author": e.author,
@@ -67,7 +68,11 @@ def run(args) -> int:
                               args.description or "", args.author)
     print(table([_mark_row(a)]))
     print()
-    print_spuriousness(ws, run_, args.slicer)
+    try:
+        print_spuriousness(ws, run_, args.slicer)
+    except SliceLensError as e:
+        # the change is committed: say why there is no table, but do not report failure
+        print(f"(mark saved; no spuriousness table: {e})")
     return 0
 
 

@@ -7,7 +7,10 @@ Example:
 
 from __future__ import annotations
 
+import shlex
+
 from slicelens.cli.common import add_run, add_workspace, table
+from slicelens.errors import SliceLensError
 
 HELP = "list a workspace's runs or summarise one"
 
@@ -33,4 +36,36 @@ def run(args) -> int:
                      "model": str(r.record.get("model", {}).get("spec", "")),
                      "created": str(r.record.get("created_at", ""))[:19]})
     print(table(rows))
+    broken = [r for r in ws.runs(include_incomplete=True) if not r.is_complete]
+    if broken:
+        print(f"\n{len(broken)} incomplete run{'s' if len(broken) > 1 else ''} (interrupted; "
+              "resume or delete):")
+        print(table([{"run": r.id, "resume with": resume_hint(r, args.workspace)}
+                     for r in broken]))
     return 0
+
+
+def resume_hint(run, workspace) -> str:
+    """The command that resumes an interrupted run, as far as its record tells."""
+    from slicelens.extract import ExtractConfig
+
+    try:
+        record = run.record
+    except SliceLensError:
+        return "no record.json (killed before it started): delete the folder"
+    data, model = record.get("data", {}), record.get("model", {})
+    source = data.get("source")
+    if not source or source == "<arrays>" or not model.get("spec"):
+        return "re-run the step that made it (from Python: extract(..., run_dir) again)"
+    cmd = (f"slicelens extract --workspace {workspace} --data {shlex.quote(str(source))} "
+           f"--model {shlex.quote(str(model['spec']))}")
+    if model.get("weights"):
+        cmd += f" --weights {shlex.quote(str(model['weights']))}"
+    if data.get("skip_bad"):
+        cmd += " --skip-bad"
+    defaults = ExtractConfig().model_dump()
+    for key, value in (record.get("extract") or {}).items():
+        if key != "device" and value is not None and value != defaults.get(key):
+            values = value if isinstance(value, list) else [value]
+            cmd += f" --{key.replace('_', '-')} " + " ".join(shlex.quote(str(v)) for v in values)
+    return cmd + f" --resume {run.id}"

@@ -71,6 +71,7 @@ def run(args) -> int:
     if len(slice_set.slices) > args.top:
         print(f"... {len(slice_set.slices) - args.top} more (--top N)")
     print(f"\nsaved in {r.path / 'slices' / (args.slicer + '.json')}")
+    _report_marks(ws, r, args.slicer)
     if args.consistency:
         print("\nNeighbour consistency (App. A-I): mean over points of their 10 nearest "
               "neighbours' feature cosine (A1) and inverse 2-D Wasserstein of maps (A2)")
@@ -87,3 +88,23 @@ def _row(s) -> dict:
             "interval": f"[{m['acc_low']:.2f}-{m['acc_high']:.2f}]",
             "confidence": m["confidence"], "loss": m["loss"], "bug type": s.bug_type or "-",
             "description": s.description}
+
+
+def _report_marks(ws, run, slicer: str) -> None:
+    """Say where the marks made on earlier slices of this slicer stand now (they follow
+    their images; orphaned ones are in force nowhere)."""
+    from collections import Counter
+
+    from slicelens.feedback import resolve_marks
+
+    resolved = resolve_marks(ws, run, slicer)
+    if not resolved:
+        return
+    counts = Counter(r.state for r in resolved)
+    print(f"marks: {', '.join(f'{n} {state}' for state, n in sorted(counts.items()))} "
+          "(moved marks follow their images to the new slice ids)")
+    for r in resolved:
+        if r.state == "orphaned":
+            print(f"  mark {r.annotation.id} ({r.annotation.label}) on {r.annotation.target_id} "
+                  "is orphaned: no slice now holds half of its images; see "
+                  "`slicelens annotate --list`")

@@ -18,7 +18,9 @@ def decode_rgb(path: str | Path) -> np.ndarray:
     """Decode an image file as RGB.
 
     Grayscale, palette and RGBA images are converted with PIL's ``convert("RGB")``
-    (alpha is dropped).
+    (alpha is dropped). 16-bit and 32-bit integer images (PIL modes ``I;16*`` and
+    ``I``, e.g. 16-bit grayscale PNGs) are scaled from [0, 65535] to [0, 255]
+    (``round(v / 257)``); PIL's own conversion would clip them to white.
 
     Returns
     -------
@@ -31,11 +33,19 @@ def decode_rgb(path: str | Path) -> np.ndarray:
     """
     try:
         with Image.open(path) as im:
+            if im.mode.startswith("I"):
+                return _wide_to_rgb(np.asarray(im))
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
     except FileNotFoundError:
         raise DataError("image file not found", file=str(path)) from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
         raise DataError(f"cannot decode image: {e}", file=str(path)) from None
+
+
+def _wide_to_rgb(a: np.ndarray) -> np.ndarray:
+    """A 16-bit (or 32-bit integer holding 16-bit) grey image (H, W) as uint8 RGB."""
+    grey = np.rint(np.clip(a.astype(np.float64), 0, 65535) / 257.0).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def resize_rgb(img: np.ndarray, size: int) -> np.ndarray:
@@ -46,12 +56,17 @@ def resize_rgb(img: np.ndarray, size: int) -> np.ndarray:
 def check_image(path: str | Path) -> str | None:
     """Why ``path`` is not a readable image, or None when it is.
 
-    Uses PIL's ``verify()`` (header and checksums, no full decode), so thousands of
-    images check in seconds.
+    Uses PIL's ``verify()`` (header and checksums), then decodes the image, at reduced
+    scale where the format allows it (JPEG ``draft``): a file whose header and
+    checksums are fine but whose data does not decode (e.g. a truncated stream) is
+    caught here, before any model work, instead of stopping a run half-way.
     """
     try:
         with Image.open(path) as im:
             im.verify()
+        with Image.open(path) as im:  # verify() leaves the image unusable: reopen
+            im.draft("RGB", (64, 64))
+            im.load()
     except FileNotFoundError:
         return "image file not found"
     except IsADirectoryError:

@@ -190,13 +190,21 @@ def load_manifest(path: str | Path, *, classes: Sequence[str] | str | Path | Non
                                     field="id" if "id" in df else "path"))
         else:
             seen[sid] = row
+    outside_pool = splits != "pool"
+    if outside_pool.any() and not (labels[outside_pool] >= 0).any() and \
+            not any(p.field == "label" for p in problems):
+        # a manifest cut short after "path," or a column of blanks: every row would load
+        # unlabelled and the run would report nothing about accuracy, silently
+        problems.append(Problem("the label column is empty in every row outside the pool "
+                                "split (was the file cut short?); give labels, or put "
+                                "unlabelled images in split 'pool'", file=source, field="label"))
     if check_images:
         todo = np.flatnonzero(~bad)
         for i, reason in zip(todo, _images.check_images(abs_paths[todo]), strict=True):
             if reason:
                 problems.append(Problem(reason, int(i) + 2, str(rel[i]), "path", bad_image=True))
                 bad[i] = True
-    problems.sort(key=lambda p: p.row)
+    problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     if classes is not None:
         problems += empty_class_problems(names, labels[~bad] if skip_bad else labels,
                                          classes_file or source)

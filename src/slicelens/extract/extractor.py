@@ -41,9 +41,10 @@ from pydantic import BaseModel, Field, field_validator
 from slicelens import __version__
 from slicelens.data.dataset import SPLITS
 from slicelens.errors import DataError, ModelError, WorkspaceError
+from slicelens.extract.checks import check_finite
 from slicelens.extract.methods import METHODS, get_method, normalize_sum1
 from slicelens.store.atomic import remove_stale_tmp, save_npy, save_npz, write_json, write_parquet
-from slicelens.store.run import ARRAYS, Run
+from slicelens.store.run import ARRAYS, Run, weights_hash
 from slicelens.utils import progress
 
 KILL_ENV = "SLICELENS_TEST_KILL_AFTER_CHUNKS"
@@ -128,7 +129,8 @@ def extract(dataset, adapter, run_dir: str | os.PathLike, cfg: ExtractConfig | N
     if "source" not in data_spec:
         raise DataError("data_spec needs a 'source' (how to reload the data)", field="source")
 
-    record = _start_record(run_dir, dataset, adapter, cfg, method.name, data_spec, model_spec)
+    record, fresh = _start_record(run_dir, dataset, adapter, cfg, method.name, data_spec,
+                                  model_spec)
     if record["status"] == "complete":
         shutil.rmtree(run_dir / "chunks", ignore_errors=True)
         return Run(run_dir)
@@ -155,6 +157,8 @@ def extract(dataset, adapter, run_dir: str | os.PathLike, cfg: ExtractConfig | N
                 idx = np.arange(b, min(b + bs, hi))
                 parts.append(extract_batch(adapter, method, dataset.load(idx, size),
                                            torch.from_numpy(dataset.labels[idx])))
+                check_finite(parts[-1], dataset.ids[idx], model_spec, run_dir,
+                              fresh=fresh and written == 0)
                 bar.update(1)
             save_npz(path, **{k: np.concatenate([p[k] for p in parts]) for k in _CHUNK_KEYS})
             written += 1
@@ -227,8 +231,10 @@ def _fingerprint(dataset, adapter) -> dict:
     return {"n": len(dataset), "samples_sha1": ids.hexdigest(), "weights_sha1": w.hexdigest()}
 
 
-def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec, model_spec) -> dict:
-    """The run's record: written as "running", or the existing one if it matches."""
+def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec,
+                  model_spec) -> tuple[dict, bool]:
+    """The run's record: written as "running" (then ``fresh`` is True), or the existing
+    one if it matches."""
     model = dict(model_spec)
     for key, value in (("classes", list(adapter.classes)), ("input_size", adapter.input_size),
                        ("layer", adapter.layer_name)):
@@ -241,6 +247,7 @@ def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec, model
         "data": dict(data_spec), "model": model, "extract": cfg.model_dump(), "method": method,
         "classes": list(adapter.classes), "layer": adapter.layer_name,
         "fingerprint": _fingerprint(dataset, adapter),
+        "weights_sha256": weights_hash(model),  # checked by Run.adapter() on reload
     }, default=str))
     path = run_dir / "record.json"
     if path.exists():
@@ -251,10 +258,10 @@ def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec, model
             raise WorkspaceError(
                 f"{run_dir} holds a run with a different {', '.join(diff)}; it cannot be "
                 "resumed with this config - use a new run directory")
-        return old
+        return old, False
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(path, new)
-    return new
+    return new, True
 
 
 def _replay_keys(record: dict) -> dict:

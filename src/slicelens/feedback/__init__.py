@@ -8,11 +8,12 @@ from slicelens.feedback.annotations import (
     list_marks,
     mark_history,
     redo_mark,
+    resolve_marks,
     slice_marks,
     undo_mark,
 )
 from slicelens.feedback.propagation import PropagationParams, current_spuriousness, spuriousness
 
 __all__ = ["SLICE_LABELS", "PropagationParams", "annotate_slice", "current_spuriousness",
-           "edit_mark", "list_marks", "mark_history", "redo_mark", "slice_marks", "spuriousness",
-           "undo_mark"]
+           "edit_mark", "list_marks", "mark_history", "redo_mark", "resolve_marks",
+           "slice_marks", "spuriousness", "undo_mark"]

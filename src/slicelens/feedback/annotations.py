@@ -6,6 +6,11 @@ A thin, typed layer over the workspace's :class:`~slicelens.store.db.AnnotationS
 marks on slices of different slicers never mix. Every write checks its input first (the
 slice exists in the run's slice set, the label is one of :data:`SLICE_LABELS`).
 
+A mark also stores the sample ids of the slice it was made on. When the slices are
+recomputed, the mark follows those images to the slice that now holds them, or is
+orphaned (in force nowhere) when no slice does; it never moves silently to other images
+(:mod:`slicelens.feedback.anchoring`, :func:`resolve_marks`).
+
 Example
 -------
 >>> ws = Workspace("slicelens-workspace"); run = ws.latest_run()     # doctest: +SKIP
@@ -18,6 +23,7 @@ Example
 from __future__ import annotations
 
 from slicelens.errors import DataError
+from slicelens.feedback.anchoring import ResolvedMark, resolve
 from slicelens.store.db import LABELS, Annotation, Event
 
 #: The labels a slice can carry (the store enforces the same set).
@@ -31,7 +37,7 @@ def _ws(workspace):
 
 
 def annotate_slice(workspace, run, slicer: str, slice_id: str, label: str, description: str = "",
-                   author: str = "anonymous") -> Annotation:
+                   author: str = "anonymous", idempotency_key: str | None = None) -> Annotation:
     """Mark one slice of ``run``'s ``slicer`` slice set; returns the stored annotation.
 
     Parameters
@@ -46,6 +52,9 @@ def annotate_slice(workspace, run, slicer: str, slice_id: str, label: str, descr
     description : str
         Free text, e.g. ``"brick background"``.
     author : str
+    idempotency_key : str, optional
+        A client's retry of the same request with the same key gets the mark the first
+        request made, not a second one (the same key with another request: 409).
 
     Returns
     -------
@@ -57,9 +66,10 @@ def annotate_slice(workspace, run, slicer: str, slice_id: str, label: str, descr
     if label not in SLICE_LABELS:
         raise DataError(f"label {label!r} is not a slice label; expected one of "
                         f"{', '.join(SLICE_LABELS)}", field="label")
-    SliceSet.load(run.path, slicer).by_id(slice_id)
+    members = SliceSet.load(run.path, slicer).by_id(slice_id).members
     db = _ws(workspace).db
-    ann_id = db.add(run.id, "slice", slice_id, label, description, author=author, scope=slicer)
+    ann_id = db.add(run.id, "slice", slice_id, label, description, author=author, scope=slicer,
+                    members=members.tolist(), idempotency_key=idempotency_key)
     return db.get(ann_id)
 
 
@@ -100,15 +110,45 @@ def mark_history(workspace, annotation_id: int) -> list[Event]:
     return db.history(annotation_id)
 
 
-def slice_marks(workspace, run, slicer: str) -> dict[str, Annotation]:
-    """The mark in force per slice: slice id -> Annotation.
+def resolve_marks(workspace, run, slicer: str, include_undone: bool = False) -> list[ResolvedMark]:
+    """Every slice mark of ``run``'s ``slicer`` resolved onto the stored slice set now.
 
-    Only active marks count. When a slice carries several, the one changed last wins
-    (latest ``updated_at``, then highest id): marking a slice again, editing a mark or
-    redoing one is the newest decision about that slice.
+    Each :class:`~slicelens.feedback.anchoring.ResolvedMark` says which current slice
+    holds the images the mark was made on (``slice_id``; None: orphaned), the Jaccard
+    ``overlap`` and a ``state``: kept, moved, orphaned or unanchored (an old mark without
+    stored members, resolved by id).
     """
-    marks = sorted(list_marks(workspace, run, slicer), key=lambda a: (a.updated_at, a.id))
-    return {a.target_id: a for a in marks}
+    from slicelens.slicing.base import SliceSet
+
+    ws = _ws(workspace)
+    marks = list_marks(ws, run, slicer, include_undone=include_undone)
+    if not marks:
+        return []
+    return resolve(marks, ws.db.members([a.id for a in marks]), SliceSet.load(run.path, slicer))
+
+
+def marks_in_force(workspace, run, slice_set) -> dict[str, Annotation]:
+    """:func:`slice_marks` on a slice set already loaded (the server keeps it cached)."""
+    ws = _ws(workspace)
+    marks = list_marks(ws, run, slice_set.slicer)
+    found = [r for r in resolve(marks, ws.db.members([a.id for a in marks]), slice_set)
+             if r.slice_id is not None] if marks else []
+    found.sort(key=lambda r: (r.annotation.updated_at, r.annotation.id))
+    return {r.slice_id: r.annotation for r in found}
+
+
+def slice_marks(workspace, run, slicer: str) -> dict[str, Annotation]:
+    """The mark in force per current slice: slice id -> Annotation.
+
+    Only active marks count, each on the slice that now holds its images
+    (:func:`resolve_marks`; orphaned marks are in force nowhere, and the Annotation's
+    ``target_id`` stays the slice id it was made on). When a slice carries several, the
+    one changed last wins (latest ``updated_at``, then highest id): marking a slice
+    again, editing a mark or redoing one is the newest decision about that slice.
+    """
+    from slicelens.slicing.base import SliceSet
+
+    return marks_in_force(workspace, run, SliceSet.load(run.path, slicer))
 
 
 def _slice_annotation(db, annotation_id: int) -> Annotation:

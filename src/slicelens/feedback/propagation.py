@@ -145,19 +145,20 @@ def spuriousness(run, slice_set, annotations, params: PropagationParams | None =
 def _marks_by_slice(annotations, slice_set) -> dict[str, str]:
     """Slice id -> label in force. A list may hold any annotations: only active slice marks
     of this slicer count, and the one changed last wins (as ``slice_marks``)."""
-    if isinstance(annotations, dict):
-        items = list(annotations.values())
+    if isinstance(annotations, dict):  # keyed by the slice each mark is in force on
+        items = list(annotations.items())
     else:
-        items = sorted((a for a in annotations if a.target_type == "slice"
-                        and a.scope == slice_set.slicer and a.status == "active"),
-                       key=lambda a: (a.updated_at, a.id))
+        items = [(a.target_id, a) for a in sorted(
+            (a for a in annotations if a.target_type == "slice"
+             and a.scope == slice_set.slicer and a.status == "active"),
+            key=lambda a: (a.updated_at, a.id))]
     known = {s.id for s in slice_set.slices}
     out = {}
-    for a in items:
-        if a.target_id not in known:
-            raise SliceLensError(f"mark {a.id} is on slice {a.target_id!r}, which the "
+    for sid, a in items:
+        if sid not in known:
+            raise SliceLensError(f"mark {a.id} is on slice {sid!r}, which the "
                                  f"{slice_set.slicer!r} slice set does not have")
-        out[a.target_id] = a.label
+        out[sid] = a.label
     return out
 
 

@@ -52,13 +52,28 @@ def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=Fa
         run_dir = ws.run_path(resume)
     else:
         _, run_dir = ws.new_run_dir(name)
-    report = getattr(dataset, "bad_inputs", None)
-    if report is not None and len(report.rows):
-        write_bytes(Path(run_dir) / "bad_inputs.csv", report.to_csv().encode())
-    data_spec = {"source": str(Path(source).resolve()), "skip_bad": skip_bad,
-                 "classes": dataset.classes}
-    return extract(dataset, adapter, run_dir, cfg, data_spec=data_spec,
-                   model_spec=spec.model_dump(mode="json"))
+    try:
+        report = getattr(dataset, "bad_inputs", None)
+        if report is not None and len(report.rows):
+            write_bytes(Path(run_dir) / "bad_inputs.csv", report.to_csv().encode())
+        data_spec = {"source": str(Path(source).resolve()), "skip_bad": skip_bad,
+                     "classes": dataset.classes}
+        return extract(dataset, adapter, run_dir, cfg, data_spec=data_spec,
+                       model_spec=spec.model_dump(mode="json"))
+    except BaseException:
+        if not resume:
+            _remove_unstarted(Path(run_dir))
+        raise
+
+
+def _remove_unstarted(run_dir: Path) -> None:
+    """Remove a run folder this call made when extraction never started (no record):
+    e.g. ``--splits pool`` with no pool rows must not leave an empty run behind."""
+    import shutil
+
+    if run_dir.is_dir() and not (run_dir / "record.json").exists() \
+            and not (run_dir / "chunks").exists():
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _read_classes(classes):

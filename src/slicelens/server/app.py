@@ -8,13 +8,23 @@ Example
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from slicelens import __version__
-from slicelens.errors import DataError, NotFittedError, SliceLensError, WorkspaceError
-from slicelens.server.routers import ROUTERS
+from slicelens.errors import (
+    ConflictError,
+    DataError,
+    NotFittedError,
+    SliceLensError,
+    WorkspaceError,
+)
+from slicelens.server.auth import COOKIE, authorize, find_caller
+from slicelens.server.guard import Guard, validation_errors
+from slicelens.server.jobs import QueueFull
+from slicelens.server.routers import ROUTERS, write_role
 from slicelens.server.settings import Settings
 from slicelens.server.state import AppState
 
@@ -24,7 +34,12 @@ NO_BUNDLE = """<!doctype html><title>slicelens</title><h1>slicelens</h1>
 
 
 def _status(e: SliceLensError) -> int:
-    """HTTP status of a library error: missing things 404, bad input 422, else 400."""
+    """HTTP status of a library error: missing things 404, bad input 422, a full job
+    queue 429, else 400."""
+    if isinstance(e, QueueFull):
+        return 429
+    if isinstance(e, ConflictError):
+        return 409
     if isinstance(e, NotFittedError):
         return 409
     if isinstance(e, WorkspaceError):
@@ -56,10 +71,25 @@ def create_app(settings: Settings) -> FastAPI:
     async def library_error(request: Request, exc: SliceLensError):
         return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        return JSONResponse({"detail": validation_errors(exc.errors())}, status_code=422)
+
     for router in ROUTERS:
-        app.include_router(router, prefix="/api")
+        app.include_router(router, prefix="/api",
+                           dependencies=[Depends(access(write_role(router)))])
     _mount_front_end(app, settings)
+    app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts,
+                       max_body_bytes=settings.max_body_bytes)
     return app
+
+
+def access(write_role: str):
+    """Router dependency: the request's caller may read, and write with ``write_role``."""
+    def check(request: Request):
+        request.state.caller = authorize(request, request.app.state.slicelens.settings.tokens,
+                                         write_role)
+    return check
 
 
 def _mount_front_end(app: FastAPI, settings: Settings) -> None:
@@ -69,7 +99,13 @@ def _mount_front_end(app: FastAPI, settings: Settings) -> None:
         app.mount("/assets", StaticFiles(directory=static / "assets"), name="assets")
 
     @app.get("/", include_in_schema=False)
-    def front_end():
+    def front_end(token: str | None = None):
+        if token is not None:  # /?token=...: keep it in a cookie, drop it from the address
+            if find_caller(settings.tokens, token) is None:
+                return HTMLResponse("invalid token", status_code=401)
+            r = RedirectResponse("/", status_code=303)
+            r.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+            return r
         if index.exists():
             return FileResponse(index, headers={"Cache-Control": "no-cache"})
         return HTMLResponse(NO_BUNDLE)

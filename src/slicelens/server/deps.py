@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from slicelens.server.auth import Caller
 from slicelens.server.state import AppState, RunData, SliceSetData
 
 #: names that become file names inside the run (no separators, no "..")
@@ -35,6 +36,18 @@ def get_slice_set(run_id: RunId, slicer: SlicerName, state: StateDep) -> SliceSe
 SliceSetDep = Annotated[SliceSetData, Depends(get_slice_set)]
 
 
-def author_or_default(state: AppState, author: str) -> str:
-    """The client's author name, else the server's default."""
+def get_caller(request: Request) -> Caller | None:
+    """The token holder making the request (set by the routers' access check; None when
+    the server has no tokens)."""
+    return getattr(request.state, "caller", None)
+
+
+CallerDep = Annotated[Caller | None, Depends(get_caller)]
+
+
+def author_or_default(state: AppState, author: str, caller: Caller | None = None) -> str:
+    """The token holder's name; without tokens the client's author name, else the
+    server's default."""
+    if caller is not None:
+        return caller.name
     return author.strip() or state.settings.author

@@ -78,13 +78,20 @@ class Worker:
                 future.set_exception(e)
 
 
+class QueueFull(SliceLensError):
+    """Too many jobs queued or running (HTTP 429: retry when one has finished)."""
+
+
 class JobManager:
     """Run callables in a worker thread and keep their state for polling.
 
-    One worker thread: a second job waits until the first ends.
+    One worker thread: a second job waits until the first ends. At most ``max_jobs`` are
+    queued or running at once; one more is refused with :class:`QueueFull`, so a client
+    cannot fill the server's memory and hours with jobs.
     """
 
-    def __init__(self):
+    def __init__(self, max_jobs: int = 4):
+        self.max_jobs = int(max_jobs)
         self._worker = Worker("slicelens-job")
         self._jobs: dict[str, Job] = {}
         self._futures: dict[str, Any] = {}
@@ -95,6 +102,10 @@ class JobManager:
         """Queue ``fn(report)``; its return value becomes ``job.result`` (JSON-able)."""
         job = Job(id=uuid.uuid4().hex[:12], kind=kind, params=params or {})
         with self._lock:
+            active = sum(j.status in ("queued", "running") for j in self._jobs.values())
+            if active >= self.max_jobs:
+                raise QueueFull(f"{active} jobs are queued or running (the limit); retry "
+                                "when one has finished")
             self._jobs[job.id] = job
         self._futures[job.id] = self._worker.submit(self._run, job, fn, on_done)
         return job

@@ -73,6 +73,10 @@ class AnnotationOut(BaseModel):
     created_at: str
     updated_at: str
     status: str
+    slice_now: str | None = Field(None, description="the current slice holding the images "
+                                  "the mark was made on (null: orphaned or not resolved)")
+    anchor: str | None = Field(None, description="kept, moved, orphaned or unanchored "
+                               "(listed marks only)")
 
 
 class EventOut(BaseModel):

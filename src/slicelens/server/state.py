@@ -110,7 +110,7 @@ class AppState:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.workspace = Workspace(settings.workspace, create=False)
-        self.jobs = JobManager()
+        self.jobs = JobManager(settings.max_jobs)
         self._runs: dict[str, RunData] = {}
         self._slices: dict[tuple[str, str], SliceSetData] = {}
         #: propagated spuriousness per (run, slicer, file, marks) (views.spuriousness_scores),

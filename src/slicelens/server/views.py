@@ -16,17 +16,22 @@ from slicelens.server.state import AppState, RunData, SliceSetData
 from slicelens.slicing.base import Slice
 
 
-def annotation_out(a) -> AnnotationOut:
+def annotation_out(a, resolved=None) -> AnnotationOut:
+    """The API form of a mark; with its ``ResolvedMark``, where it stands now."""
+    extra = {} if resolved is None else {"slice_now": resolved.slice_id,
+                                         "anchor": resolved.state}
     return AnnotationOut(id=a.id, run_id=a.run_id, target_id=a.target_id, scope=a.scope,
                          label=a.label, description=a.description, author=a.author,
-                         created_at=a.created_at, updated_at=a.updated_at, status=a.status)
+                         created_at=a.created_at, updated_at=a.updated_at, status=a.status,
+                         **extra)
 
 
 def slice_marks(state: AppState, rd: RunData, slicer: str) -> dict:
-    """The mark in force per slice id (``slicelens.feedback.slice_marks``)."""
-    from slicelens.feedback import slice_marks as marks
+    """The mark in force per current slice id (``slicelens.feedback.slice_marks``, on
+    the cached slice set): marks follow their images when slices are recomputed."""
+    from slicelens.feedback.annotations import marks_in_force
 
-    return marks(state.workspace, rd.run, slicer)
+    return marks_in_force(state.workspace, rd.run, state.slice_set(rd.run.id, slicer).slice_set)
 
 
 def spuriousness_scores(state: AppState, rd: RunData, ssd: SliceSetData,
@@ -44,7 +49,7 @@ def spuriousness_scores(state: AppState, rd: RunData, ssd: SliceSetData,
     from concurrent.futures import TimeoutError as Pending
 
     key = (rd.run.id, ssd.slice_set.slicer, ssd.mtime,
-           tuple(sorted((a.id, a.updated_at, a.label) for a in marks.values())))
+           tuple(sorted((sid, a.id, a.updated_at, a.label) for sid, a in marks.items())))
     with state.lock:
         hit = state.spuriousness.get(key)
         future = state.propagating.get(key)

@@ -28,58 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from slicelens.errors import DataError, WorkspaceError
-
-#: Allowed labels per target type; ``None`` means free text.
-LABELS: dict[str, frozenset[str] | None] = {
-    "slice": frozenset({"core", "spurious", "wrong_labels"}),
-    "concept": frozenset({"valid", "confounded"}),
-    "sample": None,
-}
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS annotators (
-    name TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS annotations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL,
-    target_type TEXT NOT NULL CHECK (target_type IN ('slice', 'sample', 'concept')),
-    target_id TEXT NOT NULL,
-    scope TEXT NOT NULL DEFAULT '',
-    label TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '',
-    author TEXT NOT NULL REFERENCES annotators(name),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'undone'))
-);
-CREATE INDEX IF NOT EXISTS annotations_target ON annotations (run_id, target_type, scope);
-CREATE TABLE IF NOT EXISTS annotation_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    annotation_id INTEGER NOT NULL REFERENCES annotations(id),
-    action TEXT NOT NULL CHECK (action IN ('create', 'edit', 'undo', 'redo')),
-    payload TEXT NOT NULL,
-    author TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS annotation_events_ann ON annotation_events (annotation_id);
--- history is append-only: the database itself refuses to rewrite it
-CREATE TRIGGER IF NOT EXISTS annotation_events_no_update BEFORE UPDATE ON annotation_events
-BEGIN SELECT RAISE(ABORT, 'annotation_events is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS annotation_events_no_delete BEFORE DELETE ON annotation_events
-BEGIN SELECT RAISE(ABORT, 'annotation_events is append-only'); END;
-CREATE TABLE IF NOT EXISTS concept_answers (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    task_id TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    concept TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    worker TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-"""
+from slicelens.errors import ConflictError, DataError, WorkspaceError
+from slicelens.store.schema import LABELS, SCHEMA
 
 _FIELDS = ("id", "run_id", "target_type", "target_id", "scope", "label", "description",
            "author", "created_at", "updated_at", "status")
@@ -180,13 +130,30 @@ class AnnotationStore:
 
     # -- writes ---------------------------------------------------------------------
     def add(self, run_id: str, target_type: str, target_id: str, label: str,
-            description: str = "", author: str = "anonymous", scope: str = "") -> int:
-        """Record a new annotation; returns its id once the commit is on disk."""
+            description: str = "", author: str = "anonymous", scope: str = "",
+            members=None, idempotency_key: str | None = None) -> int:
+        """Record a new annotation; returns its id once the commit is on disk.
+
+        ``members`` (sample ids, optional) are the images the mark was made on; they are
+        committed in the same transaction (see :meth:`members`). With an
+        ``idempotency_key``, a second call with the same key and the same request returns
+        the first call's id and records nothing; the same key with another request is a
+        :class:`ConflictError`.
+        """
         _check_label(target_type, label)
         now = _now()
         row = dict(run_id=run_id, target_type=target_type, target_id=str(target_id),
                    scope=scope, label=label, description=description, author=author)
+        request = json.dumps(row, sort_keys=True)
         with transaction(self._conn()) as c:
+            if idempotency_key is not None:
+                seen = c.execute("SELECT annotation_id, request FROM idempotency_keys "
+                                 "WHERE key = ?", (idempotency_key,)).fetchone()
+                if seen is not None:
+                    if seen[1] != request:
+                        raise ConflictError(f"idempotency key {idempotency_key[:40]!r} was "
+                                            "used for another request")
+                    return int(seen[0])
             c.execute("INSERT OR IGNORE INTO annotators (name, created_at) VALUES (?, ?)",
                       (author, now))
             cur = c.execute(
@@ -194,6 +161,12 @@ class AnnotationStore:
                 "description, author, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
                 (*row.values(), now, now))
             ann_id = int(cur.lastrowid)
+            if members is not None:
+                c.execute("INSERT INTO annotation_members (annotation_id, members) VALUES (?, ?)",
+                          (ann_id, json.dumps([str(m) for m in members])))
+            if idempotency_key is not None:
+                c.execute("INSERT INTO idempotency_keys (key, annotation_id, request) "
+                          "VALUES (?, ?, ?)", (idempotency_key, ann_id, request))
             self._event(c, ann_id, "create", row, author, now)
         return ann_id
 
@@ -207,7 +180,7 @@ class AnnotationStore:
         with transaction(self._conn()) as c:
             old = self._get(c, id)
             if old.status != "active":
-                raise WorkspaceError(f"annotation {id} is undone; redo it before editing")
+                raise ConflictError(f"annotation {id} is undone; redo it before editing")
             if "label" in changes:
                 _check_label(old.target_type, changes["label"])
             c.execute("INSERT OR IGNORE INTO annotators (name, created_at) VALUES (?, ?)",
@@ -232,7 +205,7 @@ class AnnotationStore:
         with transaction(self._conn()) as c:
             old = self._get(c, id)
             if old.status == status:
-                raise WorkspaceError(f"annotation {id} is already {status}")
+                raise ConflictError(f"annotation {id} is already {status}")
             c.execute("INSERT OR IGNORE INTO annotators (name, created_at) VALUES (?, ?)",
                       (author, now))
             c.execute("UPDATE annotations SET status = ?, updated_at = ? WHERE id = ?",
@@ -272,6 +245,18 @@ class AnnotationStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         return [Annotation(*r) for r in self._conn().execute(sql + " ORDER BY id", args)]
+
+    def members(self, ids) -> dict[int, list[str]]:
+        """Annotation id -> the sample ids it was made on (ids stored without any: absent)."""
+        ids = [int(i) for i in ids]
+        out: dict[int, list[str]] = {}
+        for k in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
+            chunk = ids[k:k + 500]
+            rows = self._conn().execute(
+                "SELECT annotation_id, members FROM annotation_members WHERE annotation_id IN "
+                f"({', '.join('?' * len(chunk))})", chunk)
+            out.update((r[0], json.loads(r[1])) for r in rows)
+        return out
 
     def history(self, id: int) -> list[Event]:
         """Every event of one annotation, oldest first."""

@@ -14,6 +14,7 @@ Layout of ``runs/<run_id>/``::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from functools import cached_property
@@ -110,7 +111,53 @@ class Run:
         return load_dataset(source, classes=self.classes, **spec)
 
     def adapter(self):
-        """Reload the model adapter this run was extracted with."""
+        """Reload the model adapter this run was extracted with.
+
+        When the record holds ``weights_sha256`` (written at extraction), the weights file
+        must still have that hash: another file at the same path (retrained, copied over,
+        or a relative path that resolves elsewhere) is a :class:`ModelError`, not a model
+        that silently gives other logits.
+        """
         from slicelens.models import load_model
 
-        return load_model(**self.record["model"])
+        record = self.record
+        check_weights(record, self.id)
+        return load_model(**record["model"])
+
+
+def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def weights_hash(model_spec: dict) -> str | None:
+    """SHA-256 of the weights file named in a model spec (None when it names none)."""
+    weights = model_spec.get("weights")
+    if not weights or not Path(weights).is_file():
+        return None
+    return sha256_file(weights)
+
+
+def check_weights(record: dict, run_id: str) -> None:
+    """Raise :class:`ModelError` when the run's weights file no longer has the hash the
+    run was extracted with (records without a stored hash are not checked)."""
+    from slicelens.errors import ModelError
+
+    want = record.get("weights_sha256")
+    weights = record.get("model", {}).get("weights")
+    if not want or not weights:
+        return
+    path = Path(weights)
+    if not path.is_file():
+        raise ModelError(f"run {run_id} was extracted with weights {weights}, which is not "
+                         f"a file from {Path.cwd()}; restore it (sha256 {want[:16]}...)")
+    have = sha256_file(path)
+    if have != want:
+        raise ModelError(f"weights file {path.resolve()} has sha256 {have[:16]}..., but run "
+                         f"{run_id} was extracted with {want[:16]}...: it is another model "
+                         "(retrained or replaced); restore the original file, or extract a "
+                         "new run with these weights")

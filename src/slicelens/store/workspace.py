@@ -25,6 +25,7 @@ from slicelens.store.run import Run
 DEFAULT_PATH = "slicelens-workspace"
 FORMAT = 1
 _RUN_RE = re.compile(r"^run-(\d{4,})-")
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 
 
 class Workspace:
@@ -76,7 +77,14 @@ class Workspace:
         return runs if include_incomplete else [r for r in runs if r.is_complete]
 
     def run_path(self, run_id: str) -> Path:
-        """Directory of an existing run, complete or not (e.g. to resume it)."""
+        """Directory of an existing run, complete or not (e.g. to resume it).
+
+        A run is addressed by its id only: an id that is not a plain name (a path, ``..``)
+        is refused before anything is looked up, so no id reaches outside ``runs/``.
+        """
+        if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id) or ".." in run_id:
+            raise WorkspaceError(f"{str(run_id)[:80]!r} is not a run id (a name such as "
+                                 "run-0001-demo, no path)")
         path = self.root / "runs" / run_id
         if not path.is_dir():
             have = [p.name for p in self._run_dirs()]

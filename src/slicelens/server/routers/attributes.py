@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.errors import DataError
 from slicelens.server.deps import RunDep, StateDep
+from slicelens.server.guard import refuse_client_paths
 from slicelens.server.routers.jobs import job_out
 from slicelens.server.schemas import JobOut
 
@@ -116,6 +117,8 @@ def start_attributes(body: AttributeJobIn, rd: RunDep, state: StateDep) -> JobOu
     """Assign attributes (``assign_attributes``) and find attribute bug slices
     (``find_attribute_bugs``) as one background job."""
     from slicelens.pipeline.attributes import assign_attributes, find_attribute_bugs
+
+    refuse_client_paths(body.params)
 
     def work(report):
         report(0.1, f"assigning attributes ({body.backend})")

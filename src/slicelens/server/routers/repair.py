@@ -14,7 +14,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.errors import SliceLensError
-from slicelens.server.deps import RunDep, StateDep
+from slicelens.server.deps import NAME, RunDep, StateDep
+from slicelens.server.guard import refuse_client_paths
 from slicelens.server.routers.jobs import job_out
 from slicelens.server.schemas import JobOut
 
@@ -38,7 +39,8 @@ class RepairJobIn(BaseModel):
 
 class CompareJobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    baseline: str = Field(min_length=1, max_length=200, description="the run before repair")
+    baseline: str = Field(min_length=1, max_length=200, pattern=NAME,
+                          description="id of the run before repair (a run of this workspace)")
     slicer: str | None = Field("attribution", max_length=100)
 
 
@@ -70,6 +72,7 @@ def start_repair(body: RepairJobIn, rd: RunDep, state: StateDep) -> JobOut:
     this one, as one background job; the result names the new run."""
     from slicelens.repair.base import load_repairs
 
+    refuse_client_paths(body.params)  # e.g. a label oracle CSV: set on the server's machine
     if body.strategy not in load_repairs():
         raise SliceLensError(f"unknown repair strategy {body.strategy!r}; choose one of "
                              f"{sorted(load_repairs())}")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from slicelens.errors import WorkspaceError
 from slicelens.server.deps import RunDep, SlicerName, SliceSetDep, StateDep
+from slicelens.server.guard import refuse_client_paths
 from slicelens.server.routers.jobs import job_out
 from slicelens.server.routers.samples import sample_rows
 from slicelens.server.schemas import (
@@ -126,6 +127,7 @@ def start_slicing(slicer: SlicerName, body: SliceJobIn, rd: RunDep, state: State
     from slicelens.pipeline.slices import find_slices
     from slicelens.slicing.base import get_slicer
 
+    refuse_client_paths(body.params)
     get_slicer(slicer, **body.params)  # an unknown name fails now, listing the known ones
 
     def work(report):

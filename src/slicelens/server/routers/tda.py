@@ -8,14 +8,16 @@ Routes call ``slicelens.pipeline.tda``; results are the files it saves under
 
 from __future__ import annotations
 
+import re
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from slicelens.errors import WorkspaceError
+from slicelens.errors import DataError, WorkspaceError
 from slicelens.server.deps import NAME, RunDep, StateDep
+from slicelens.server.guard import refuse_client_paths
 from slicelens.server.routers.jobs import job_out
 from slicelens.server.routers.samples import sample_rows
 from slicelens.server.schemas import JobOut, SamplePage
@@ -134,6 +136,10 @@ def start_tda(body: TdaJobIn, rd: RunDep, state: StateDep) -> JobOut:
     from slicelens.pipeline.tda import attribute_errors, resolve_error_group, result_path
     from slicelens.tda.params import TDAParams
 
+    refuse_client_paths(body.params)
+    if "->" not in body.error_group and not re.match(NAME, body.error_group.split(":", 1)[0]):
+        raise DataError("the slice set of an error group is a name (letters, digits, _ . -)",
+                        field="error_group")
     params = validate(TDAParams, body.params)
     err = resolve_error_group(rd.run, body.error_group)  # a bad spec fails now, not in the job
 
