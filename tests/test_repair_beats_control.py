@@ -67,3 +67,25 @@ def _group_acc(run, gt, group: str) -> float:
     df = join_ground_truth(run.samples, gt)
     df = df[(df["split"] == "test") & (df["group"] == group)]
     return float(df["correct"].astype(bool).mean())
+
+
+def test_repair_over_seeds_states_the_gain_with_an_interval(problem, capsys):
+    import argparse
+
+    from slicelens.cli import repair as cli_repair
+
+    st = problem
+    p = argparse.ArgumentParser()
+    cli_repair.add_arguments(p)
+    args = p.parse_args(["-w", str(st.workspace.root), "--run", st.run.id, "--seeds", "3",
+                         "--epochs", "4", "--patience", "3"])
+    assert cli_repair.run(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("verdict: ") == 3   # worst group, worst slice, average
+    assert "worst group accuracy: beats its matched control" in out
+    runs = [r for r in st.workspace.runs() if "-s" in r.id and "dfr" in r.id]
+    assert len(runs) == 3
+    for r in runs:   # each seed is paired with a control of the same seed
+        ctrl = st.workspace.run(r.record["control_run"])
+        assert ctrl.record["train"]["seed"] == r.record["train"]["seed"]
+        assert r.record["plan"]["params"]["cut_seed"] == r.record["train"]["seed"] - 3

@@ -25,7 +25,7 @@ from slicelens.cli.common import add_run, add_workspace
 HELP = "repair a model (DFR, group balance, CoRM, ...) into a new run, beside its control"
 #: flags of the command itself and of training; a strategy option of the same name is
 #: only reachable through --set
-RESERVED = {"workspace", "run", "strategy", "set", "init", "name", "no_control", "control"}
+RESERVED = {"workspace", "run", "strategy", "set", "init", "name", "no_control", "control", "seeds"}
 
 
 def _strategy_fields():
@@ -61,6 +61,9 @@ def add_arguments(p):
     p.add_argument("--name", default=None, help="name part of the new run id (default: the strategy)")
     p.add_argument("--no-control", action="store_true",
                    help="skip the matched control (the report then cannot state a gain)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="repeat the repair and its control with this many seeds and state the "
+                        "gain with a 95%% interval (default: 1)")
     classes = load_repairs()
     for name, fields in _strategy_fields().items():
         if fields:
@@ -92,13 +95,23 @@ def run(args) -> int:
     from slicelens.repair.base import get_repair
 
     ws, base = open_run(args)
+    if args.seeds < 1:
+        from slicelens.errors import SliceLensError
+
+        raise SliceLensError(f"--seeds must be at least 1, got {args.seeds}")
     fields = get_repair(args.strategy).Params.model_fields
     params = {k: getattr(args, k) for k in fields
               if k not in RESERVED and k not in TrainConfig.model_fields
               and getattr(args, k, None) is not None}
     params.update(_parse_sets(args.set))
     given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k, None) is not None}
-    train_cfg = validate(TrainConfig, given) if given else None
+    # given options override the base model's stored training settings, not all of them
+    from slicelens.pipeline.retrain import resolve_train_config
+
+    train_cfg = (validate(TrainConfig, {**resolve_train_config(base).model_dump(), **given})
+                 if given else None)
+    if args.seeds > 1:
+        return _run_seeds(args, ws, base, params, train_cfg)
     plan, new = run_repair(ws, base, args.strategy, params, train_cfg,
                            progress=lambda _f, msg: print(msg), init=args.init, name=args.name,
                            control=not args.no_control)
@@ -115,6 +128,22 @@ def run(args) -> int:
         print_evaluation(report)
     print(f"\nNext: slicelens evaluate --workspace {args.workspace} --run {new.id} "
           f"--baseline {base.id}")
+    return 0
+
+
+def _run_seeds(args, ws, base, params, train_cfg) -> int:
+    from slicelens.cli.common import table
+    from slicelens.pipeline.repair import run_repair_seeds
+
+    res = run_repair_seeds(ws, base, args.strategy, params, train_cfg, args.seeds,
+                           progress=lambda _f, msg: print(msg), init=args.init, name=args.name,
+                           slicer=getattr(args, "slicer", None) or "attribution")
+    rows = [{"seed": r["seed"], "run": r["run"], "control": r["control"],
+             **{f"{m} (after)": v for m, v in r["after"].items()},
+             **{f"{m} (control)": v for m, v in r["control_figures"].items()}} for r in res["runs"]]
+    print(table(rows))
+    for v in res["verdicts"].values():
+        print(f"verdict: {v}")
     return 0
 
 

@@ -71,3 +71,79 @@ def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | 
     new_run = type(new_run)(new_run.path)
     tell(1.0, f"new run {new_run.id}; control {ctrl.id}")
     return plan, new_run
+
+
+#: per-strategy parameters that seed the strategy's own randomness (shifted per seed)
+SEED_PARAMS = ("cut_seed", "balance_seed", "id_seed", "seed")
+
+
+def run_repair_seeds(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
+                     train_cfg=None, seeds: int = 3, progress=None, *, init: str = "scratch",
+                     name: str | None = None, slicer: str = "attribution") -> dict:
+    """:func:`run_repair` with ``seeds`` seeds, each paired with its own matched control.
+
+    Seed ``k`` trains with ``train_cfg.seed + k`` and shifts the strategy's own seed
+    parameters (:data:`SEED_PARAMS`) by ``k``. The gains against the controls are paired
+    per seed and summarised with a t-interval (:mod:`slicelens.evaluate.seeds`).
+
+    Returns
+    -------
+    dict: ``runs`` (per seed: ``seed``, ``run``, ``control`` and the figures of both),
+    ``gains`` (metric -> :func:`~slicelens.evaluate.seeds.paired_gain`) and ``verdicts``
+    (metric -> words).
+    """
+    from slicelens.evaluate.seeds import paired_gain, seed_verdict
+    from slicelens.pipeline.retrain import resolve_train_config
+    from slicelens.repair.base import get_repair
+    from slicelens.store import Workspace
+
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    run = ws.run(run) if isinstance(run, str) else run
+    cfg = resolve_train_config(run, train_cfg)
+    fields = get_repair(strategy).Params.model_fields
+    rows = []
+    for k in range(seeds):
+        p = dict(params or {})
+        for f in SEED_PARAMS:
+            if f in fields:
+                p[f] = int(p.get(f, fields[f].default or 0)) + k
+        _, new = run_repair(ws, run, strategy, p, cfg.model_copy(update={"seed": cfg.seed + k}),
+                            progress, init=init, name=f"{name or strategy}-s{k}")
+        ctrl = ws.run(new.record["control_run"])
+        rows.append({"seed": cfg.seed + k, "run": new.id, "control": ctrl.id,
+                     "after": repair_figures(run, new, slicer),
+                     "control_figures": repair_figures(run, ctrl, slicer)})
+    metrics = [m for m in ("worst_group", "worst_slice", "average") if m in rows[0]["after"]]
+    gains = {m: paired_gain([{"after": r["after"][m], "control": r["control_figures"][m]}
+                             for r in rows]) for m in metrics}
+    return {"runs": rows, "gains": gains,
+            "verdicts": {m: seed_verdict(g, m.replace("_", " ") + " accuracy")
+                         for m, g in gains.items()}}
+
+
+def repair_figures(base, run, slicer: str = "attribution") -> dict:
+    """Test-split figures of ``run`` from its stored predictions: ``average``,
+    ``worst_slice`` (the lowest accuracy over ``base``'s slices with 10 or more test
+    samples) and, where the demo's ground truth sits beside the manifest, ``worst_group``."""
+    import numpy as np
+    import pandas as pd
+
+    from slicelens.evaluate.groups import worst_group_accuracy
+    from slicelens.evaluate.planted import join_ground_truth
+    from slicelens.pipeline.evaluate import _ground_truth, _has_slices, _rows_of, _slice_names
+
+    s = base.samples
+    ids = s["id"].to_numpy(str)[(s["split"] == "test").to_numpy() & (s["label"] >= 0).to_numpy()]
+    rows = _rows_of(run, ids)
+    correct = rows["correct"].to_numpy(dtype=bool, na_value=False)
+    out = {"average": float(correct.mean())}
+    if _has_slices(base, slicer):
+        names = _slice_names(base, slicer, "test", pd.Index(ids)).to_numpy()
+        accs = [correct[names == n].mean() for n in set(names) - {""} if (names == n).sum() >= 10]
+        if accs:
+            out["worst_slice"] = float(np.min(accs))
+    gt, _ = _ground_truth(base, "auto")
+    if gt is not None:
+        out["worst_group"] = worst_group_accuracy(correct, join_ground_truth(rows, gt)["group"]
+                                                  .to_numpy(str))[1]
+    return out
