@@ -185,6 +185,10 @@ def test_hibug_loop_end_to_end_on_the_demo(demo_state):
     gen_params = st.workspace.run(res["generate"]["run"]).record["plan"]["params"]
     assert gen_params["relaxed"] >= 0 and gen_params["uncorrected"] >= 0  # prompt fidelity kept
     assert any("[hibug 2]" in line for line in lines)
+    # both repairs are shown beside one matched control (the same plain-retrain regime)
+    assert res["select"]["control"] == res["generate"]["control"]
+    assert st.workspace.run(res["select"]["control"]).record["plan"]["strategy"] == "control"
+    assert sum("against its matched control" in line for line in lines) == 2
 
 
 def test_compositor_falls_back_to_misclassified_donors(tmp_path):

@@ -51,22 +51,28 @@ def step_hibug_bugs(st, top: int = 8) -> None:
 
 
 def _repair(st, strategy: str, label: str, **params) -> dict:
+    """Plan, retrain and show before / matched control / after (the control is the plain
+    retrain with the same settings, shared with every repair of the same regime)."""
     from slicelens.evaluate.groups import load_ground_truth
     from slicelens.evaluate.planted import group_figures
-    from slicelens.pipeline.retrain import apply_plan
-    from slicelens.repair.base import get_repair
+    from slicelens.pipeline.repair import run_repair
 
     t0 = time.perf_counter()
-    plan = get_repair(strategy).plan(st.workspace, st.run, **params)
-    new_run = apply_plan(st.workspace, st.run, plan, name=strategy)
+    plan, new_run = run_repair(st.workspace, st.run, strategy, params, st.cfg.train, name=strategy)
+    control = st.workspace.run(new_run.record["control_run"])
     gt = load_ground_truth(st.paths.ground_truth)
-    before, after = group_figures(st.run.samples, gt), group_figures(new_run.samples, gt)
+    before, ctrl, after = (group_figures(r.samples, gt) for r in (st.run, control, new_run))
     rows = [{"model": m, "average accuracy": f["average_accuracy"],
              "worst-group accuracy": f["worst_group_accuracy"], "worst group": f["worst_group"]}
-            for m, f in (("before", before), (f"after {label}", after))]
+            for m, f in (("before", before), (f"matched control ({control.id})", ctrl),
+                         (f"after {label}", after))]
     st.echo(_indent(plan.description))
     st.echo(_indent(table(rows)))
-    return {"plan": plan.summary(), "run": new_run.id, "before": before, "after": after,
+    d = after["worst_group_accuracy"] - ctrl["worst_group_accuracy"]
+    st.echo(_indent(f"against its matched control: worst group {d:+.3f}, average "
+                    f"{after['average_accuracy'] - ctrl['average_accuracy']:+.3f}"))
+    return {"plan": plan.summary(), "run": new_run.id, "control": control.id, "before": before,
+            "control_figures": ctrl, "after": after,
             "params": {k: v for k, v in plan.params.items() if k != "prompt_texts"},
             "seconds": time.perf_counter() - t0}
 

@@ -37,13 +37,20 @@ def demo_summary(st) -> str:
     models = [("original model", st.run)]
     models += [(label, run) for label, run in (st.results.get("repairs") or {}).items()]
     hibug = st.results.get("hibug", {})
+    controls = dict(st.results.get("controls") or {})
     for key, label in (("select", "HiBug selection from the pool"),
                        ("generate", "HiBug generated debug images")):
         if key in hibug:
             models.append((label, st.workspace.run(hibug[key]["run"])))
+            ctrl = hibug[key].get("control")
+            if ctrl:
+                name = next((lab for lab, r in models if r.id == ctrl), f"matched control ({ctrl})")
+                if all(r.id != ctrl for _, r in models):
+                    models.append((name, st.workspace.run(ctrl)))
+                controls[label] = name
     rows = [{"model": label, "run": run.id, **figures(run)} for label, run in models]
     by_label = {r["model"]: r for r in rows}
-    for label, ctrl in (st.results.get("controls") or {}).items():
+    for label, ctrl in controls.items():
         if label in by_label and ctrl in by_label:
             d = by_label[label]["worst group"] - by_label[ctrl]["worst group"]
             by_label[label]["vs control"] = f"{d:+.3f}"

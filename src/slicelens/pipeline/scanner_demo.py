@@ -154,9 +154,12 @@ def step_repair(st) -> None:
     repairs, controls = {}, {}
     for strategy, params, label in ((DEFAULT_STRATEGY, {}, f"{DEFAULT_STRATEGY} from marks (default)"),
                                     ("corm", CORM_PARAMS, "CoRM from marks")):
+        def tell(_f, msg):
+            if msg.startswith("matched control:"):
+                st.echo(_indent(msg))
         try:
             plan, new = run_repair(st.workspace, st.run, strategy, params, st.cfg.train,
-                                   progress=lambda _f, m: st.echo(_indent(m)) if "control" in m else None)
+                                   progress=tell)
         except SliceLensError as e:  # e.g. the script marked no slice spurious
             st.echo(_indent(f"{label} skipped: {e}"))
             continue

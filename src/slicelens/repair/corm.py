@@ -42,6 +42,7 @@ from pydantic import BaseModel, Field
 
 from slicelens.errors import SliceLensError, WorkspaceError
 from slicelens.repair.base import RepairStrategy, register_repair
+from slicelens.repair.groups import spurious_slice_ids as spurious_slices
 from slicelens.repair.plan import TrainingPlan, new_plan_dir
 
 
@@ -99,32 +100,6 @@ class CoRM(RepairStrategy):
                             noise_sigma=p.sigma)
         plan.save(folder / "plan.json")
         return plan
-
-
-def spurious_slices(table: pd.DataFrame, source: str, threshold: float) -> list[str]:
-    """Slice ids CoRM treats as spurious.
-
-    Parameters
-    ----------
-    table : DataFrame
-        From :func:`slicelens.feedback.propagation.spuriousness` (``slice_id``,
-        ``spuriousness``, ``source``, ``mark``).
-    source : {"marks", "propagation"}
-    threshold : float
-        ``propagation``: spuriousness strictly above it (NaN never counts).
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"slice_id": ["a", "b", "c"], "spuriousness": [1.0, 0.7, 0.2],
-    ...                   "source": ["human", "propagated", "propagated"], "mark": ["spurious", "", ""]})
-    >>> spurious_slices(t, "marks", 0.5), spurious_slices(t, "propagation", 0.5)
-    (['a'], ['a', 'b'])
-    """
-    if source == "marks":
-        keep = (table["source"] == "human") & (table["mark"] == "spurious")
-    else:
-        keep = table["spuriousness"].to_numpy(dtype=float) > threshold
-    return table.loc[keep, "slice_id"].tolist()
 
 
 def corm_masks(run, slicer: str, slice_ids: list[str], p: CoRMParams) -> tuple[np.ndarray, np.ndarray]:

@@ -21,9 +21,9 @@ Departure from the paper: one fit per C instead of an ensemble over random subse
 
 from __future__ import annotations
 
-import numpy as np
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 
 from slicelens.errors import SliceLensError
