@@ -16,6 +16,13 @@ person said instead:
 Samples of every split get a pseudo-group: the slice set's own members on the split it
 was fitted on (usually ``val``), the stored assignment (``find_slices``) elsewhere.
 
+**Small groups are merged.** A marked slice usually holds a few members of other
+classes; as pseudo-groups of their own, 3 or 5 validation samples would decide every
+worst-group selection (one sample moves the score by 0.2-0.3) and take enormous balanced
+weights. A class whose spurious half has fewer than ``min_group`` (default 20) validation
+members therefore has no spurious pseudo-group: those samples stay in the rest of their
+class, in every split. The summary lists the merged classes.
+
 Every repair strategy in :mod:`slicelens.repair` that needs groups reads one
 :class:`PseudoGroups`; the true groups are never read (only evaluation does).
 
@@ -53,6 +60,9 @@ class PseudoGroupParams(BaseModel):
     select_by: Literal["worst_group", "accuracy"] = Field(
         "worst_group", description="early stopping / model selection on validation: the worst "
         "pseudo-group's accuracy, or plain accuracy")
+    min_group: int = Field(20, ge=1, description="a class's spurious pseudo-group needs this "
+                           "many validation members; fewer are merged into the rest of the "
+                           "class (a handful of samples would decide every selection)")
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ class PseudoGroups:
         The slices taken as spurious.
     source : str
     classes : tuple of str
+    merged : tuple of str
+        Classes whose spurious half was too small and stayed whole (``min_group``).
     """
 
     ids: np.ndarray
@@ -81,6 +93,7 @@ class PseudoGroups:
     slices: tuple[str, ...]
     source: str
     classes: tuple[str, ...]
+    merged: tuple[str, ...] = ()
 
     @property
     def group(self) -> np.ndarray:
@@ -114,7 +127,7 @@ class PseudoGroups:
         """JSON-able description: source, slices, counts per split and group."""
         return {"source": self.source, "slices": list(self.slices),
                 "counts": self.counts().to_dict("records"),
-                "excluded": int(self.excluded.sum())}
+                "excluded": int(self.excluded.sum()), "merged_classes": list(self.merged)}
 
 
 def pseudo_groups(workspace, run, p: PseudoGroupParams) -> PseudoGroups:
@@ -145,12 +158,23 @@ def pseudo_groups(workspace, run, p: PseudoGroupParams) -> PseudoGroups:
     for name, labels in per_split.items():
         assigned[split == name] = labels
     labelled = samples["label"].to_numpy() >= 0
+    label = samples["label"].to_numpy(np.int64)
     spurious = np.isin(assigned, [index[s] for s in chosen])
     excluded = np.isin(assigned, [index[s] for s in wrong])
+    merged = []
+    for c in np.unique(label[labelled]):
+        if ((split == "val") & (label == c) & spurious & ~excluded).sum() < p.min_group:
+            spurious &= label != c
+            merged.append(run.classes[int(c)])
+    if not spurious[labelled & (split == "val")].any():
+        raise SliceLensError(
+            f"the slices taken as spurious ({', '.join(chosen)}) hold fewer than "
+            f"{p.min_group} validation samples of any class; mark more slices spurious or "
+            "lower min_group")
     return PseudoGroups(ids=samples["id"].to_numpy(str)[labelled], split=split[labelled],
-                        label=samples["label"].to_numpy(np.int64)[labelled],
-                        spurious=spurious[labelled], excluded=excluded[labelled],
-                        slices=tuple(chosen), source=p.source, classes=tuple(run.classes))
+                        label=label[labelled], spurious=spurious[labelled],
+                        excluded=excluded[labelled], slices=tuple(chosen), source=p.source,
+                        classes=tuple(run.classes), merged=tuple(merged))
 
 
 def spurious_slice_ids(table: pd.DataFrame, source: str, threshold: float) -> list[str]:
