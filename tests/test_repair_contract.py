@@ -123,7 +123,7 @@ def test_new_strategies_are_carried_out(name, bed):
 
 
 def test_pseudo_groups_follow_the_marks(bed):
-    pg = pseudo_groups(bed.workspace, bed.run, PseudoGroupParams())
+    pg = pseudo_groups(bed.workspace, bed.run, PseudoGroupParams(min_spurious=1))
     ss_first = bed.run.samples.set_index("id")
     val_ids, val_group = pg.of("val")
     from slicelens.slicing.base import SliceSet
@@ -137,6 +137,25 @@ def test_pseudo_groups_follow_the_marks(bed):
     assert pg.slices == (ss.slices[0].id,)
     counts = pg.counts()
     assert counts["n"].sum() == len(pg.ids)
+
+
+def test_small_spurious_halves_are_merged_into_their_class(bed):
+    from slicelens.slicing.base import SliceSet
+
+    ss = SliceSet.load(bed.run.path, "attribution")
+    s = bed.run.samples.set_index("id")
+    labels = s.loc[list(ss.slices[0].members), "label"].to_numpy()
+    per_class = {c: int((labels == c).sum()) for c in set(labels.tolist())}
+    k = max(per_class.values())   # the largest class share of the marked slice stays
+    pg = pseudo_groups(bed.workspace, bed.run, PseudoGroupParams(min_spurious=k))
+    _, val_group = pg.of("val")
+    kept = {c for c, n in per_class.items() if n >= k}
+    assert {int(g) // 2 for g in val_group if g % 2 == 1} == kept
+    assert set(pg.merged) == {bed.run.classes[c] for c in range(len(bed.run.classes))} - {
+        bed.run.classes[c] for c in kept}
+    assert pg.summary()["merged_classes"] == list(pg.merged)
+    with pytest.raises(SliceLensError, match="fewer than"):
+        pseudo_groups(bed.workspace, bed.run, PseudoGroupParams(min_spurious=k + 1000))
 
 
 def test_pseudo_groups_need_a_spurious_mark(tmp_path, bed):

@@ -48,7 +48,8 @@ def add_model_args(parser: argparse.ArgumentParser, model: type[BaseModel], *,
             args = [a for a in get_args(ann) if a is not type(None)]
             ann = args[0] if len(args) == 1 else str
             origin = get_origin(ann)
-        help_ = (f.description or "") + (f" (default: {f.default!r})" if not f.is_required() else "")
+        help_ = ((f.description or "") + (f" (default: {f.default!r})" if not f.is_required()
+                                          else "")).replace("%", "%%")  # argparse formats %
         kw: dict[str, Any] = {"dest": name, "default": None, "help": help_}
         if ann is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)

@@ -19,8 +19,9 @@ was fitted on (usually ``val``), the stored assignment (``find_slices``) elsewhe
 **Small groups are merged.** A marked slice usually holds a few members of other
 classes; as pseudo-groups of their own, 3 or 5 validation samples would decide every
 worst-group selection (one sample moves the score by 0.2-0.3) and take enormous balanced
-weights. A class whose spurious half has fewer than ``min_group`` (default 20) validation
-members therefore has no spurious pseudo-group: those samples stay in the rest of their
+weights. A class whose spurious half has fewer than ``min_spurious`` validation members
+(default: 2.5% of the labelled validation samples, clipped to [5, 20]; 20 on the demo)
+therefore has no spurious pseudo-group: those samples stay in the rest of their
 class, in every split. The summary lists the merged classes.
 
 Every repair strategy in :mod:`slicelens.repair` that needs groups reads one
@@ -60,9 +61,10 @@ class PseudoGroupParams(BaseModel):
     select_by: Literal["worst_group", "accuracy"] = Field(
         "worst_group", description="early stopping / model selection on validation: the worst "
         "pseudo-group's accuracy, or plain accuracy")
-    min_group: int = Field(20, ge=1, description="a class's spurious pseudo-group needs this "
-                           "many validation members; fewer are merged into the rest of the "
-                           "class (a handful of samples would decide every selection)")
+    min_spurious: int | None = Field(
+        None, ge=1, description="a class's spurious pseudo-group needs this many validation "
+        "members, else it is merged into the rest of the class (default: 2.5% of the labelled "
+        "validation samples, at least 5, at most 20)")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class PseudoGroups:
     source : str
     classes : tuple of str
     merged : tuple of str
-        Classes whose spurious half was too small and stayed whole (``min_group``).
+        Classes whose spurious half was too small and stayed whole (``min_spurious``).
     """
 
     ids: np.ndarray
@@ -162,15 +164,17 @@ def pseudo_groups(workspace, run, p: PseudoGroupParams) -> PseudoGroups:
     spurious = np.isin(assigned, [index[s] for s in chosen])
     excluded = np.isin(assigned, [index[s] for s in wrong])
     merged = []
+    n_val = int(((split == "val") & labelled).sum())
+    min_spurious = p.min_spurious or int(np.clip(round(0.025 * n_val), 5, 20))
     for c in np.unique(label[labelled]):
-        if ((split == "val") & (label == c) & spurious & ~excluded).sum() < p.min_group:
+        if ((split == "val") & (label == c) & spurious & ~excluded).sum() < min_spurious:
             spurious &= label != c
             merged.append(run.classes[int(c)])
     if not spurious[labelled & (split == "val")].any():
         raise SliceLensError(
             f"the slices taken as spurious ({', '.join(chosen)}) hold fewer than "
-            f"{p.min_group} validation samples of any class; mark more slices spurious or "
-            "lower min_group")
+            f"{min_spurious} validation samples of any class; mark more slices spurious or "
+            "lower min_spurious")
     return PseudoGroups(ids=samples["id"].to_numpy(str)[labelled], split=split[labelled],
                         label=label[labelled], spurious=spurious[labelled],
                         excluded=excluded[labelled], slices=tuple(chosen), source=p.source,
