@@ -5,16 +5,19 @@ pytorch-grad-cam template): the activation ``A`` of the layer to explain, the lo
 and - when the model ends in global average pooling + linear - the head's weights,
 which give GradCAM in closed form (no backward pass).
 
-Two ways to reach ``A`` inside a model:
+Two ways to reach ``A`` inside a model, whatever its forward does:
 
 * a forward hook on a named sub-module (``nn.Module`` and unflattened ``torch.export``
-  programs);
-* a split of a model whose forward is the composition of its children (TorchScript,
-  where hooks are not available): ``body = children[:k]``, ``tail = children[k:]``. The
-  split is verified numerically against the model's own forward.
+  programs); a ViT-style token output ``(n, T, D)`` is rerouted through its grid
+  ``(n, D, s, s)`` (:mod:`slicelens.models.outputs`), so gradients reach the grid;
+* a cut of the TorchScript ``forward`` graph at the layer's call
+  (:mod:`slicelens.models.script`): ``body(x) = A``, ``tail(x, A) = output``. The cut is
+  verified numerically against the model's own forward.
 
-Whether the head is "pooled-linear" is not guessed from names: it is checked on a
-probe batch, ``logits == mean_hw(A) @ W.T + b`` within tolerance.
+The model's output may be a tensor, a tuple, a dict or a transformers output object
+(:func:`~slicelens.models.outputs.as_logits`). Whether the head is "pooled-linear" is not
+guessed from names or module order: every ``(C, d)`` linear weight is checked on a probe
+batch, ``logits == mean_hw(A) @ W.T + b`` within tolerance.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import torch
 from torch import nn
 
 from slicelens.errors import ModelError
+from slicelens.models.outputs import as_logits, first_tensor, grid_to_tokens, is_map, token_grid
+from slicelens.models.script import call_outputs, split_script
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -53,13 +58,14 @@ class _Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    return list(module.named_children())
-
-
-def _is_conv_like(m: nn.Module) -> bool:
-    name = getattr(m, "original_name", type(m).__name__)
-    return isinstance(m, nn.Conv2d) or name == "Conv2d"
+def _is_head_pool(m: nn.Module) -> bool:
+    """An adaptive pooling module: the head's pooling (VGG's 7x7), not a layer to explain."""
+    graph = getattr(m, "graph", None)  # an unflattened torch.export module: read its ops
+    if isinstance(graph, torch.fx.Graph):
+        ops = [str(n.target) for n in graph.nodes if n.op == "call_function"]
+        return len(ops) == 1 and ops[0].startswith(("aten.adaptive_avg_pool2d", "aten.adaptive_max_pool2d"))
+    name = getattr(m, "original_name", None) or type(m).__name__
+    return name.startswith(("AdaptiveAvgPool", "AdaptiveMaxPool"))
 
 
 class ModelAdapter:
@@ -75,7 +81,8 @@ class ModelAdapter:
         Square input side in pixels.
     layer : str, optional
         Name (``named_modules`` path) of the layer to explain. Default: the last module
-        whose output is a 4-D map (found on a probe batch), i.e. the last conv block.
+        whose output is a 4-D map (found on a probe batch), i.e. the last conv block; for
+        a transformer whose token grid follows its last map, the last block of tokens.
     normalize : "imagenet", "none" or (mean, std)
         Normalisation applied to ``[0, 1]`` images before the model.
     device : str or torch.device, optional
@@ -87,7 +94,7 @@ class ModelAdapter:
     head : LinearHead or None
         Set when the model is verified to end in global-average-pool + linear.
     mode : {"hook", "split"}
-        How ``A`` is reached.
+        How ``A`` is reached: a forward hook, or the cut TorchScript graph.
 
     Examples
     --------
@@ -97,6 +104,7 @@ class ModelAdapter:
     >>> A.shape[0], logits.shape, ad.head is not None
     (4, torch.Size([4, 2]), True)
     """
+
 
     def __init__(self, module, classes: Sequence[str], *, input_size: int, layer: str | None = None,
                  normalize="none", device=None):
@@ -125,7 +133,7 @@ class ModelAdapter:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Plain inference, no hooks: logits ``(n, C)`` for ``[0, 1]`` images ``(n, 3, H, W)``."""
-        return self.module(self.prepare(x))
+        return as_logits(self.module(self.prepare(x)))
 
     def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One forward pass returning ``(A, logits)``.
@@ -133,18 +141,22 @@ class ModelAdapter:
         Returns
         -------
         A : Tensor, shape (n, d, m, k)
-            Activation of the explained layer, part of the autograd graph of ``logits``.
+            Activation of the explained layer (a token grid for transformers), part of
+            the autograd graph of ``logits``.
         logits : Tensor, shape (n, C)
         """
         x = self.prepare(x)
         if self.mode == "split":
-            A = self._body(x)
-            return A, self._tail(A)
+            out = self._body(x)
+            if out.dim() == 3:  # tokens: the tail runs on the grid put back as tokens
+                A, prefix = token_grid(out)
+                return A, as_logits(self._tail(x, grid_to_tokens(out, A, prefix)))
+            return out, as_logits(self._tail(x, out))
         # the hook lives only for this call, so the caller's module is left unchanged
         self._captured = None
         handle = self._layer.register_forward_hook(self._hook)
         try:
-            logits = self.module(x)
+            logits = as_logits(self.module(x))
         finally:
             handle.remove()
         A, self._captured = self._captured, None
@@ -164,11 +176,10 @@ class ModelAdapter:
     # -- set-up ---------------------------------------------------------------------
     def _setup(self, layer: str | None) -> None:
         probe = torch.rand(2, 3, self.input_size, self.input_size, device=self.device)
-        modules = dict(self.module.named_modules())
-        is_script = isinstance(self.module, torch.jit.ScriptModule)
-        if is_script:
+        if isinstance(self.module, torch.jit.ScriptModule):
             self._setup_split(layer, probe)
         else:
+            modules = dict(self.module.named_modules())
             self.mode = "hook"
             if layer is None:
                 layer = self._find_last_map_layer(probe)
@@ -180,26 +191,36 @@ class ModelAdapter:
             A, logits = self.forward_parts(probe)
         if A.dim() != 4:
             raise ModelError(f"layer {self.layer_name!r} outputs shape {tuple(A.shape)}, "
-                             "expected a 4-D map (n, d, m, k); name a convolutional layer")
+                             "expected a 4-D map (n, d, m, k) or tokens (n, T, D); name a "
+                             "convolutional layer or a transformer block with --layer")
         self._probe_logits_dim = logits.shape[1]
         self.head = self._find_head(A, logits)
 
     def _hook(self, _module, _inp, out):
-        self._captured = out
+        t = first_tensor(out)
+        if t is None or t.dim() != 3:
+            self._captured = t
+            return None
+        # tokens: hand the model the grid put back as tokens, so logits depend on the grid
+        A, prefix = token_grid(t)
+        self._captured = A
+        tokens = grid_to_tokens(t, A, prefix)
+        return tokens if isinstance(out, torch.Tensor) else type(out)([tokens, *out[1:]])
 
     def _find_last_map_layer(self, probe) -> str:
-        """Name of the last leaf-or-block module whose output is a 4-D map."""
-        order: list[str] = []
+        """Name of the last block whose output is a spatial map (or, after it, tokens)."""
+        order: list[tuple[str, int]] = []
         handles = []
         for name, m in self.module.named_modules():
             if not name:
                 continue
 
             def rec(_m, _i, out, name=name):
-                # a 1x1 map (after global pooling) has nothing to explain
-                if isinstance(out, torch.Tensor) and out.dim() == 4 and out.shape[2] * out.shape[3] > 1:
-                    order.append(name)
-            handles.append(m.register_forward_hook(rec))
+                t = first_tensor(out)
+                if is_map(t):  # a 1x1 map (after global pooling) has nothing to explain
+                    order.append((name, t.dim()))
+            if not _is_head_pool(m):
+                handles.append(m.register_forward_hook(rec))
         try:
             with torch.no_grad():
                 self.module(self.prepare(probe))
@@ -208,65 +229,50 @@ class ModelAdapter:
                 h.remove()
         if not order:
             raise ModelError("the model has no layer with a 4-D output; name one with --layer")
+        last4 = max((i for i, (_, d) in enumerate(order) if d == 4), default=-1)
+        tokens = [name for name, _ in order[last4 + 1:]]
+        if tokens:  # a transformer: the last element of a block list (ModuleList / Sequential)
+            blocks = [n for n in tokens if n.rsplit(".", 1)[-1].isdigit()]
+            return (blocks or tokens)[-1]
         # hooks fire child-before-parent, so the last map to finish is the outermost
         # block that ends with the last conv layer: a readable name for the same tensor.
-        return order[-1]
+        return order[-1][0]
 
     def _setup_split(self, layer: str | None, probe) -> None:
         self.mode = "split"
-        kids = _children(self.module)
-        if not kids:
-            raise ModelError("a TorchScript model without sub-modules cannot be explained")
         x = self.prepare(probe)
         with torch.no_grad():
-            ref = self.module(x)
-            outs, h = [], x
-            try:
-                for _, m in kids:
-                    h = m(h)
-                    outs.append(h)
-            except Exception as e:  # noqa: BLE001 - any failure means "not a chain"
-                raise ModelError("this TorchScript model's forward is not a chain of its "
-                                 f"children ({e}); export it with torch.export or pass a "
-                                 "state_dict and an entry point") from None
-            if outs[-1].shape != ref.shape or not torch.allclose(outs[-1], ref, atol=1e-4, rtol=1e-4):
-                raise ModelError("this TorchScript model's forward is not a chain of its children; "
-                                 "export it with torch.export or pass a state_dict and entry point")
-        names = [n for n, _ in kids]
-        if layer is None:
-            cands = [i for i, o in enumerate(outs) if o.dim() == 4 and o.shape[2] * o.shape[3] > 1]
-            if not cands:
-                raise ModelError("no child of the TorchScript model outputs a 4-D map")
-            k = cands[-1]
-        else:
-            if layer not in names:
-                raise ModelError(f"with TorchScript, --layer must name a top-level child: {names}")
-            k = names.index(layer)
-        self.layer_name = names[k]
-        body = [m for _, m in kids[: k + 1]]
-        tail = [m for _, m in kids[k + 1:]]
-        self._body = lambda t: _chain(body, t)
-        self._tail = lambda t: _chain(tail, t)
+            ref = as_logits(self.module(x))
+            if layer is None:
+                pools = {n for n, m in self.module.named_modules() if _is_head_pool(m)}
+                cands = [p for p, o in call_outputs(self.module, x)
+                         if is_map(first_tensor(o)) and p not in pools]
+                if not cands:
+                    raise ModelError("the TorchScript forward calls no module that outputs a "
+                                     "4-D map; name the layer with --layer")
+                layer = cands[-1]
+            self.layer_name = layer
+            self._body, self._tail = split_script(self.module, layer)
+            _, logits = self.forward_parts(probe)
+        if logits.shape != ref.shape or not torch.allclose(logits, ref, atol=1e-4, rtol=1e-4):
+            raise ModelError(f"cutting the TorchScript forward at {layer!r} changes its output; "
+                             "pass another --layer, or the model as torch.export / an entry point")
 
     def _find_head(self, A: torch.Tensor, logits: torch.Tensor) -> LinearHead | None:
-        """The last linear layer, if ``logits == mean_hw(A) @ W.T + b`` on the probe."""
+        """A linear layer with ``logits == mean_hw(A) @ W.T + b`` on the probe, else None.
+
+        Every weight of shape ``(C, d)`` is tried, latest first, so a head after dropout,
+        flatten or a reshape in ``forward`` is found, and a wrong guess is impossible.
+        """
         pooled = A.mean(dim=(2, 3))
+        shape = (logits.shape[1], pooled.shape[1])
         for name, m in reversed(list(self.module.named_modules())):
             w = getattr(m, "weight", None)
-            if not isinstance(w, torch.Tensor) or w.dim() != 2:
+            if not isinstance(w, torch.Tensor) or tuple(w.shape) != shape:
                 continue
-            if tuple(w.shape) != (logits.shape[1], pooled.shape[1]):
-                return None
             b = getattr(m, "bias", None)
-            b = torch.zeros(w.shape[0], device=w.device) if b is None else b
+            b = torch.zeros(w.shape[0], device=w.device) if not isinstance(b, torch.Tensor) else b
             pred = pooled @ w.detach().T + b.detach()
             if torch.allclose(pred, logits, atol=1e-4, rtol=1e-3):
                 return LinearHead(w.detach().clone(), b.detach().clone(), name)
-            return None
         return None
-
-
-def _chain(mods, t):
-    for m in mods:
-        t = m(t)
-    return t

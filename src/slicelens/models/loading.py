@@ -91,7 +91,8 @@ def load_model(spec: str, *, classes, input_size: int | None = None, weights: st
     elif _ENTRY_POINT.match(spec) and not os.path.exists(spec):
         module = _from_entry_point(spec, len(classes))
     else:
-        module = _from_file(spec, allow_pickle)
+        module, hints = _from_file(spec, allow_pickle)
+        input_size = input_size or hints.get("input_size")
     if weights is not None:
         _load_weights(module, weights, allow_pickle)
     if input_size is None:
@@ -142,7 +143,8 @@ def _from_entry_point(spec: str, num_classes: int) -> nn.Module:
     return module
 
 
-def _from_file(spec: str, allow_pickle: bool) -> nn.Module:
+def _from_file(spec: str, allow_pickle: bool) -> tuple[nn.Module, dict]:
+    """``(module, hints)``; ``hints`` may hold ``input_size`` (from export example inputs)."""
     path = Path(spec)
     if not path.is_file():
         raise ModelError(f"model file {spec} not found (and {spec!r} is neither a built-in "
@@ -153,19 +155,42 @@ def _from_file(spec: str, allow_pickle: bool) -> nn.Module:
     for load in loaders:
         try:
             return load(path)
+        except ModelError:
+            raise
         except Exception:  # noqa: BLE001 - not this format; try the next one
             continue
-    return _load_pickled(path, allow_pickle)
+    return _load_pickled(path, allow_pickle), {}
 
 
-def _load_jit(path: Path) -> nn.Module:
+def _load_jit(path: Path) -> tuple[nn.Module, dict]:
     with warnings.catch_warnings():  # TorchScript is deprecated, yet users still ship it
         warnings.simplefilter("ignore", DeprecationWarning)
-        return torch.jit.load(str(path), map_location="cpu")
+        return torch.jit.load(str(path), map_location="cpu"), {}
 
 
-def _load_export(path: Path) -> nn.Module:
-    return torch.export.unflatten(torch.export.load(str(path)))
+def _load_export(path: Path) -> tuple[nn.Module, dict]:
+    ep = torch.export.load(str(path))
+    shape = export_input_shape(ep)
+    if shape is not None and isinstance(shape[0], int):
+        raise ModelError(
+            f"model file {path} was exported with a fixed batch of {shape[0]}, so it cannot run "
+            "slicelens' batches; export it again with a dynamic batch: torch.export.export(model, "
+            "(x,), dynamic_shapes=({0: torch.export.Dim('batch')},))")
+    hints = {}
+    if shape is not None and len(shape) == 4 and isinstance(shape[3], int) and shape[2] == shape[3]:
+        hints["input_size"] = shape[3]
+    return torch.export.unflatten(ep), hints
+
+
+def export_input_shape(ep) -> tuple | None:
+    """Shape of the first user input of an ``ExportedProgram`` (ints, or SymInts if dynamic)."""
+    kind = torch.export.graph_signature.InputKind.USER_INPUT
+    names = [s.arg.name for s in ep.graph_signature.input_specs if s.kind == kind]
+    for node in ep.graph.nodes:
+        if node.op == "placeholder" and names and node.name == names[0]:
+            val = node.meta.get("val")
+            return tuple(val.shape) if isinstance(val, torch.Tensor) else None
+    return None
 
 
 def _load_pickled(path: Path, allow_pickle: bool) -> nn.Module:
