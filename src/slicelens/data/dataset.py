@@ -148,6 +148,21 @@ class ImageDataset:
         return self.metadata.drop(columns=[c for c in self.hidden_columns if c in self.metadata])
 
     # -- pixels --------------------------------------------------------------------
+    def common_size(self) -> int | None:
+        """The side of every image when all are square of one size (headers only), else None."""
+        from slicelens.data.images import image_size
+
+        if self.arrays is not None:
+            h, w = self.arrays.shape[1:3]
+            return int(h) if h == w and len(self) else None
+        first = None
+        for p in self.paths:
+            hw = image_size(p)
+            if hw is None or hw[0] != hw[1] or (first is not None and hw != first):
+                return None
+            first = hw
+        return None if first is None else int(first[0])
+
     def load_uint8(self, index: Sequence[int] | np.ndarray, size: int | None = None) -> np.ndarray:
         """Decode images as RGB uint8.
 

@@ -38,6 +38,15 @@ def decode_rgb(path: str | Path) -> np.ndarray:
         raise DataError(f"cannot decode image: {e}", file=str(path)) from None
 
 
+def image_size(path: str | Path) -> tuple[int, int] | None:
+    """``(height, width)`` from the image header (no decode), or None if unreadable."""
+    try:
+        with Image.open(path) as im:
+            return im.size[1], im.size[0]
+    except Exception:  # noqa: BLE001 - an unreadable image has no size to share
+        return None
+
+
 def resize_rgb(img: np.ndarray, size: int) -> np.ndarray:
     """Bilinear resize of an RGB image ``(H, W, 3)`` uint8 to ``(size, size, 3)`` uint8."""
     return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR), dtype=np.uint8)

@@ -231,7 +231,8 @@ def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec, model
     """The run's record: written as "running", or the existing one if it matches."""
     model = dict(model_spec)
     for key, value in (("classes", list(adapter.classes)), ("input_size", adapter.input_size),
-                       ("layer", adapter.layer_name)):
+                       ("layer", adapter.layer_name),
+                       ("normalize", getattr(adapter, "normalization", None))):
         if model.get(key) is None:  # pin defaults, so a reload gets the same model
             model[key] = value
     new = json.loads(json.dumps({

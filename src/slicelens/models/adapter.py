@@ -29,11 +29,10 @@ import torch
 from torch import nn
 
 from slicelens.errors import ModelError
+from slicelens.models.normalize import canonical, parse_normalize
 from slicelens.models.outputs import as_logits, first_tensor, grid_to_tokens, is_map, token_grid
 from slicelens.models.script import call_outputs, split_script
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -83,14 +82,17 @@ class ModelAdapter:
         Name (``named_modules`` path) of the layer to explain. Default: the last module
         whose output is a 4-D map (found on a probe batch), i.e. the last conv block; for
         a transformer whose token grid follows its last map, the last block of tokens.
-    normalize : "imagenet", "none" or (mean, std)
-        Normalisation applied to ``[0, 1]`` images before the model.
+    normalize : "imagenet", "none", "MEAN,STD" or (mean, std)
+        Normalisation applied to ``[0, 1]`` images before the model
+        (:func:`~slicelens.models.normalize.parse_normalize`).
     device : str or torch.device, optional
 
     Attributes
     ----------
     layer_name : str
         The layer explained.
+    normalization : str
+        The normalisation in its short form (``none``, ``imagenet``, ``0.5,0.25``).
     head : LinearHead or None
         Set when the model is verified to end in global-average-pool + linear.
     mode : {"hook", "split"}
@@ -112,9 +114,9 @@ class ModelAdapter:
         self.classes = list(classes)
         self.input_size = int(input_size)
         self.device = torch.device(device) if device is not None else torch.device("cpu")
-        if normalize == "imagenet":
-            normalize = (IMAGENET_MEAN, IMAGENET_STD)
-        self.normalize = None if normalize in (None, "none") else _Normalize(*normalize)
+        stats = parse_normalize(normalize)
+        self.normalization = canonical(normalize)
+        self.normalize = None if stats is None else _Normalize(*stats)
         self.module.to(self.device)
         if self.normalize is not None:
             self.normalize.to(self.device)

@@ -27,15 +27,14 @@ import pickle
 import re
 import warnings
 from pathlib import Path
-from typing import Literal
-
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from torch import nn
 
 from slicelens.errors import ModelError
 from slicelens.models.adapter import ModelAdapter
 from slicelens.models.builtin import BUILTINS, build_model, builtin_info
+from slicelens.models.normalize import canonical, preprocessor_hints
 from slicelens.utils import resolve_device
 
 _ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -48,17 +47,29 @@ class ModelSpec(BaseModel):
                       "or entry point package.module:function")
     weights: str | None = Field(None, description="state_dict file for a built-in or an entry point")
     layer: str | None = Field(None, description="layer to explain (default: the last conv block)")
-    normalize: Literal["imagenet", "none"] | None = Field(
-        None, description="input normalisation (default: the built-in's, else none)")
+    normalize: str | None = Field(
+        None, description="input normalisation: imagenet, none, or MEAN,STD of [0, 1] pixels "
+        "(2 numbers, or 3 means then 3 stds) (default: the built-in's, a "
+        "preprocessor_config.json next to the model, else none)")
     input_size: int | None = Field(None, ge=8, le=4096,
-                                   description="square input side in pixels (default: the built-in's)")
+                                   description="square input side in pixels (default: the built-in's, "
+                                   "a torch.export's example input, a preprocessor_config.json, or "
+                                   "the data's when all images share one size)")
     allow_pickle: bool = Field(False, description="allow loading a pickled whole model "
                                "(runs code from the file: only for files you trust)")
+
+    @field_validator("normalize")
+    @classmethod
+    def _known_normalize(cls, v):
+        try:
+            return None if v is None else canonical(v)
+        except ModelError as e:
+            raise ValueError(str(e)) from None
 
 
 def load_model(spec: str, *, classes, input_size: int | None = None, weights: str | None = None,
                layer: str | None = None, normalize=None, allow_pickle: bool = False,
-               device=None) -> ModelAdapter:
+               device=None, data_size: int | None = None) -> ModelAdapter:
     """Load ``spec`` and wrap it in a :class:`ModelAdapter` checked against ``classes``.
 
     Parameters
@@ -68,13 +79,17 @@ def load_model(spec: str, *, classes, input_size: int | None = None, weights: st
     classes : sequence of str
         The model's classes in output order.
     input_size : int, optional
-        Required unless ``spec`` is a built-in.
+        Default: the built-in's, a ``torch.export`` file's example input, a
+        ``preprocessor_config.json``, else ``data_size``.
     weights : path, optional
         ``state_dict`` file (loaded with ``weights_only=True`` unless ``allow_pickle``).
     layer, normalize, device
-        Passed to :class:`ModelAdapter`; ``normalize`` defaults to the built-in's, else ``"none"``.
+        Passed to :class:`ModelAdapter`; ``normalize`` defaults to the built-in's, else a
+        ``preprocessor_config.json`` beside the model or weights file, else ``"none"``.
     allow_pickle : bool
         Allow unpickling a whole model (or a weights file needing arbitrary objects).
+    data_size : int, optional
+        The data's image side when all images share one square size (the last resort).
 
     Raises
     ------
@@ -93,10 +108,16 @@ def load_model(spec: str, *, classes, input_size: int | None = None, weights: st
     else:
         module, hints = _from_file(spec, allow_pickle)
         input_size = input_size or hints.get("input_size")
+    if spec not in BUILTINS:
+        hints = preprocessor_hints(spec if os.path.exists(spec) else None, weights)
+        input_size = input_size or hints.get("input_size")
+        normalize = normalize or hints.get("normalize")
     if weights is not None:
         _load_weights(module, weights, allow_pickle)
+    input_size = input_size or data_size
     if input_size is None:
-        raise ModelError(f"model {spec}: the input size is not known; pass --input-size")
+        raise ModelError(f"model {spec}: the input size is not known (the images differ in size "
+                         "and the model file does not say); pass --input-size")
     try:
         adapter = ModelAdapter(module, classes, input_size=input_size, layer=layer,
                                normalize=normalize or "none", device=resolve_device(device))

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 from torch import nn
 
-from slicelens.models.adapter import IMAGENET_MEAN, IMAGENET_STD
+from slicelens.models.normalize import parse_normalize
 from slicelens.utils import progress, resolve_device, seed_everything
 
 
@@ -94,10 +94,11 @@ def to_float_images(x: torch.Tensor) -> torch.Tensor:
 
 
 def normalizer(normalize) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The input transform the adapter applies: ``"imagenet"``, ``None``/``"none"`` or (mean, std)."""
-    if normalize in (None, "none"):
+    """The input transform the adapter applies (any ``--normalize`` form, see ``models.normalize``)."""
+    stats = parse_normalize(normalize)
+    if stats is None:
         return lambda x: x
-    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalize == "imagenet" else normalize
+    mean, std = stats
     mean, std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
     return lambda x: (x - mean.to(x.device)) / std.to(x.device)
 

@@ -47,7 +47,8 @@ def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=Fa
                          "from `slicelens train`); its classification head is untrained")
     classes_list = _read_classes(classes)
     dataset = load_dataset(source, classes=classes_list, skip_bad=skip_bad)
-    adapter = load_model(**spec.model_dump(), classes=dataset.classes)
+    data_size = dataset.common_size() if spec.input_size is None and spec.spec not in BUILTINS else None
+    adapter = load_model(**spec.model_dump(), classes=dataset.classes, data_size=data_size)
     if resume:
         run_dir = ws.run_path(resume)
     else:
