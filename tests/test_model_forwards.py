@@ -42,14 +42,17 @@ def test_torchscript_resnet_flatten_between_pool_and_fc(tmp_path):
 
 def test_torchscript_functional_relu_in_forward_and_dict_output(tmp_path):
     torch.manual_seed(0)
-    for build, layer, head in [(fa.densenet_style, "features", "classifier"),
+    for build, layer, head in [(fa.densenet_style, "features", None),
                                (fa.normalized_inside, "body", "head.1")]:
         m = build().eval()
         ad = load_model(_script(m, tmp_path / f"{layer}.ts"), classes=ABC, input_size=16)
-        assert (ad.layer_name, ad.head.name) == (layer, head)
+        assert (ad.layer_name, ad.head and ad.head.name) == (layer, head)
         x = torch.rand(3, 3, 16, 16)
         ref = m(x)
         torch.testing.assert_close(ad.logits(x), ref["logits"] if isinstance(ref, dict) else ref)
+        A, _ = ad.forward_parts(x)
+        with torch.no_grad():  # the layer's own output: F.relu(..., inplace=True) after it left it alone
+            torch.testing.assert_close(A, getattr(m, layer)(x if head is None else (x - 0.5) / 0.25))
 
 
 def test_torchscript_layer_must_be_called_by_forward(tmp_path):

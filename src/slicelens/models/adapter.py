@@ -57,9 +57,15 @@ class _Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+def _replace_first(out, t: torch.Tensor):
+    """``out`` (a tensor, tuple or list) with its first tensor replaced by ``t``."""
+    return t if isinstance(out, torch.Tensor) else type(out)([t, *out[1:]])
+
+
 def _is_head_pool(m: nn.Module) -> bool:
     """An adaptive pooling module: the head's pooling (VGG's 7x7), not a layer to explain."""
-    graph = getattr(m, "graph", None)  # an unflattened torch.export module: read its ops
+    # an unflattened torch.export module: read its ops (a ScriptModule's .graph may raise)
+    graph = None if isinstance(m, torch.jit.ScriptModule) else getattr(m, "graph", None)
     if isinstance(graph, torch.fx.Graph):
         ops = [str(n.target) for n in graph.nodes if n.op == "call_function"]
         return len(ops) == 1 and ops[0].startswith(("aten.adaptive_avg_pool2d", "aten.adaptive_max_pool2d"))
@@ -153,7 +159,9 @@ class ModelAdapter:
             if out.dim() == 3:  # tokens: the tail runs on the grid put back as tokens
                 A, prefix = token_grid(out)
                 return A, as_logits(self._tail(x, grid_to_tokens(out, A, prefix)))
-            return out, as_logits(self._tail(x, out))
+            # a copy, so an in-place op in the forward (DenseNet's F.relu(..., inplace=True))
+            # leaves the layer's own output intact
+            return out, as_logits(self._tail(x, out.clone()))
         # the hook lives only for this call, so the caller's module is left unchanged
         self._captured = None
         handle = self._layer.register_forward_hook(self._hook)
@@ -181,14 +189,15 @@ class ModelAdapter:
         if isinstance(self.module, torch.jit.ScriptModule):
             self._setup_split(layer, probe)
         else:
-            modules = dict(self.module.named_modules())
             self.mode = "hook"
             if layer is None:
-                layer = self._find_last_map_layer(probe)
-            if layer not in modules:
-                raise ModelError(f"no layer named {layer!r}; layers: {', '.join(list(modules)[1:12])}...")
-            self.layer_name = layer
-            self._layer = modules[layer]
+                cands = self._map_layers(probe)
+                # tokens after the last block may not reach a CLS-token head (ViT): take
+                # the last block whose grid the logits depend on
+                layer = cands[-1] if len(cands) == 1 else next(
+                    (c for c in reversed(cands) if self._use_layer(c) and self._reaches_logits(probe)),
+                    cands[-1])
+            self._use_layer(layer)
         with torch.no_grad():
             A, logits = self.forward_parts(probe)
         if A.dim() != 4:
@@ -197,20 +206,44 @@ class ModelAdapter:
                              "convolutional layer or a transformer block with --layer")
         self._probe_logits_dim = logits.shape[1]
         self.head = self._find_head(A, logits)
+        if self.head is None and not self._reaches_logits(probe):
+            raise ModelError(
+                f"the logits do not depend on layer {self.layer_name!r}'s map (zero gradient; "
+                "e.g. patch tokens after a transformer's last block, when the head reads the "
+                "CLS token): name an earlier layer with --layer"
+                + (", or load the model as torch.export / an entry point, whose nested "
+                   "layers are reachable" if self.mode == "split" else ""))
+
+    def _use_layer(self, layer: str) -> bool:
+        modules = dict(self.module.named_modules())
+        if layer not in modules:
+            raise ModelError(f"no layer named {layer!r}; layers: {', '.join(list(modules)[1:12])}...")
+        self.layer_name, self._layer = layer, modules[layer]
+        return True
+
+    def _reaches_logits(self, probe) -> bool:
+        """Whether the logits' gradient w.r.t. the layer's map is non-zero on the probe."""
+        with torch.enable_grad():
+            A, logits = self.forward_parts(probe.clone().requires_grad_(True))
+            if not A.requires_grad:
+                return False
+            mix = torch.linspace(1.0, 2.0, logits.shape[1], device=logits.device)
+            (g,) = torch.autograd.grad((logits * mix).sum(), A, allow_unused=True)
+        return g is not None and bool(g.abs().sum() > 0)
 
     def _hook(self, _module, _inp, out):
         t = first_tensor(out)
         if t is None or t.dim() != 3:
             self._captured = t
-            return None
+            # the forward continues on a copy, so its in-place ops leave A intact
+            return _replace_first(out, t.clone()) if t is not None else None
         # tokens: hand the model the grid put back as tokens, so logits depend on the grid
         A, prefix = token_grid(t)
         self._captured = A
-        tokens = grid_to_tokens(t, A, prefix)
-        return tokens if isinstance(out, torch.Tensor) else type(out)([tokens, *out[1:]])
+        return _replace_first(out, grid_to_tokens(t, A, prefix))
 
-    def _find_last_map_layer(self, probe) -> str:
-        """Name of the last block whose output is a spatial map (or, after it, tokens)."""
+    def _map_layers(self, probe) -> list[str]:
+        """Candidate layers, best last: the last map's block, or token blocks after it."""
         order: list[tuple[str, int]] = []
         handles = []
         for name, m in self.module.named_modules():
@@ -233,12 +266,11 @@ class ModelAdapter:
             raise ModelError("the model has no layer with a 4-D output; name one with --layer")
         last4 = max((i for i, (_, d) in enumerate(order) if d == 4), default=-1)
         tokens = [name for name, _ in order[last4 + 1:]]
-        if tokens:  # a transformer: the last element of a block list (ModuleList / Sequential)
-            blocks = [n for n in tokens if n.rsplit(".", 1)[-1].isdigit()]
-            return (blocks or tokens)[-1]
+        if tokens:  # a transformer: elements of a block list (ModuleList / Sequential)
+            return [n for n in tokens if n.rsplit(".", 1)[-1].isdigit()] or tokens
         # hooks fire child-before-parent, so the last map to finish is the outermost
         # block that ends with the last conv layer: a readable name for the same tensor.
-        return order[-1][0]
+        return [order[-1][0]]
 
     def _setup_split(self, layer: str | None, probe) -> None:
         self.mode = "split"

@@ -108,6 +108,10 @@ def split_script(module, layer: str) -> tuple[Callable, Callable]:
     value = _find(g_body, layer)
     ret = g_body.return_node()
     ret.replaceInputWith(ret.inputsAt(0), value)
+    # drop everything after the call: an in-place op there (DenseNet's relu_) would change A
+    nodes = list(g_body.nodes())
+    for node in reversed(nodes[nodes.index(value.node()) + 1:]):
+        node.destroy()
     _prune(g_body)
 
     g_tail = module.forward.graph.copy()

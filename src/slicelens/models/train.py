@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from torch import nn
 
 from slicelens.models.normalize import parse_normalize
+from slicelens.models.outputs import as_logits
 from slicelens.utils import progress, resolve_device, seed_everything
 
 
@@ -110,7 +111,7 @@ def predict_logits(module: nn.Module, x: torch.Tensor, batch_size: int = 256, no
     dev = resolve_device(device) if device is not None else next(module.parameters()).device
     norm = normalizer(normalize)
     module.eval()
-    out = [module(norm(to_float_images(x[i:i + batch_size]).to(dev))).cpu()
+    out = [as_logits(module(norm(to_float_images(x[i:i + batch_size]).to(dev)))).cpu()
            for i in range(0, len(x), batch_size)]
     return torch.cat(out) if out else torch.empty(0, 0)
 
@@ -235,7 +236,7 @@ def _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable) -> Train
         total, count = 0.0, 0
         for idx in torch.randperm(len(train), generator=gen).split(cfg.batch_size):
             w = train.weight[idx].to(device) if train.weight is not None else None
-            loss = _weighted_ce(net(get_batch(idx)), train.y[idx].to(device), w)
+            loss = _weighted_ce(as_logits(net(get_batch(idx))), train.y[idx].to(device), w)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

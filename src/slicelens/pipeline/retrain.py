@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from slicelens.errors import ModelError, SliceLensError
+from slicelens.errors import SliceLensError
 from slicelens.utils import seed_everything
 
 
@@ -177,12 +177,18 @@ def _stored_train_config(spec):
 
 
 def _initial_module(spec, classes, init: str):
+    import warnings  # local: the rest of this file is being rewritten separately
+
     from slicelens.models import build_model, load_model
     from slicelens.models.builtin import BUILTINS
 
     if init == "finetune" or spec.spec not in BUILTINS:
         if init == "scratch" and ":" not in spec.spec:
-            raise ModelError(f"cannot build {spec.spec!r} from scratch; use init='finetune'")
+            # a TorchScript / torch.export / pickled file holds no constructor to rebuild
+            warnings.warn(f"model {spec.spec} cannot be rebuilt from scratch (the file holds "
+                          "no constructor); retraining starts from the run's weights instead",
+                          UserWarning, stacklevel=2)
+            init = "finetune"
         adapter = load_model(**spec.model_dump(), classes=classes)
         module = adapter.module
         if init == "scratch":
