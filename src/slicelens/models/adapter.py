@@ -34,7 +34,6 @@ from slicelens.models.outputs import as_logits, first_tensor, grid_to_tokens, is
 from slicelens.models.script import call_outputs, split_script
 
 
-
 @dataclass
 class LinearHead:
     """Weights of a pooled-linear head: ``logits = F @ weight.T + bias``.

@@ -27,6 +27,7 @@ import pickle
 import re
 import warnings
 from pathlib import Path
+
 import torch
 from pydantic import BaseModel, Field, field_validator
 from torch import nn
