@@ -65,6 +65,8 @@ class ImageDataset:
         Where the data came from (manifest path, folder, ``"<arrays>"``); for messages.
     bad_inputs : BadInputReport
         Images dropped while loading with ``skip_bad=True`` (empty otherwise).
+    notes : tuple of str
+        What the loader decided for the user (e.g. a validation split it made), to print.
     """
 
     ids: np.ndarray
@@ -77,6 +79,7 @@ class ImageDataset:
     source: str = "<arrays>"
     hidden_columns: tuple[str, ...] = ()
     bad_inputs: BadInputReport = field(default_factory=BadInputReport)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self):
         self.ids = np.asarray(self.ids, dtype=str)
@@ -129,6 +132,7 @@ class ImageDataset:
             paths=None if self.paths is None else self.paths[index],
             arrays=None if self.arrays is None else self.arrays[index],
             source=self.source, hidden_columns=self.hidden_columns, bad_inputs=self.bad_inputs,
+            notes=self.notes,
         )
 
     def split(self, split: str) -> ImageDataset:

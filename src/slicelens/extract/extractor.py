@@ -43,6 +43,7 @@ from slicelens.data.dataset import SPLITS
 from slicelens.errors import DataError, ModelError, WorkspaceError
 from slicelens.extract.methods import METHODS, get_method, normalize_sum1
 from slicelens.store.atomic import remove_stale_tmp, save_npy, save_npz, write_json, write_parquet
+from slicelens.store.paths import relocatable, workspace_of
 from slicelens.store.run import ARRAYS, Run
 from slicelens.utils import progress
 
@@ -243,6 +244,7 @@ def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec, model
         "classes": list(adapter.classes), "layer": adapter.layer_name,
         "fingerprint": _fingerprint(dataset, adapter),
     }, default=str))
+    new = relocatable(new, workspace_of(run_dir))  # a moved workspace still finds its files
     path = run_dir / "record.json"
     if path.exists():
         old = json.loads(path.read_text())

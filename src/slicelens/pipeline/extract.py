@@ -58,6 +58,8 @@ def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=Fa
         write_bytes(Path(run_dir) / "bad_inputs.csv", report.to_csv().encode())
     data_spec = {"source": str(Path(source).resolve()), "skip_bad": skip_bad,
                  "classes": dataset.classes}
+    if dataset.notes:  # e.g. the validation split made for a folder without split folders
+        data_spec["notes"] = list(dataset.notes)
     return extract(dataset, adapter, run_dir, cfg, data_spec=data_spec,
                    model_spec=spec.model_dump(mode="json"))
 
