@@ -103,3 +103,22 @@ def test_normalize_option_is_validated():
     for bad in ("0.5", "a,b", "0.5,0"):
         with pytest.raises(Exception, match="normalize"):
             validate(ModelSpec, {"spec": "m.pt", "normalize": bad})
+
+
+def test_plain_class_folder_extracts_and_slices(tmp_path, capsys):
+    """`slicelens slices` on a root/<class>/ folder used to fail: no samples in split 'val'."""
+    rng = np.random.default_rng(0)
+    for c in CLASSES:
+        (tmp_path / "data" / c).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(
+                tmp_path / "data" / c / f"{i}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(ColourNet().eval()).save(str(tmp_path / "m.ts"))
+    ws = str(tmp_path / "ws")
+    assert main(["-q", "extract", "-w", ws, "--data", str(tmp_path / "data"),
+                 "--model", str(tmp_path / "m.ts")]) == 0
+    assert "12 images (50% of each class" in capsys.readouterr().out
+    assert main(["-q", "slices", "-w", ws]) == 0, capsys.readouterr().err
+    assert "learned on 'val'" in capsys.readouterr().out
