@@ -29,8 +29,15 @@ import torch
 from torch import nn
 
 from slicelens.errors import ModelError
-from slicelens.models.normalize import canonical, parse_normalize
-from slicelens.models.outputs import as_logits, first_tensor, grid_to_tokens, is_map, token_grid
+from slicelens.models.normalize import Normalize, canonical, parse_normalize
+from slicelens.models.outputs import (
+    as_logits,
+    first_tensor,
+    grid_to_tokens,
+    is_map,
+    replace_first,
+    token_grid,
+)
 from slicelens.models.script import call_outputs, split_script
 
 
@@ -44,21 +51,6 @@ class LinearHead:
     weight: torch.Tensor
     bias: torch.Tensor
     name: str = ""
-
-
-class _Normalize(nn.Module):
-    def __init__(self, mean, std):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
-
-    def forward(self, x):
-        return (x - self.mean) / self.std
-
-
-def _replace_first(out, t: torch.Tensor):
-    """``out`` (a tensor, tuple or list) with its first tensor replaced by ``t``."""
-    return t if isinstance(out, torch.Tensor) else type(out)([t, *out[1:]])
 
 
 def _is_head_pool(m: nn.Module) -> bool:
@@ -121,7 +113,7 @@ class ModelAdapter:
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         stats = parse_normalize(normalize)
         self.normalization = canonical(normalize)
-        self.normalize = None if stats is None else _Normalize(*stats)
+        self.normalize = None if stats is None else Normalize(*stats)
         self.module.to(self.device)
         if self.normalize is not None:
             self.normalize.to(self.device)
@@ -235,11 +227,11 @@ class ModelAdapter:
         if t is None or t.dim() != 3:
             self._captured = t
             # the forward continues on a copy, so its in-place ops leave A intact
-            return _replace_first(out, t.clone()) if t is not None else None
+            return replace_first(out, t.clone()) if t is not None else None
         # tokens: hand the model the grid put back as tokens, so logits depend on the grid
         A, prefix = token_grid(t)
         self._captured = A
-        return _replace_first(out, grid_to_tokens(t, A, prefix))
+        return replace_first(out, grid_to_tokens(t, A, prefix))
 
     def _map_layers(self, probe) -> list[str]:
         """Candidate layers, best last: the last map's block, or token blocks after it."""

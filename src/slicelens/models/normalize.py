@@ -19,6 +19,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+from torch import nn
+
 from slicelens.errors import ModelError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -110,3 +113,15 @@ def preprocessor_hints(*paths) -> dict:
             hints["input_size"] = size
         return hints
     return {}
+
+
+class Normalize(nn.Module):
+    """``(x - mean) / std`` per channel, for images ``(n, 3, H, W)``."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std

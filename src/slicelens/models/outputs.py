@@ -87,3 +87,8 @@ def token_grid(tokens: torch.Tensor) -> tuple[torch.Tensor, int]:
 def grid_to_tokens(tokens: torch.Tensor, A: torch.Tensor, prefix: int) -> torch.Tensor:
     """Inverse of :func:`token_grid`: the prefix tokens followed by ``A``'s cells, ``(n, T, D)``."""
     return torch.cat([tokens[:, :prefix], A.flatten(2).transpose(1, 2)], dim=1)
+
+
+def replace_first(out, t: torch.Tensor):
+    """``out`` (a tensor, tuple or list) with its first tensor replaced by ``t``."""
+    return t if isinstance(out, torch.Tensor) else type(out)([t, *out[1:]])
