@@ -139,3 +139,44 @@ def test_cell_trains_one_epoch_and_reloads(arch, fmt, tmp_path):
     again = load_model(**{**spec, "weights": str(weights)}, classes=ABC)
     x = torch.rand(3, 3, SIZE, SIZE)
     torch.testing.assert_close(again.logits(x), as_logits(module.eval()(x)), atol=1e-5, rtol=1e-5)
+
+
+#: the shipped EfficientNet-Lite0 (built-in name + state_dict, traced, exported) at 64 px:
+#: format -> (documented layer, closed-form CAM). Its package's code does not script, and
+#: a trace records its memory-efficient swish as a function, not a module call, so the
+#: TorchScript cell explains `_bn1` (the map before that swish) with GradCAM.
+LITE0 = {"builtin": ("_swish", True), "trace": ("_bn1", False), "export": ("_swish", True)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", list(LITE0))
+def test_efficientnet_lite0_cell(fmt, tmp_path):
+    from slicelens.models import build_model
+    from slicelens.models.normalize import Normalize, parse_normalize
+
+    torch.manual_seed(0)
+    m = build_model("efficientnet-lite0", 3, 64).eval()
+    x = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    if fmt == "builtin":
+        spec = {"spec": "efficientnet-lite0", "weights": str(save_model(m, tmp_path / "w.pt")),
+                "input_size": 64}
+        inputs = Normalize(*parse_normalize("imagenet"))(x)  # the built-in's own normalisation
+    elif fmt == "trace":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.jit.trace(m, (x[:2],)).save(str(tmp_path / "m.ts"))
+        spec, inputs = {"spec": str(tmp_path / "m.ts"), "input_size": 64}, x
+    else:
+        ep = torch.export.export(m, (x[:2],), dynamic_shapes=({0: torch.export.Dim("batch")},))
+        torch.export.save(ep, tmp_path / "m.pt2")
+        spec, inputs = {"spec": str(tmp_path / "m.pt2")}, x
+    ad = load_model(**spec, classes=ABC)
+    layer, cam = LITE0[fmt]
+    assert ad.layer_name == layer and (ad.head is not None) == cam
+    with torch.no_grad():
+        own = m(inputs)
+    torch.testing.assert_close(ad.logits(x), own, atol=1e-4, rtol=1e-4)
+    targets = torch.arange(len(x)) % 3
+    ref = _captum_maps(m, layer, inputs, targets, tokens=False).detach()
+    torch.testing.assert_close(attribute_images(ad, x, targets), ref, rtol=1e-3,
+                               atol=1e-5 * float(ref.abs().max()))
