@@ -55,11 +55,21 @@ def test_torchscript_functional_relu_in_forward_and_dict_output(tmp_path):
             torch.testing.assert_close(A, getattr(m, layer)(x if head is None else (x - 0.5) / 0.25))
 
 
-def test_torchscript_layer_must_be_called_by_forward(tmp_path):
-    path = _script(fa.resnet_style().eval(), tmp_path / "r.ts")
+def test_torchscript_nested_layer_and_unknown_layer(tmp_path):
+    torch.manual_seed(0)
+    m = fa.resnet_style().eval()
+    path = _script(m, tmp_path / "r.ts")
     with pytest.raises(ModelError, match="layer1, layer2"):
-        load_model(path, classes=ABC, input_size=16, layer="layer1.conv1")
-    assert load_model(path, classes=ABC, input_size=16, layer="layer1").head is None
+        load_model(path, classes=ABC, input_size=16, layer="layer1.nope")
+    # a layer inside a block: cut out of the block's own graph, then the block out of forward's
+    ad = load_model(path, classes=ABC, input_size=16, layer="layer2.bn2")
+    x = torch.rand(2, 3, 16, 16)
+    A, logits = ad.forward_parts(x)
+    with torch.no_grad():
+        h = m.layer1(m.relu(m.bn1(m.conv1(x))))
+        torch.testing.assert_close(A, m.layer2.bn2(m.layer2.conv2(m.layer2.relu(m.layer2.bn1(m.layer2.conv1(h))))))
+    torch.testing.assert_close(logits, m(x))
+    assert ad.head is None  # the residual sum and ReLU follow bn2
 
 
 @pytest.mark.parametrize("wrap", [lambda lg: (lg, lg * 0), lambda lg: {"logits": lg, "aux": lg},
@@ -104,3 +114,18 @@ def test_export_input_size_from_example_inputs(tmp_path):
     assert ad.input_size == 24
     x = torch.rand(64, 3, 24, 24)
     torch.testing.assert_close(ad.logits(x), m(x))
+
+
+def test_traced_vit_default_layer_reaches_the_cls_head(tmp_path):
+    pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    m = fa.tiny_vit().eval()
+    x = torch.rand(2, 3, 16, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.trace(m, (x,), strict=False).save(str(tmp_path / "v.ts"))
+    # `vit`'s output tokens (after the last block) do not reach the CLS head: the default
+    # looks inside `vit`; naming that layer is a clear error
+    assert load_model(str(tmp_path / "v.ts"), classes=ABC, input_size=16).layer_name == "vit.layers.0"
+    with pytest.raises(ModelError, match="do not depend on layer 'vit'"):
+        load_model(str(tmp_path / "v.ts"), classes=ABC, input_size=16, layer="vit")

@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from slicelens.errors import ModelError
+from slicelens.models.layers import is_head_pool, map_layers
 from slicelens.models.normalize import Normalize, canonical, parse_normalize
 from slicelens.models.outputs import (
     as_logits,
@@ -38,7 +38,7 @@ from slicelens.models.outputs import (
     replace_first,
     token_grid,
 )
-from slicelens.models.script import call_outputs, split_script
+from slicelens.models.script import call_outputs, nested_calls, split_script
 
 
 @dataclass
@@ -51,17 +51,6 @@ class LinearHead:
     weight: torch.Tensor
     bias: torch.Tensor
     name: str = ""
-
-
-def _is_head_pool(m: nn.Module) -> bool:
-    """An adaptive pooling module: the head's pooling (VGG's 7x7), not a layer to explain."""
-    # an unflattened torch.export module: read its ops (a ScriptModule's .graph may raise)
-    graph = None if isinstance(m, torch.jit.ScriptModule) else getattr(m, "graph", None)
-    if isinstance(graph, torch.fx.Graph):
-        ops = [str(n.target) for n in graph.nodes if n.op == "call_function"]
-        return len(ops) == 1 and ops[0].startswith(("aten.adaptive_avg_pool2d", "aten.adaptive_max_pool2d"))
-    name = getattr(m, "original_name", None) or type(m).__name__
-    return name.startswith(("AdaptiveAvgPool", "AdaptiveMaxPool"))
 
 
 class ModelAdapter:
@@ -146,13 +135,14 @@ class ModelAdapter:
         """
         x = self.prepare(x)
         if self.mode == "split":
-            out = self._body(x)
+            raw, ctx = self._body(x)
+            out = first_tensor(raw)
             if out.dim() == 3:  # tokens: the tail runs on the grid put back as tokens
                 A, prefix = token_grid(out)
-                return A, as_logits(self._tail(x, grid_to_tokens(out, A, prefix)))
+                return A, as_logits(self._tail(ctx, replace_first(raw, grid_to_tokens(out, A, prefix))))
             # a copy, so an in-place op in the forward (DenseNet's F.relu(..., inplace=True))
             # leaves the layer's own output intact
-            return out, as_logits(self._tail(x, out.clone()))
+            return out, as_logits(self._tail(ctx, replace_first(raw, out.clone())))
         # the hook lives only for this call, so the caller's module is left unchanged
         self._captured = None
         handle = self._layer.register_forward_hook(self._hook)
@@ -182,7 +172,7 @@ class ModelAdapter:
         else:
             self.mode = "hook"
             if layer is None:
-                cands = self._map_layers(probe)
+                cands = map_layers(self.module, self.prepare(probe))
                 # tokens after the last block may not reach a CLS-token head (ViT): take
                 # the last block whose grid the logits depend on
                 layer = cands[-1] if len(cands) == 1 else next(
@@ -233,55 +223,45 @@ class ModelAdapter:
         self._captured = A
         return replace_first(out, grid_to_tokens(t, A, prefix))
 
-    def _map_layers(self, probe) -> list[str]:
-        """Candidate layers, best last: the last map's block, or token blocks after it."""
-        order: list[tuple[str, int]] = []
-        handles = []
-        for name, m in self.module.named_modules():
-            if not name:
-                continue
-
-            def rec(_m, _i, out, name=name):
-                t = first_tensor(out)
-                if is_map(t):  # a 1x1 map (after global pooling) has nothing to explain
-                    order.append((name, t.dim()))
-            if not _is_head_pool(m):
-                handles.append(m.register_forward_hook(rec))
-        try:
-            with torch.no_grad():
-                self.module(self.prepare(probe))
-        finally:
-            for h in handles:
-                h.remove()
-        if not order:
-            raise ModelError("the model has no layer with a 4-D output; name one with --layer")
-        last4 = max((i for i, (_, d) in enumerate(order) if d == 4), default=-1)
-        tokens = [name for name, _ in order[last4 + 1:]]
-        if tokens:  # a transformer: elements of a block list (ModuleList / Sequential)
-            return [n for n in tokens if n.rsplit(".", 1)[-1].isdigit()] or tokens
-        # hooks fire child-before-parent, so the last map to finish is the outermost
-        # block that ends with the last conv layer: a readable name for the same tensor.
-        return [order[-1][0]]
-
     def _setup_split(self, layer: str | None, probe) -> None:
         self.mode = "split"
         x = self.prepare(probe)
+        default = layer is None
         with torch.no_grad():
             ref = as_logits(self.module(x))
-            if layer is None:
-                pools = {n for n, m in self.module.named_modules() if _is_head_pool(m)}
+            if default:
+                pools = {n for n, m in self.module.named_modules() if is_head_pool(m)}
                 cands = [p for p, o in call_outputs(self.module, x)
                          if is_map(first_tensor(o)) and p not in pools]
                 if not cands:
                     raise ModelError("the TorchScript forward calls no module that outputs a "
                                      "4-D map; name the layer with --layer")
                 layer = cands[-1]
-            self.layer_name = layer
-            self._body, self._tail = split_script(self.module, layer)
+        self._use_split(layer)
+        if default and not self._reaches_logits(probe):
+            # e.g. a traced ViT: `vit`'s last tokens miss the CLS head; look inside it
+            inner = next((c for c in reversed(nested_calls(self.module, layer))
+                          if self._use_split(c, quiet=True) and self._reaches_logits(probe)), None)
+            self._use_split(inner or layer)
+        with torch.no_grad():
             _, logits = self.forward_parts(probe)
         if logits.shape != ref.shape or not torch.allclose(logits, ref, atol=1e-4, rtol=1e-4):
-            raise ModelError(f"cutting the TorchScript forward at {layer!r} changes its output; "
-                             "pass another --layer, or the model as torch.export / an entry point")
+            raise ModelError(f"cutting the TorchScript forward at {self.layer_name!r} changes its "
+                             "output; pass another --layer, or the model as torch.export / an "
+                             "entry point")
+
+    def _use_split(self, layer: str, quiet: bool = False) -> bool:
+        try:
+            self._body, self._tail = split_script(self.module, layer)
+            self.layer_name = layer
+            with torch.no_grad():
+                self.forward_parts(torch.rand(1, 3, self.input_size, self.input_size,
+                                              device=self.device))
+        except Exception:  # noqa: BLE001 - with quiet, any failure means "not this layer"
+            if not quiet:
+                raise
+            return False
+        return True
 
     def _find_head(self, A: torch.Tensor, logits: torch.Tensor) -> LinearHead | None:
         """A linear layer with ``logits == mean_hw(A) @ W.T + b`` on the probe, else None.

@@ -8,6 +8,9 @@ explained sub-module::
     body(x) = the graph up to   %A = prim::CallMethod[name="forward"](%layer, ...)
     tail(x, A) = the graph with %A replaced by a new input, the body's calls removed
 
+A nested layer (``layer4.1``) is cut inside its parent's graph the same way, and the
+parent's call is replaced by the cut parent.
+
 Both are compiled from the model's own graph, so whatever the forward does between the
 layer and the logits (``torch.flatten``, ``view``, functional ops, tuple outputs) runs
 unchanged. ``A`` enters ``tail`` as an input, so ``d logits / d A`` is an ordinary
@@ -18,7 +21,7 @@ Example
 -------
 >>> ts = torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()))  # doctest: +SKIP
 >>> body, tail = split_script(ts, "0")                                 # doctest: +SKIP
->>> x = torch.rand(2, 3, 8, 8); tail(x, body(x)).shape                 # doctest: +SKIP
+>>> A, ctx = body(torch.rand(2, 3, 8, 8)); tail(ctx, A).shape          # doctest: +SKIP
 torch.Size([2, 4, 6, 6])
 """
 
@@ -66,9 +69,14 @@ def _find(graph, layer: str):
     for path, value in module_calls(graph):
         if path == layer:
             return value
-    names = [p for p, _ in module_calls(graph)]
-    raise ModelError(f"the TorchScript forward does not call a module named {layer!r}; with "
-                     f"TorchScript, --layer names a module its forward calls: {', '.join(names)}")
+    return None
+
+
+def _no_call(module, layer: str) -> ModelError:
+    names = [p for p, _ in module_calls(module.forward.graph)]
+    return ModelError(f"the TorchScript forward does not call a module named {layer!r}; with "
+                      "TorchScript, --layer names a module its forward calls, or one inside "
+                      f"it: {', '.join(names)}")
 
 
 def _prune(graph) -> None:
@@ -89,20 +97,11 @@ def _compile(module, graph, name: str) -> Callable:
     return lambda *args: fn(module._c, *args)
 
 
-def split_script(module, layer: str) -> tuple[Callable, Callable]:
-    """``(body, tail)`` with ``tail(x, body(x)) == module(x)``; ``body(x)`` is the layer's output.
+def _cut(module, layer: str) -> tuple[Callable, Callable, Callable]:
+    """``(args, body, tail)`` of ``forward`` cut at the call of ``layer``.
 
-    Parameters
-    ----------
-    module : torch.jit.ScriptModule
-    layer : str
-        Dotted path of a sub-module that ``forward`` calls directly (``layer4``,
-        ``features``; for traced models also nested paths the trace recorded).
-
-    Returns
-    -------
-    body : callable, ``(n, 3, H, W) -> A``
-    tail : callable, ``(x, A) -> output``
+    ``args(*inputs)`` is the tuple of the call's arguments, ``body(*inputs)`` its output,
+    ``tail(*inputs, out)`` the forward's output given the call's output.
     """
     g_body = module.forward.graph.copy()
     value = _find(g_body, layer)
@@ -110,9 +109,19 @@ def split_script(module, layer: str) -> tuple[Callable, Callable]:
     ret.replaceInputWith(ret.inputsAt(0), value)
     # drop everything after the call: an in-place op there (DenseNet's relu_) would change A
     nodes = list(g_body.nodes())
-    for node in reversed(nodes[nodes.index(value.node()) + 1:]):
+    call = nodes.index(value.node())
+    for node in reversed(nodes[call + 1:]):
         node.destroy()
+    g_args = g_body.copy()
     _prune(g_body)
+
+    call_node = list(g_args.nodes())[call]
+    args = list(call_node.inputs())[1:]
+    tup = g_args.create("prim::TupleConstruct", args)
+    tup.insertBefore(g_args.return_node())
+    tup.output().setType(torch._C.TupleType([v.type() for v in args]))
+    g_args.return_node().replaceInputWith(g_args.return_node().inputsAt(0), tup.output())
+    _prune(g_args)
 
     g_tail = module.forward.graph.copy()
     value = _find(g_tail, layer)
@@ -120,7 +129,66 @@ def split_script(module, layer: str) -> tuple[Callable, Callable]:
     a.setType(value.type())
     value.replaceAllUsesWith(a)
     _prune(g_tail)
-    return _compile(module, g_body, "slicelens_body"), _compile(module, g_tail, "slicelens_tail")
+    return (_compile(module, g_args, "slicelens_args"), _compile(module, g_body, "slicelens_body"),
+            _compile(module, g_tail, "slicelens_tail"))
+
+
+def split_script(module, layer: str) -> tuple[Callable, Callable]:
+    """``(body, tail)`` with ``tail(*body(x)[::-1]) == module(x)``; ``body(x)[0]`` is the layer's output.
+
+    A layer that ``forward`` calls directly is cut out of its graph; a nested one
+    (``layer4.1``, ``vit.encoder.layer.0``) is cut out of its parent's graph, recursively,
+    the parent's own call being replaced by the cut parent.
+
+    Parameters
+    ----------
+    module : torch.jit.ScriptModule
+    layer : str
+        Dotted path of a sub-module the forward calls, directly or through its parents.
+
+    Returns
+    -------
+    body : callable, ``x -> (A, ctx)``
+    tail : callable, ``(ctx, A) -> output``
+    """
+    graph = module.forward.graph
+    if _find(graph, layer) is not None:
+        _, body, tail = _cut(module, layer)
+        return (lambda *inputs: (body(*inputs), inputs)), (lambda ctx, A: tail(*ctx, A))
+    parents = [p for p, _ in module_calls(graph) if layer.startswith(p + ".")]
+    if not parents:
+        raise _no_call(module, layer)
+    parent = max(parents, key=len)
+    sub = module
+    for name in parent.split("."):
+        sub = getattr(sub, name)
+    try:
+        inner_body, inner_tail = split_script(sub, layer[len(parent) + 1:])
+    except ModelError:
+        raise _no_call(module, layer) from None
+    args, _, tail = _cut(module, parent)
+
+    def body(*inputs):
+        A, ctx = inner_body(*args(*inputs))
+        return A, (inputs, ctx)
+
+    def outer_tail(ctx, A):
+        inputs, inner = ctx
+        return tail(*inputs, inner_tail(inner, A))
+
+    return body, outer_tail
+
+
+def nested_calls(module, path: str) -> list[str]:
+    """Dotted paths of the sub-module calls made by ``path``'s own forward (one level)."""
+    sub = module
+    for name in path.split("."):
+        sub = getattr(sub, name)
+    try:
+        graph = sub.forward.graph
+    except RuntimeError:  # a container without forward (ModuleList)
+        return []
+    return [f"{path}.{p}" for p, _ in module_calls(graph)]
 
 
 def call_outputs(module, x: torch.Tensor) -> list[tuple[str, object]]:
