@@ -117,8 +117,9 @@ def load_model(spec: str, *, classes, input_size: int | None = None, weights: st
         _load_weights(module, weights, allow_pickle)
     input_size = input_size or data_size
     if input_size is None:
-        raise ModelError(f"model {spec}: the input size is not known (the images differ in size "
-                         "and the model file does not say); pass --input-size")
+        raise ModelError(f"model {spec}: the input size is not known (not given, not in the "
+                         "model file, and the images do not all share one square size); "
+                         "pass --input-size")
     try:
         adapter = ModelAdapter(module, classes, input_size=input_size, layer=layer,
                                normalize=normalize or "none", device=resolve_device(device))
