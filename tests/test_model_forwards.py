@@ -129,3 +129,11 @@ def test_traced_vit_default_layer_reaches_the_cls_head(tmp_path):
     assert load_model(str(tmp_path / "v.ts"), classes=ABC, input_size=16).layer_name == "vit.layers.0"
     with pytest.raises(ModelError, match="do not depend on layer 'vit'"):
         load_model(str(tmp_path / "v.ts"), classes=ABC, input_size=16, layer="vit")
+
+
+def test_frozen_torchscript_is_a_clear_error(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.freeze(torch.jit.script(fa.resnet_style().eval())).save(str(tmp_path / "f.ts"))
+    with pytest.raises(ModelError, match="calls no sub-modules.*torch.jit.freeze"):
+        load_model(str(tmp_path / "f.ts"), classes=ABC, input_size=16)

@@ -234,8 +234,12 @@ class ModelAdapter:
                 cands = [p for p, o in call_outputs(self.module, x)
                          if is_map(first_tensor(o)) and p not in pools]
                 if not cands:
-                    raise ModelError("the TorchScript forward calls no module that outputs a "
-                                     "4-D map; name the layer with --layer")
+                    raise ModelError(
+                        "the TorchScript forward calls no module that outputs a 4-D map; name "
+                        "the layer with --layer" if call_outputs(self.module, x) else
+                        "this TorchScript model calls no sub-modules (frozen or inlined, e.g. by "
+                        "torch.jit.freeze / optimize_for_inference), so no layer can be cut out; "
+                        "save it before freezing, or export it with torch.export")
                 layer = cands[-1]
         self._use_split(layer)
         if default and not self._reaches_logits(probe):
