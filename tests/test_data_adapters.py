@@ -207,9 +207,27 @@ def test_folder_class_layout(tmp_path):
         _png(tmp_path / p) if p.endswith("png") else Image.new("RGB", (4, 4)).save(tmp_path / p)
     (tmp_path / "cat" / "notes.txt").write_text("ignored")
     ds = load_dataset(tmp_path)
-    assert ds.classes == ["cat", "dog"] and ds.splits.tolist() == ["test"] * 3
+    # no split folders: a stratified half of each class is 'val' (one image stays 'test')
+    assert ds.classes == ["cat", "dog"] and sorted(ds.splits[:2]) == ["test", "val"]
+    assert ds.splits[2] == "test" and "no split folders" in ds.notes[0]
     assert ds.ids.tolist() == ["cat/1.png", "cat/2.jpg", "dog/sub/3.png"]
     assert ds.labels.tolist() == [0, 0, 1]
+
+
+def test_folder_without_splits_gets_a_reproducible_stratified_val_split(tmp_path):
+    for c, n in (("a", 10), ("b", 7), ("c", 4)):
+        for i in range(n):
+            _png(tmp_path / c / f"{i}.png")
+    ds = load_dataset(tmp_path)
+    val = ds.splits == "val"
+    assert [int(val[ds.labels == k].sum()) for k in range(3)] == [5, 4, 2]  # round(n / 2)
+    again = load_dataset(tmp_path)
+    assert again.splits.tolist() == ds.splits.tolist()
+    # fixed by the ids, not by position: reversed ids give the same split per id
+    from slicelens.data.folder import stratified_split
+    rev = stratified_split(ds.ids[::-1], ds.labels[::-1])
+    assert rev[::-1].tolist() == ds.splits.tolist()
+    assert "11 images" in ds.notes[0] and "'val'" in ds.notes[0]
 
 
 def test_folder_split_layout_with_unlabeled_pool(tmp_path):

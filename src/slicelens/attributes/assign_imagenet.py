@@ -67,7 +67,7 @@ def imagenet_probs(images, image_size: int = 96):
     """
     import torch
 
-    from slicelens.models.adapter import IMAGENET_MEAN, IMAGENET_STD
+    from slicelens.models.normalize import IMAGENET_MEAN, IMAGENET_STD
 
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)

@@ -23,18 +23,24 @@ def add_arguments(p):
 def run(args) -> int:
     from slicelens.pipeline.report import print_run_summary
     from slicelens.store import Workspace
+    from slicelens.store.paths import missing_data_root
 
     ws = Workspace(args.workspace, create=False)
     if args.run:
         print_run_summary(ws.run(args.run))
         return 0
-    rows = []
+    rows, missing = [], {}
     for r in ws.runs():
         s = r.samples
         lab = s[s["label"] >= 0]
+        rec = r.record
+        gone = missing_data_root(rec)
+        if gone:
+            missing.setdefault(gone, []).append(r.id)
         rows.append({"run": r.id, "samples": len(s), "accuracy": float(lab["correct"].mean()),
-                     "model": str(r.record.get("model", {}).get("spec", "")),
-                     "created": str(r.record.get("created_at", ""))[:19]})
+                     "model": str(rec.get("model", {}).get("spec", "")),
+                     "data": "MISSING" if gone else "ok",
+                     "created": str(rec.get("created_at", ""))[:19]})
     print(table(rows))
     broken = [r for r in ws.runs(include_incomplete=True) if not r.is_complete]
     if broken:
@@ -42,6 +48,9 @@ def run(args) -> int:
               "resume or delete):")
         print(table([{"run": r.id, "resume with": resume_hint(r, args.workspace)}
                      for r in broken]))
+    for root, ids in missing.items():
+        print(f"data root {root} is missing (runs {', '.join(ids)}): their stored results show, "
+              "but images, maps over images and retraining need the data back at that path")
     return 0
 
 

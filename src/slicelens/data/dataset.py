@@ -65,6 +65,8 @@ class ImageDataset:
         Where the data came from (manifest path, folder, ``"<arrays>"``); for messages.
     bad_inputs : BadInputReport
         Images dropped while loading with ``skip_bad=True`` (empty otherwise).
+    notes : tuple of str
+        What the loader decided for the user (e.g. a validation split it made), to print.
     """
 
     ids: np.ndarray
@@ -77,6 +79,7 @@ class ImageDataset:
     source: str = "<arrays>"
     hidden_columns: tuple[str, ...] = ()
     bad_inputs: BadInputReport = field(default_factory=BadInputReport)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self):
         self.ids = np.asarray(self.ids, dtype=str)
@@ -129,6 +132,7 @@ class ImageDataset:
             paths=None if self.paths is None else self.paths[index],
             arrays=None if self.arrays is None else self.arrays[index],
             source=self.source, hidden_columns=self.hidden_columns, bad_inputs=self.bad_inputs,
+            notes=self.notes,
         )
 
     def split(self, split: str) -> ImageDataset:
@@ -148,6 +152,21 @@ class ImageDataset:
         return self.metadata.drop(columns=[c for c in self.hidden_columns if c in self.metadata])
 
     # -- pixels --------------------------------------------------------------------
+    def common_size(self) -> int | None:
+        """The side of every image when all are square of one size (headers only), else None."""
+        from slicelens.data.images import image_size
+
+        if self.arrays is not None:
+            h, w = self.arrays.shape[1:3]
+            return int(h) if h == w and len(self) else None
+        first = None
+        for p in self.paths:
+            hw = image_size(p)
+            if hw is None or hw[0] != hw[1] or (first is not None and hw != first):
+                return None
+            first = hw
+        return None if first is None else int(first[0])
+
     def load_uint8(self, index: Sequence[int] | np.ndarray, size: int | None = None) -> np.ndarray:
         """Decode images as RGB uint8.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,13 +11,15 @@ import numpy as np
 from slicelens.data import images as _images
 from slicelens.data.dataset import SPLITS, ImageDataset
 from slicelens.data.manifest import (
-    DEFAULT_SPLIT,
     Problem,
     empty_class_problems,
     read_classes,
     resolve_problems,
 )
 from slicelens.errors import DataError
+
+#: share of each class a plain ``root/<class>/`` folder puts in ``val`` (the rest is ``test``)
+VAL_FRACTION = 0.5
 
 
 def _image_files(folder: Path, recursive: bool) -> list[Path]:
@@ -46,16 +49,47 @@ def _scan(root: Path) -> list[tuple[Path, str, str]]:
                 entries += [(f, d.name, c.name) for f in _image_files(c, recursive=True)]
     else:
         for c in dirs:
-            entries += [(f, DEFAULT_SPLIT, c.name) for f in _image_files(c, recursive=True)]
+            entries += [(f, "", c.name) for f in _image_files(c, recursive=True)]
     return entries
+
+
+def stratified_split(ids: np.ndarray, labels: np.ndarray, fraction: float = VAL_FRACTION) -> np.ndarray:
+    """``"val"`` for ``round(fraction * n_c)`` samples of each class ``c``, else ``"test"``.
+
+    Which samples is fixed by the SHA-1 of each id (not by file order or a random seed),
+    so the same folder always gives the same split, on any machine. Classes with one
+    image keep it in ``test``.
+
+    Parameters
+    ----------
+    ids : ndarray of str, shape (n,)
+    labels : ndarray of int, shape (n,)
+
+    Returns
+    -------
+    ndarray of str, shape (n,)
+
+    Examples
+    --------
+    >>> stratified_split(np.array(["a", "b", "c", "d"]), np.array([0, 0, 1, 1])).tolist().count("val")
+    2
+    """
+    splits = np.full(len(ids), "test", dtype=object)
+    keys = np.array([hashlib.sha1(i.encode()).hexdigest() for i in ids], dtype=str)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        k = int(round(fraction * len(members))) if len(members) > 1 else 0
+        splits[members[np.argsort(keys[members], kind="stable")[:k]]] = "val"
+    return splits.astype(str)
 
 
 def load_folder(root: str | Path, *, classes: Sequence[str] | str | Path | None = None,
                 skip_bad: bool = False) -> ImageDataset:
     """Load an image folder as an :class:`ImageDataset`.
 
-    Two layouts are recognised: ``root/<class>/<img>`` (every image is split
-    ``"test"``) and ``root/<split>/<class>/<img>`` with split one of train / val / test /
+    Two layouts are recognised: ``root/<class>/<img>`` (a reproducible stratified half
+    of each class becomes ``"val"``, the rest ``"test"``, see :func:`stratified_split`;
+    stated in ``dataset.notes``) and ``root/<split>/<class>/<img>`` with split one of train / val / test /
     pool. Images directly under ``root/<split>/`` are unlabeled (label ``-1``; useful for
     ``pool``). Ids are the paths relative to ``root`` (posix); files that are not images
     (by suffix) and hidden files are ignored.
@@ -110,7 +144,13 @@ def load_folder(root: str | Path, *, classes: Sequence[str] | str | Path | None 
                                          classes_file or source)
     report = resolve_problems(problems, source, skip_bad)
     keep = ~bad
-    return ImageDataset(ids=ids[keep], labels=labels[keep], classes=list(names),
-                        splits=np.array([s for _, s, _ in entries], dtype=str)[keep],
+    splits = np.array([s for _, s, _ in entries], dtype=str)[keep]
+    notes = ()
+    if not splits.size or not splits[0]:  # root/<class>/: no split folders
+        splits = stratified_split(ids[keep], labels[keep])
+        notes = (f"{source} has no split folders: {int((splits == 'val').sum())} images "
+                 f"({VAL_FRACTION:.0%} of each class, fixed by a hash of the path) form the "
+                 f"'val' split, {int((splits == 'test').sum())} the 'test' split",)
+    return ImageDataset(ids=ids[keep], labels=labels[keep], classes=list(names), splits=splits,
                         paths=np.array([str(f.resolve()) for f in files], dtype=str)[keep],
-                        source=source, bad_inputs=report)
+                        source=source, bad_inputs=report, notes=notes)

@@ -48,6 +48,15 @@ def _wide_to_rgb(a: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
+def image_size(path: str | Path) -> tuple[int, int] | None:
+    """``(height, width)`` from the image header (no decode), or None if unreadable."""
+    try:
+        with Image.open(path) as im:
+            return im.size[1], im.size[0]
+    except Exception:  # noqa: BLE001 - an unreadable image has no size to share
+        return None
+
+
 def resize_rgb(img: np.ndarray, size: int) -> np.ndarray:
     """Bilinear resize of an RGB image ``(H, W, 3)`` uint8 to ``(size, size, 3)`` uint8."""
     return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR), dtype=np.uint8)

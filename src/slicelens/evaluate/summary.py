@@ -41,3 +41,32 @@ def split_class_summary(samples: pd.DataFrame, classes: list[str]) -> pd.DataFra
     order = {s: i for i, s in enumerate(("train", "val", "test", "pool"))}
     out["_o"] = out["split"].map(order)
     return out.sort_values(["_o", "class"]).drop(columns="_o").reset_index(drop=True)
+
+
+def near_chance(samples: pd.DataFrame, num_classes: int, *, min_n: int = 10,
+                margin: float = 0.1) -> tuple[float, float] | None:
+    """``(accuracy, chance)`` when the labelled accuracy is near chance, else None.
+
+    ``chance = max(1 / C, share of the most frequent label)``; "near" means
+    ``accuracy < chance + margin * (1 - chance)``. A model fed wrongly normalised inputs,
+    or whose class order differs from ``classes``, lands there.
+
+    Parameters
+    ----------
+    samples : DataFrame with ``label`` (int, -1 = unlabeled) and ``correct`` (bool)
+    num_classes : int
+    min_n : int
+        Fewer labelled samples than this never warn.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"label": [0, 1] * 10, "correct": [True, False] * 10})
+    >>> near_chance(s, 2)
+    (0.5, 0.5)
+    """
+    lab = samples[samples["label"] >= 0]
+    if len(lab) < min_n:
+        return None
+    acc = float(lab["correct"].astype(bool).mean())
+    chance = max(1.0 / num_classes, float(lab["label"].value_counts(normalize=True).max()))
+    return (acc, chance) if acc < chance + margin * (1 - chance) else None

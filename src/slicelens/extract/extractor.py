@@ -44,6 +44,7 @@ from slicelens.errors import DataError, ModelError, WorkspaceError
 from slicelens.extract.checks import check_finite
 from slicelens.extract.methods import METHODS, get_method, normalize_sum1
 from slicelens.store.atomic import remove_stale_tmp, save_npy, save_npz, write_json, write_parquet
+from slicelens.store.paths import relocatable, workspace_of
 from slicelens.store.run import ARRAYS, Run, weights_hash
 from slicelens.utils import progress
 
@@ -237,7 +238,8 @@ def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec,
     one if it matches."""
     model = dict(model_spec)
     for key, value in (("classes", list(adapter.classes)), ("input_size", adapter.input_size),
-                       ("layer", adapter.layer_name)):
+                       ("layer", adapter.layer_name),
+                       ("normalize", getattr(adapter, "normalization", None))):
         if model.get(key) is None:  # pin defaults, so a reload gets the same model
             model[key] = value
     new = json.loads(json.dumps({
@@ -249,6 +251,7 @@ def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec,
         "fingerprint": _fingerprint(dataset, adapter),
         "weights_sha256": weights_hash(model),  # checked by Run.adapter() on reload
     }, default=str))
+    new = relocatable(new, workspace_of(run_dir))  # a moved workspace still finds its files
     path = run_dir / "record.json"
     if path.exists():
         old = json.loads(path.read_text())

@@ -5,16 +5,19 @@ pytorch-grad-cam template): the activation ``A`` of the layer to explain, the lo
 and - when the model ends in global average pooling + linear - the head's weights,
 which give GradCAM in closed form (no backward pass).
 
-Two ways to reach ``A`` inside a model:
+Two ways to reach ``A`` inside a model, whatever its forward does:
 
 * a forward hook on a named sub-module (``nn.Module`` and unflattened ``torch.export``
-  programs);
-* a split of a model whose forward is the composition of its children (TorchScript,
-  where hooks are not available): ``body = children[:k]``, ``tail = children[k:]``. The
-  split is verified numerically against the model's own forward.
+  programs); a ViT-style token output ``(n, T, D)`` is rerouted through its grid
+  ``(n, D, s, s)`` (:mod:`slicelens.models.outputs`), so gradients reach the grid;
+* a cut of the TorchScript ``forward`` graph at the layer's call
+  (:mod:`slicelens.models.script`): ``body(x) = A``, ``tail(x, A) = output``. The cut is
+  verified numerically against the model's own forward.
 
-Whether the head is "pooled-linear" is not guessed from names: it is checked on a
-probe batch, ``logits == mean_hw(A) @ W.T + b`` within tolerance.
+The model's output may be a tensor, a tuple, a dict or a transformers output object
+(:func:`~slicelens.models.outputs.as_logits`). Whether the head is "pooled-linear" is not
+guessed from names or module order: every ``(C, d)`` linear weight is checked on a probe
+batch, ``logits == mean_hw(A) @ W.T + b`` within tolerance.
 """
 
 from __future__ import annotations
@@ -23,12 +26,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from slicelens.errors import ModelError
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from slicelens.models.layers import is_head_pool, map_layers
+from slicelens.models.normalize import Normalize, canonical, parse_normalize
+from slicelens.models.outputs import (
+    as_logits,
+    first_tensor,
+    grid_to_tokens,
+    is_map,
+    replace_first,
+    token_grid,
+)
+from slicelens.models.script import call_outputs, nested_calls, split_script
 
 
 @dataclass
@@ -41,25 +51,6 @@ class LinearHead:
     weight: torch.Tensor
     bias: torch.Tensor
     name: str = ""
-
-
-class _Normalize(nn.Module):
-    def __init__(self, mean, std):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
-
-    def forward(self, x):
-        return (x - self.mean) / self.std
-
-
-def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    return list(module.named_children())
-
-
-def _is_conv_like(m: nn.Module) -> bool:
-    name = getattr(m, "original_name", type(m).__name__)
-    return isinstance(m, nn.Conv2d) or name == "Conv2d"
 
 
 class ModelAdapter:
@@ -75,19 +66,23 @@ class ModelAdapter:
         Square input side in pixels.
     layer : str, optional
         Name (``named_modules`` path) of the layer to explain. Default: the last module
-        whose output is a 4-D map (found on a probe batch), i.e. the last conv block.
-    normalize : "imagenet", "none" or (mean, std)
-        Normalisation applied to ``[0, 1]`` images before the model.
+        whose output is a 4-D map (found on a probe batch), i.e. the last conv block; for
+        a transformer whose token grid follows its last map, the last block of tokens.
+    normalize : "imagenet", "none", "MEAN,STD" or (mean, std)
+        Normalisation applied to ``[0, 1]`` images before the model
+        (:func:`~slicelens.models.normalize.parse_normalize`).
     device : str or torch.device, optional
 
     Attributes
     ----------
     layer_name : str
         The layer explained.
+    normalization : str
+        The normalisation in its short form (``none``, ``imagenet``, ``0.5,0.25``).
     head : LinearHead or None
         Set when the model is verified to end in global-average-pool + linear.
     mode : {"hook", "split"}
-        How ``A`` is reached.
+        How ``A`` is reached: a forward hook, or the cut TorchScript graph.
 
     Examples
     --------
@@ -98,15 +93,16 @@ class ModelAdapter:
     (4, torch.Size([4, 2]), True)
     """
 
+
     def __init__(self, module, classes: Sequence[str], *, input_size: int, layer: str | None = None,
                  normalize="none", device=None):
         self.module = module.eval()
         self.classes = list(classes)
         self.input_size = int(input_size)
         self.device = torch.device(device) if device is not None else torch.device("cpu")
-        if normalize == "imagenet":
-            normalize = (IMAGENET_MEAN, IMAGENET_STD)
-        self.normalize = None if normalize in (None, "none") else _Normalize(*normalize)
+        stats = parse_normalize(normalize)
+        self.normalization = canonical(normalize)
+        self.normalize = None if stats is None else Normalize(*stats)
         self.module.to(self.device)
         if self.normalize is not None:
             self.normalize.to(self.device)
@@ -125,7 +121,7 @@ class ModelAdapter:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Plain inference, no hooks: logits ``(n, C)`` for ``[0, 1]`` images ``(n, 3, H, W)``."""
-        return self.module(self.prepare(x))
+        return as_logits(self.module(self.prepare(x)))
 
     def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One forward pass returning ``(A, logits)``.
@@ -133,18 +129,25 @@ class ModelAdapter:
         Returns
         -------
         A : Tensor, shape (n, d, m, k)
-            Activation of the explained layer, part of the autograd graph of ``logits``.
+            Activation of the explained layer (a token grid for transformers), part of
+            the autograd graph of ``logits``.
         logits : Tensor, shape (n, C)
         """
         x = self.prepare(x)
         if self.mode == "split":
-            A = self._body(x)
-            return A, self._tail(A)
+            raw, ctx = self._body(x)
+            out = first_tensor(raw)
+            if out.dim() == 3:  # tokens: the tail runs on the grid put back as tokens
+                A, prefix = token_grid(out)
+                return A, as_logits(self._tail(ctx, replace_first(raw, grid_to_tokens(out, A, prefix))))
+            # a copy, so an in-place op in the forward (DenseNet's F.relu(..., inplace=True))
+            # leaves the layer's own output intact
+            return out, as_logits(self._tail(ctx, replace_first(raw, out.clone())))
         # the hook lives only for this call, so the caller's module is left unchanged
         self._captured = None
         handle = self._layer.register_forward_hook(self._hook)
         try:
-            logits = self.module(x)
+            logits = as_logits(self.module(x))
         finally:
             handle.remove()
         A, self._captured = self._captured, None
@@ -164,109 +167,122 @@ class ModelAdapter:
     # -- set-up ---------------------------------------------------------------------
     def _setup(self, layer: str | None) -> None:
         probe = torch.rand(2, 3, self.input_size, self.input_size, device=self.device)
-        modules = dict(self.module.named_modules())
-        is_script = isinstance(self.module, torch.jit.ScriptModule)
-        if is_script:
+        if isinstance(self.module, torch.jit.ScriptModule):
             self._setup_split(layer, probe)
         else:
             self.mode = "hook"
             if layer is None:
-                layer = self._find_last_map_layer(probe)
-            if layer not in modules:
-                raise ModelError(f"no layer named {layer!r}; layers: {', '.join(list(modules)[1:12])}...")
-            self.layer_name = layer
-            self._layer = modules[layer]
+                cands = map_layers(self.module, self.prepare(probe))
+                # tokens after the last block may not reach a CLS-token head (ViT): take
+                # the last block whose grid the logits depend on
+                layer = cands[-1] if len(cands) == 1 else next(
+                    (c for c in reversed(cands) if self._use_layer(c) and self._reaches_logits(probe)),
+                    cands[-1])
+            self._use_layer(layer)
         with torch.no_grad():
             A, logits = self.forward_parts(probe)
         if A.dim() != 4:
             raise ModelError(f"layer {self.layer_name!r} outputs shape {tuple(A.shape)}, "
-                             "expected a 4-D map (n, d, m, k); name a convolutional layer")
+                             "expected a 4-D map (n, d, m, k) or tokens (n, T, D); name a "
+                             "convolutional layer or a transformer block with --layer")
         self._probe_logits_dim = logits.shape[1]
         self.head = self._find_head(A, logits)
+        # non-finite logits are reported by extraction (naming the model), not judged here
+        if self.head is None and bool(torch.isfinite(logits).all()) and not self._reaches_logits(probe):
+            raise ModelError(
+                f"the logits do not depend on layer {self.layer_name!r}'s map (zero gradient; "
+                "e.g. patch tokens after a transformer's last block, when the head reads the "
+                "CLS token): name an earlier layer with --layer"
+                + (", or load the model as torch.export / an entry point, whose nested "
+                   "layers are reachable" if self.mode == "split" else ""))
+
+    def _use_layer(self, layer: str) -> bool:
+        modules = dict(self.module.named_modules())
+        if layer not in modules:
+            raise ModelError(f"no layer named {layer!r}; layers: {', '.join(list(modules)[1:12])}...")
+        self.layer_name, self._layer = layer, modules[layer]
+        return True
+
+    def _reaches_logits(self, probe) -> bool:
+        """Whether the logits' gradient w.r.t. the layer's map is non-zero on the probe."""
+        with torch.enable_grad():
+            A, logits = self.forward_parts(probe.clone().requires_grad_(True))
+            if not A.requires_grad:
+                return False
+            mix = torch.linspace(1.0, 2.0, logits.shape[1], device=logits.device)
+            (g,) = torch.autograd.grad((logits * mix).sum(), A, allow_unused=True)
+        return g is not None and bool(g.abs().sum() > 0)
 
     def _hook(self, _module, _inp, out):
-        self._captured = out
-
-    def _find_last_map_layer(self, probe) -> str:
-        """Name of the last leaf-or-block module whose output is a 4-D map."""
-        order: list[str] = []
-        handles = []
-        for name, m in self.module.named_modules():
-            if not name:
-                continue
-
-            def rec(_m, _i, out, name=name):
-                # a 1x1 map (after global pooling) has nothing to explain
-                if isinstance(out, torch.Tensor) and out.dim() == 4 and out.shape[2] * out.shape[3] > 1:
-                    order.append(name)
-            handles.append(m.register_forward_hook(rec))
-        try:
-            with torch.no_grad():
-                self.module(self.prepare(probe))
-        finally:
-            for h in handles:
-                h.remove()
-        if not order:
-            raise ModelError("the model has no layer with a 4-D output; name one with --layer")
-        # hooks fire child-before-parent, so the last map to finish is the outermost
-        # block that ends with the last conv layer: a readable name for the same tensor.
-        return order[-1]
+        t = first_tensor(out)
+        if t is None or t.dim() != 3:
+            self._captured = t
+            # the forward continues on a copy, so its in-place ops leave A intact
+            return replace_first(out, t.clone()) if t is not None else None
+        # tokens: hand the model the grid put back as tokens, so logits depend on the grid
+        A, prefix = token_grid(t)
+        self._captured = A
+        return replace_first(out, grid_to_tokens(t, A, prefix))
 
     def _setup_split(self, layer: str | None, probe) -> None:
         self.mode = "split"
-        kids = _children(self.module)
-        if not kids:
-            raise ModelError("a TorchScript model without sub-modules cannot be explained")
         x = self.prepare(probe)
+        default = layer is None
         with torch.no_grad():
-            ref = self.module(x)
-            outs, h = [], x
-            try:
-                for _, m in kids:
-                    h = m(h)
-                    outs.append(h)
-            except Exception as e:  # noqa: BLE001 - any failure means "not a chain"
-                raise ModelError("this TorchScript model's forward is not a chain of its "
-                                 f"children ({e}); export it with torch.export or pass a "
-                                 "state_dict and an entry point") from None
-            if outs[-1].shape != ref.shape or not torch.allclose(outs[-1], ref, atol=1e-4, rtol=1e-4):
-                raise ModelError("this TorchScript model's forward is not a chain of its children; "
-                                 "export it with torch.export or pass a state_dict and entry point")
-        names = [n for n, _ in kids]
-        if layer is None:
-            cands = [i for i, o in enumerate(outs) if o.dim() == 4 and o.shape[2] * o.shape[3] > 1]
-            if not cands:
-                raise ModelError("no child of the TorchScript model outputs a 4-D map")
-            k = cands[-1]
-        else:
-            if layer not in names:
-                raise ModelError(f"with TorchScript, --layer must name a top-level child: {names}")
-            k = names.index(layer)
-        self.layer_name = names[k]
-        body = [m for _, m in kids[: k + 1]]
-        tail = [m for _, m in kids[k + 1:]]
-        self._body = lambda t: _chain(body, t)
-        self._tail = lambda t: _chain(tail, t)
+            ref = as_logits(self.module(x))
+            if default:
+                pools = {n for n, m in self.module.named_modules() if is_head_pool(m)}
+                cands = [p for p, o in call_outputs(self.module, x)
+                         if is_map(first_tensor(o)) and p not in pools]
+                if not cands:
+                    raise ModelError(
+                        "the TorchScript forward calls no module that outputs a 4-D map; name "
+                        "the layer with --layer" if call_outputs(self.module, x) else
+                        "this TorchScript model calls no sub-modules (frozen or inlined, e.g. by "
+                        "torch.jit.freeze / optimize_for_inference), so no layer can be cut out; "
+                        "save it before freezing, or export it with torch.export")
+                layer = cands[-1]
+        self._use_split(layer)
+        if default and not self._reaches_logits(probe):
+            # e.g. a traced ViT: `vit`'s last tokens miss the CLS head; look inside it
+            inner = next((c for c in reversed(nested_calls(self.module, layer))
+                          if self._use_split(c, quiet=True) and self._reaches_logits(probe)), None)
+            self._use_split(inner or layer)
+        with torch.no_grad():
+            _, logits = self.forward_parts(probe)
+        if logits.shape != ref.shape or not torch.allclose(logits, ref, atol=1e-4, rtol=1e-4):
+            raise ModelError(f"cutting the TorchScript forward at {self.layer_name!r} changes its "
+                             "output; pass another --layer, or the model as torch.export / an "
+                             "entry point")
+
+    def _use_split(self, layer: str, quiet: bool = False) -> bool:
+        try:
+            self._body, self._tail = split_script(self.module, layer)
+            self.layer_name = layer
+            with torch.no_grad():
+                self.forward_parts(torch.rand(1, 3, self.input_size, self.input_size,
+                                              device=self.device))
+        except Exception:  # noqa: BLE001 - with quiet, any failure means "not this layer"
+            if not quiet:
+                raise
+            return False
+        return True
 
     def _find_head(self, A: torch.Tensor, logits: torch.Tensor) -> LinearHead | None:
-        """The last linear layer, if ``logits == mean_hw(A) @ W.T + b`` on the probe."""
+        """A linear layer with ``logits == mean_hw(A) @ W.T + b`` on the probe, else None.
+
+        Every weight of shape ``(C, d)`` is tried, latest first, so a head after dropout,
+        flatten or a reshape in ``forward`` is found, and a wrong guess is impossible.
+        """
         pooled = A.mean(dim=(2, 3))
+        shape = (logits.shape[1], pooled.shape[1])
         for name, m in reversed(list(self.module.named_modules())):
             w = getattr(m, "weight", None)
-            if not isinstance(w, torch.Tensor) or w.dim() != 2:
+            if not isinstance(w, torch.Tensor) or tuple(w.shape) != shape:
                 continue
-            if tuple(w.shape) != (logits.shape[1], pooled.shape[1]):
-                return None
             b = getattr(m, "bias", None)
-            b = torch.zeros(w.shape[0], device=w.device) if b is None else b
+            b = torch.zeros(w.shape[0], device=w.device) if not isinstance(b, torch.Tensor) else b
             pred = pooled @ w.detach().T + b.detach()
             if torch.allclose(pred, logits, atol=1e-4, rtol=1e-3):
                 return LinearHead(w.detach().clone(), b.detach().clone(), name)
-            return None
         return None
-
-
-def _chain(mods, t):
-    for m in mods:
-        t = m(t)
-    return t

@@ -27,15 +27,15 @@ import pickle
 import re
 import warnings
 from pathlib import Path
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from torch import nn
 
 from slicelens.errors import ModelError
 from slicelens.models.adapter import ModelAdapter
 from slicelens.models.builtin import BUILTINS, build_model, builtin_info
+from slicelens.models.normalize import canonical, preprocessor_hints
 from slicelens.utils import resolve_device
 
 _ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -48,17 +48,29 @@ class ModelSpec(BaseModel):
                       "or entry point package.module:function")
     weights: str | None = Field(None, description="state_dict file for a built-in or an entry point")
     layer: str | None = Field(None, description="layer to explain (default: the last conv block)")
-    normalize: Literal["imagenet", "none"] | None = Field(
-        None, description="input normalisation (default: the built-in's, else none)")
+    normalize: str | None = Field(
+        None, description="input normalisation: imagenet, none, or MEAN,STD of [0, 1] pixels "
+        "(2 numbers, or 3 means then 3 stds) (default: the built-in's, a "
+        "preprocessor_config.json next to the model, else none)")
     input_size: int | None = Field(None, ge=8, le=4096,
-                                   description="square input side in pixels (default: the built-in's)")
+                                   description="square input side in pixels (default: the built-in's, "
+                                   "a torch.export's example input, a preprocessor_config.json, or "
+                                   "the data's when all images share one size)")
     allow_pickle: bool = Field(False, description="allow loading a pickled whole model "
                                "(runs code from the file: only for files you trust)")
+
+    @field_validator("normalize")
+    @classmethod
+    def _known_normalize(cls, v):
+        try:
+            return None if v is None else canonical(v)
+        except ModelError as e:
+            raise ValueError(str(e)) from None
 
 
 def load_model(spec: str, *, classes, input_size: int | None = None, weights: str | None = None,
                layer: str | None = None, normalize=None, allow_pickle: bool = False,
-               device=None) -> ModelAdapter:
+               device=None, data_size: int | None = None) -> ModelAdapter:
     """Load ``spec`` and wrap it in a :class:`ModelAdapter` checked against ``classes``.
 
     Parameters
@@ -68,13 +80,17 @@ def load_model(spec: str, *, classes, input_size: int | None = None, weights: st
     classes : sequence of str
         The model's classes in output order.
     input_size : int, optional
-        Required unless ``spec`` is a built-in.
+        Default: the built-in's, a ``torch.export`` file's example input, a
+        ``preprocessor_config.json``, else ``data_size``.
     weights : path, optional
         ``state_dict`` file (loaded with ``weights_only=True`` unless ``allow_pickle``).
     layer, normalize, device
-        Passed to :class:`ModelAdapter`; ``normalize`` defaults to the built-in's, else ``"none"``.
+        Passed to :class:`ModelAdapter`; ``normalize`` defaults to the built-in's, else a
+        ``preprocessor_config.json`` beside the model or weights file, else ``"none"``.
     allow_pickle : bool
         Allow unpickling a whole model (or a weights file needing arbitrary objects).
+    data_size : int, optional
+        The data's image side when all images share one square size (the last resort).
 
     Raises
     ------
@@ -91,11 +107,19 @@ def load_model(spec: str, *, classes, input_size: int | None = None, weights: st
     elif _ENTRY_POINT.match(spec) and not os.path.exists(spec):
         module = _from_entry_point(spec, len(classes))
     else:
-        module = _from_file(spec, allow_pickle)
+        module, hints = _from_file(spec, allow_pickle)
+        input_size = input_size or hints.get("input_size")
+    if spec not in BUILTINS:
+        hints = preprocessor_hints(spec if os.path.exists(spec) else None, weights)
+        input_size = input_size or hints.get("input_size")
+        normalize = normalize or hints.get("normalize")
     if weights is not None:
         _load_weights(module, weights, allow_pickle)
+    input_size = input_size or data_size
     if input_size is None:
-        raise ModelError(f"model {spec}: the input size is not known; pass --input-size")
+        raise ModelError(f"model {spec}: the input size is not known (not given, not in the "
+                         "model file, and the images do not all share one square size); "
+                         "pass --input-size")
     try:
         adapter = ModelAdapter(module, classes, input_size=input_size, layer=layer,
                                normalize=normalize or "none", device=resolve_device(device))
@@ -142,7 +166,8 @@ def _from_entry_point(spec: str, num_classes: int) -> nn.Module:
     return module
 
 
-def _from_file(spec: str, allow_pickle: bool) -> nn.Module:
+def _from_file(spec: str, allow_pickle: bool) -> tuple[nn.Module, dict]:
+    """``(module, hints)``; ``hints`` may hold ``input_size`` (from export example inputs)."""
     path = Path(spec)
     if not path.is_file():
         raise ModelError(f"model file {spec} not found (and {spec!r} is neither a built-in "
@@ -153,19 +178,42 @@ def _from_file(spec: str, allow_pickle: bool) -> nn.Module:
     for load in loaders:
         try:
             return load(path)
+        except ModelError:
+            raise
         except Exception:  # noqa: BLE001 - not this format; try the next one
             continue
-    return _load_pickled(path, allow_pickle)
+    return _load_pickled(path, allow_pickle), {}
 
 
-def _load_jit(path: Path) -> nn.Module:
+def _load_jit(path: Path) -> tuple[nn.Module, dict]:
     with warnings.catch_warnings():  # TorchScript is deprecated, yet users still ship it
         warnings.simplefilter("ignore", DeprecationWarning)
-        return torch.jit.load(str(path), map_location="cpu")
+        return torch.jit.load(str(path), map_location="cpu"), {}
 
 
-def _load_export(path: Path) -> nn.Module:
-    return torch.export.unflatten(torch.export.load(str(path)))
+def _load_export(path: Path) -> tuple[nn.Module, dict]:
+    ep = torch.export.load(str(path))
+    shape = export_input_shape(ep)
+    if shape is not None and isinstance(shape[0], int):
+        raise ModelError(
+            f"model file {path} was exported with a fixed batch of {shape[0]}, so it cannot run "
+            "slicelens' batches; export it again with a dynamic batch: torch.export.export(model, "
+            "(x,), dynamic_shapes=({0: torch.export.Dim('batch')},))")
+    hints = {}
+    if shape is not None and len(shape) == 4 and isinstance(shape[3], int) and shape[2] == shape[3]:
+        hints["input_size"] = shape[3]
+    return torch.export.unflatten(ep), hints
+
+
+def export_input_shape(ep) -> tuple | None:
+    """Shape of the first user input of an ``ExportedProgram`` (ints, or SymInts if dynamic)."""
+    kind = torch.export.graph_signature.InputKind.USER_INPUT
+    names = [s.arg.name for s in ep.graph_signature.input_specs if s.kind == kind]
+    for node in ep.graph.nodes:
+        if node.op == "placeholder" and names and node.name == names[0]:
+            val = node.meta.get("val")
+            return tuple(val.shape) if isinstance(val, torch.Tensor) else None
+    return None
 
 
 def _load_pickled(path: Path, allow_pickle: bool) -> nn.Module:

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 from torch import nn
 
-from slicelens.models.adapter import IMAGENET_MEAN, IMAGENET_STD
+from slicelens.models.normalize import parse_normalize
+from slicelens.models.outputs import as_logits
 from slicelens.utils import progress, resolve_device, seed_everything
 
 
@@ -102,10 +103,11 @@ def to_float_images(x: torch.Tensor) -> torch.Tensor:
 
 
 def normalizer(normalize) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The input transform the adapter applies: ``"imagenet"``, ``None``/``"none"`` or (mean, std)."""
-    if normalize in (None, "none"):
+    """The input transform the adapter applies (any ``--normalize`` form, see ``models.normalize``)."""
+    stats = parse_normalize(normalize)
+    if stats is None:
         return lambda x: x
-    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalize == "imagenet" else normalize
+    mean, std = stats
     mean, std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
     return lambda x: (x - mean.to(x.device)) / std.to(x.device)
 
@@ -117,7 +119,7 @@ def predict_logits(module: nn.Module, x: torch.Tensor, batch_size: int = 256, no
     dev = resolve_device(device) if device is not None else next(module.parameters()).device
     norm = normalizer(normalize)
     module.eval()
-    out = [module(norm(to_float_images(x[i:i + batch_size]).to(dev))).cpu()
+    out = [as_logits(module(norm(to_float_images(x[i:i + batch_size]).to(dev)))).cpu()
            for i in range(0, len(x), batch_size)]
     return torch.cat(out) if out else torch.empty(0, 0)
 
@@ -304,7 +306,7 @@ def _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable, gdro_eta
         _freeze_bn_of_frozen(module, ids)
         total, count = 0.0, 0
         for idx in torch.randperm(len(train), generator=gen).split(cfg.batch_size):
-            logits = net(get_batch(idx))
+            logits = as_logits(net(get_batch(idx)))
             if q is not None:
                 ce = F.cross_entropy(logits, train.y[idx].to(device), reduction="none")
                 loss = gdro_loss(ce, train.group[idx].to(device), q, gdro_eta)

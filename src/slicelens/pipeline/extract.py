@@ -47,7 +47,8 @@ def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=Fa
                          "from `slicelens train`); its classification head is untrained")
     classes_list = _read_classes(classes)
     dataset = load_dataset(source, classes=classes_list, skip_bad=skip_bad)
-    adapter = load_model(**spec.model_dump(), classes=dataset.classes)
+    data_size = dataset.common_size() if spec.input_size is None and spec.spec not in BUILTINS else None
+    adapter = load_model(**spec.model_dump(), classes=dataset.classes, data_size=data_size)
     if resume:
         run_dir = ws.run_path(resume)
     else:
@@ -58,6 +59,8 @@ def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=Fa
             write_bytes(Path(run_dir) / "bad_inputs.csv", report.to_csv().encode())
         data_spec = {"source": str(Path(source).resolve()), "skip_bad": skip_bad,
                      "classes": dataset.classes}
+        if dataset.notes:  # e.g. the validation split made for a folder without split folders
+            data_spec["notes"] = list(dataset.notes)
         return extract(dataset, adapter, run_dir, cfg, data_spec=data_spec,
                        model_spec=spec.model_dump(mode="json"))
     except BaseException:

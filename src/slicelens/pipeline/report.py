@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from slicelens.cli.common import table
-from slicelens.evaluate.summary import split_class_summary
+from slicelens.evaluate.summary import near_chance, split_class_summary
 
 
 def print_run_summary(run, echo=print) -> None:
@@ -12,10 +12,16 @@ def print_run_summary(run, echo=print) -> None:
     summ = split_class_summary(s, run.classes)
     echo(f"run {run.id}: {len(s)} samples, classes {', '.join(run.classes)}")
     echo(f"  stored in {run.path}")
+    for note in run.record.get("data", {}).get("notes", []):
+        echo(f"  note: {note}")
     method = run.record.get("extract", {}).get("method_used") or run.record.get("method", "")
     if method:
         echo(f"  attribution maps: {method}")
     echo(table(summ.to_dict("records"), ["split", "class", "n", "accuracy"]))
+    low = near_chance(s, len(run.classes))
+    if low is not None:
+        echo(f"warning: accuracy {low[0]:.2f} on labelled samples is near chance ({low[1]:.2f}); "
+             "check --normalize (the model's own mean/std) and --classes order")
 
 
 def demo_summary(st) -> str:

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from slicelens.errors import ModelError, SliceLensError
+from slicelens.errors import SliceLensError
 from slicelens.pipeline.augment import compose, noise_augment, swap_augment
 from slicelens.utils import seed_everything
 
@@ -123,8 +123,8 @@ def apply_plan(workspace, base_run, plan, train_cfg=None, *,
             module, fit_info = refit_head(base_run, plan, spec, dataset.classes, train_cfg.seed)
             init = "finetune"
         else:
-            module, fit_info = _retrain(base_run, plan, spec, dataset, train_cfg, init,
-                                        weights_path.with_name(weights_path.stem + "-checkpoints"))
+            module, fit_info, init = _retrain(base_run, plan, spec, dataset, train_cfg, init,
+                                              weights_path.with_name(weights_path.stem + "-checkpoints"))
         weights = save_model(module, weights_path)
     except BaseException:
         weights_path.unlink(missing_ok=True)  # free the claimed name again
@@ -153,14 +153,14 @@ def resolve_train_config(base_run, train_cfg=None):
 
 
 def _retrain(base_run, plan, spec, dataset, train_cfg, init, ckpt_dir) -> tuple:
-    """Train the whole model on the plan's data; return (module, fit summary)."""
+    """Train the whole model on the plan's data; return (module, fit summary, start used)."""
     import torch
 
     from slicelens.models import TrainData, fit
 
     size = int(spec.input_size)
     seed_everything(train_cfg.seed)  # a scratch start gets the same initial weights per seed
-    module = _initial_module(spec, dataset.classes, init)
+    module, init = _initial_module(spec, dataset.classes, init)
     x, y, w, ids = training_set(dataset, plan, size)
     vidx = _validation_rows(dataset, plan)
     xv, yv = dataset.load(vidx, size), torch.from_numpy(dataset.labels[vidx])
@@ -176,7 +176,7 @@ def _retrain(base_run, plan, spec, dataset, train_cfg, init, ckpt_dir) -> tuple:
               select_by=plan.select_by if val is not None else "accuracy")
     return module, {"best_epoch": res.best_epoch, "selection_score": res.best_val_acc,
                     "select_by": plan.select_by, "n_train": len(y), "n_val": len(yv),
-                    "history": res.history}
+                    "history": res.history}, init
 
 
 def _validation_rows(dataset, plan) -> np.ndarray:
@@ -200,21 +200,29 @@ def _stored_train_config(spec):
 
 
 def _initial_module(spec, classes, init: str):
+    """(module, the start actually used): a model file that cannot be rebuilt from scratch
+    starts from the run's weights, with a warning, and the record says ``finetune``."""
+    import warnings
+
     from slicelens.models import build_model, load_model
     from slicelens.models.builtin import BUILTINS
 
     if init == "finetune" or spec.spec not in BUILTINS:
         if init == "scratch" and ":" not in spec.spec:
-            raise ModelError(f"cannot build {spec.spec!r} from scratch; use init='finetune'")
+            # a TorchScript / torch.export / pickled file holds no constructor to rebuild
+            warnings.warn(f"model {spec.spec} cannot be rebuilt from scratch (the file holds "
+                          "no constructor); retraining starts from the run's weights instead",
+                          UserWarning, stacklevel=2)
+            init = "finetune"
         adapter = load_model(**spec.model_dump(), classes=classes)
         module = adapter.module
         if init == "scratch":
             for m in module.modules():
                 if hasattr(m, "reset_parameters"):
                     m.reset_parameters()
-        return module
+        return module, init
     # scratch built-in: same architecture; pretrained backbones keep their ImageNet weights
-    return build_model(spec.spec, len(classes), spec.input_size, pretrained=True)
+    return build_model(spec.spec, len(classes), spec.input_size, pretrained=True), init
 
 
 def _claim_weights_path(folder: Path, prefix: str) -> Path:

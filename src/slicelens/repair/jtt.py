@@ -42,7 +42,7 @@ class JTT(RepairStrategy):
         spec = ModelSpec.model_validate({k: v for k, v in rec.items() if k in ModelSpec.model_fields})
         x, y, _, ids = training_set(run.dataset(), TrainingPlan(), int(spec.input_size))
         seed_everything(p.id_seed)
-        module = _initial_module(spec, run.classes, "scratch")
+        module, _ = _initial_module(spec, run.classes, "scratch")
         fit(module, TrainData(x, y), None, TrainConfig(epochs=p.id_epochs, seed=p.id_seed),
             normalize=spec.normalize)
         wrong = predict_logits(module, x, normalize=spec.normalize).argmax(1).numpy() != y.numpy()

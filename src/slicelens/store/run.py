@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from slicelens.errors import WorkspaceError
+from slicelens.store.paths import resolve, workspace_of
 
 ARRAYS = ("logits", "probs", "features", "fw", "maps")
 
@@ -55,11 +56,16 @@ class Run:
 
     @property
     def record(self) -> dict:
-        """The run record (``record.json``), re-read on each access."""
+        """The run record (``record.json``), re-read on each access.
+
+        Its file paths are valid where the workspace is now, even if it was moved or
+        copied since the run was written (:func:`slicelens.store.paths.resolve`).
+        """
         try:
-            return json.loads((self.path / "record.json").read_text())
+            record = json.loads((self.path / "record.json").read_text())
         except FileNotFoundError:
             raise WorkspaceError(f"{self.path} is not a run (no record.json)") from None
+        return resolve(record, workspace_of(self.path))
 
     @property
     def is_complete(self) -> bool:
@@ -102,13 +108,16 @@ class Run:
         """Reload the :class:`ImageDataset` this run was extracted from."""
         from slicelens.data import load_dataset
 
-        spec = dict(self.record["data"])
-        source = spec.pop("source")
+        data = self.record["data"]
+        source = data["source"]
         if source == "<arrays>":
             raise WorkspaceError(f"run {self.id} was extracted from in-memory arrays, "
                                  "which cannot be reloaded; pass the dataset yourself")
-        spec.pop("classes", None)
-        return load_dataset(source, classes=self.classes, **spec)
+        if not Path(source).exists():
+            raise WorkspaceError(f"run {self.id}: its data {source} is missing (data root "
+                                 f"{data.get('root', Path(source).parent)}); put the data back there, "
+                                 "or copy it into the workspace before moving it")
+        return load_dataset(source, classes=self.classes, skip_bad=bool(data.get("skip_bad", False)))
 
     def adapter(self):
         """Reload the model adapter this run was extracted with.
