@@ -289,7 +289,7 @@ def test_repair_job_and_before_after(page, demo_url):
     url, run = demo_url
     pg.goto(url + "?tab=repair")
     # the default strategy is preselected; it reads the spurious mark made in the first test
-    assert pg.input_value("[data-testid=repair-strategy]") == "dfr"
+    expect(pg.locator("[data-testid=repair-strategy]")).to_have_value("dfr")
     pg.click("[data-testid=repair-start]")
     pg.locator("[data-testid=job]").wait_for()
     shot(pg, "12-repair-running")
