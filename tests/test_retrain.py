@@ -70,3 +70,31 @@ def test_apply_plan_makes_a_new_run(demo):
     assert new.record["plan"]["remove"] == plan.remove
     assert new.record["model"]["weights"] != demo.run.record["model"]["weights"]
     assert len(new.samples) == len(demo.run.samples)
+
+
+def test_weights_names_are_claimed_so_concurrent_repairs_never_collide(tmp_path):
+    """Two repairs at once each claim their own models/repair-<name>-N.pt before training
+    (issue: both wrote repair-corm-1.pt and one model was lost)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from slicelens.pipeline.retrain import _claim_weights_path
+
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(lambda _: _claim_weights_path(tmp_path / "models", "repair-corm"),
+                              range(16)))
+    assert len(set(paths)) == 16 and all(p.exists() for p in paths)
+    assert sorted(p.name for p in paths)[0] == "repair-corm-1.pt"
+
+
+def test_a_failed_retraining_frees_its_claimed_name(demo, monkeypatch):
+    import slicelens.pipeline.retrain as retrain
+
+    def boom(*_a, **_k):
+        raise RuntimeError("training died")
+
+    monkeypatch.setattr(retrain, "_retrain", boom)
+    models = demo.workspace.root / "models"
+    before = set(models.glob("repair-boom-*.pt"))
+    with pytest.raises(RuntimeError, match="training died"):
+        apply_plan(demo.workspace, demo.run, TrainingPlan(strategy="boom"), TrainConfig(epochs=1))
+    assert set(models.glob("repair-boom-*.pt")) == before
