@@ -170,3 +170,36 @@ def test_efficientnet_lite0_cell(fmt, tmp_path):
     ref = _captum_maps(m, layer, inputs, targets, tokens=False).detach()
     torch.testing.assert_close(attribute_images(ad, x, targets), ref, rtol=1e-3,
                                atol=1e-5 * float(ref.abs().max()))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch, fmt", CELLS)
+def test_cell_is_repaired_through_the_repair_pipeline(arch, fmt, tmp_path):
+    """Extract a run from image files, then a one-epoch repair through ``apply_plan``; a
+    file that holds no constructor (TorchScript, torch.export) starts from the run's
+    weights, and the new run's record says so."""
+    import numpy as np
+    from PIL import Image
+
+    from slicelens.models import ModelSpec
+    from slicelens.pipeline.extract import extract_run
+    from slicelens.pipeline.retrain import apply_plan
+    from slicelens.repair.plan import TrainingPlan
+    from slicelens.store import Workspace
+
+    rng = np.random.default_rng(0)
+    rows = ["path,label,split"]
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        rows.append(f"{i}.png,{ABC[i % 3]},{('train', 'train', 'val', 'test')[i % 4]}")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    ws = Workspace(tmp_path / "ws")
+    spec = ModelSpec.model_validate(_save(_build(arch), arch, fmt, tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # near-chance accuracy of a random model
+        run = extract_run(ws, tmp_path / "manifest.csv", spec, classes=ABC, name="cell")
+        new = apply_plan(ws, run, TrainingPlan(strategy="cell", weights={run.samples["id"][0]: 2.0}),
+                         TrainConfig(epochs=1, batch_size=6), init="scratch")
+    assert new.is_complete and new.record["base_run"] == run.id
+    assert new.record["init"] == ("scratch" if fmt == "entry" else "finetune")
+    assert len(new.samples) == len(run.samples)
