@@ -98,3 +98,34 @@ def test_a_failed_retraining_frees_its_claimed_name(demo, monkeypatch):
     with pytest.raises(RuntimeError, match="training died"):
         apply_plan(demo.workspace, demo.run, TrainingPlan(strategy="boom"), TrainConfig(epochs=1))
     assert set(models.glob("repair-boom-*.pt")) == before
+
+
+def test_interrupted_repair_leaves_no_half_run_no_model_and_no_plan_folder(demo, monkeypatch):
+    """Ctrl-C while the repaired run is extracted: the incomplete run, the model file and
+    the plan's folder go; the base run and others are untouched."""
+    import json
+
+    import slicelens.pipeline.extract as pe
+    from slicelens.feedback import annotate_slice
+    from slicelens.pipeline.repair import run_repair
+    from slicelens.pipeline.slices import find_slices
+
+    ws = demo.workspace
+
+    def interrupted(workspace, source, spec, *a, **k):
+        _, path = ws.new_run_dir("half")
+        (path / "record.json").write_text(json.dumps({"status": "running",
+                                                      "model": {"weights": str(spec.weights)}}))
+        raise KeyboardInterrupt
+
+    ss = find_slices(demo.run, "attribution")
+    annotate_slice(ws, demo.run, "attribution", ss.slices[0].id, "spurious", "t", "t")
+    runs_before = {r.id for r in ws.runs(include_incomplete=True)}
+    plans_before = set((ws.root / "plans").glob("*")) if (ws.root / "plans").exists() else set()
+    models_before = set((ws.root / "models").glob("repair-corm-*.pt"))
+    monkeypatch.setattr(pe, "extract_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_repair(ws, demo.run, "corm", {"source": "marks"}, TrainConfig(epochs=1))
+    assert {r.id for r in ws.runs(include_incomplete=True)} == runs_before
+    assert set((ws.root / "plans").glob("*")) == plans_before
+    assert set((ws.root / "models").glob("repair-corm-*.pt")) == models_before

@@ -62,7 +62,11 @@ def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | 
     plan = get_repair(strategy).plan(ws, run, **(params or {}))
     cfg = resolve_train_config(run, train_cfg)
     tell(0.1, f"retraining: {plan.summary()}")
-    new_run = apply_plan(ws, run, plan, cfg, init=init, name=name or strategy)
+    try:
+        new_run = apply_plan(ws, run, plan, cfg, init=init, name=name or strategy)
+    except BaseException:  # Ctrl-C or a failure: the plan's folder goes with the repair
+        _remove_plan_folder(ws, plan)
+        raise
     if not control:
         return plan, new_run
     tell(0.6, "matched control")
@@ -71,6 +75,16 @@ def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | 
     new_run = type(new_run)(new_run.path)
     tell(1.0, f"new run {new_run.id}; control {ctrl.id}")
     return plan, new_run
+
+
+def _remove_plan_folder(ws, plan) -> None:
+    """Delete ``<workspace>/plans/<strategy>-NNNN/`` that this plan's files live in."""
+    import shutil
+
+    plans = (Path(ws.root) / "plans").resolve()
+    for f in (plan.noise_masks, plan.swap_masks, plan.extra_images):
+        if f and Path(f).resolve().parent.parent == plans:
+            shutil.rmtree(Path(f).resolve().parent, ignore_errors=True)
 
 
 #: per-strategy parameters that seed the strategy's own randomness (shifted per seed)

@@ -131,14 +131,34 @@ def apply_plan(workspace, base_run, plan, train_cfg=None, *,
         raise
     new_spec = spec.model_copy(update={"weights": str(weights)})
     ecfg = ExtractConfig.model_validate(rec.get("extract", {}))
-    new_run = extract_run(ws, rec["data"]["source"], new_spec, ecfg, classes=dataset.classes,
-                          skip_bad=bool(rec["data"].get("skip_bad", False)), name=run_name)
+    try:
+        new_run = extract_run(ws, rec["data"]["source"], new_spec, ecfg, classes=dataset.classes,
+                              skip_bad=bool(rec["data"].get("skip_bad", False)), name=run_name)
+    except BaseException:  # Ctrl-C or a failure: no half-made run, no orphan model
+        _remove_unfinished_runs(ws, weights)
+        weights.unlink(missing_ok=True)
+        raise
     plan_path = plan.save(Path(new_run.path) / "plan.json")
     record = dict(new_run.record)
     record.update(plan=plan.to_json(), plan_path=str(plan_path), base_run=base_run.id,
                   train=train_cfg.model_dump(mode="json"), init=init, fit=fit_info)
     write_json(Path(new_run.path) / "record.json", record)
     return type(new_run)(new_run.path)
+
+
+def _remove_unfinished_runs(ws, weights: Path) -> None:
+    """Delete the incomplete runs extracted with ``weights`` (this call's, never another's)."""
+    import shutil
+
+    for r in ws.runs(include_incomplete=True):
+        if r.is_complete:
+            continue
+        try:
+            ours = Path(str(r.record.get("model", {}).get("weights", ""))).name == weights.name
+        except Exception:  # noqa: BLE001 - no readable record yet: judge by nothing, keep it
+            ours = False
+        if ours:
+            shutil.rmtree(r.path, ignore_errors=True)
 
 
 def resolve_train_config(base_run, train_cfg=None):
