@@ -62,6 +62,8 @@ def test_apply_row_makes_a_new_run_with_the_plan(demo, result):
     assert new.is_complete and new.record["base_run"] == demo.run.id
     plan = new.record["plan"]
     assert plan["strategy"] == "tda-action" and plan["params"]["group"] == result.row(1).group.name
+    control = demo.workspace.run(new.record["control_run"])   # judged against its control
+    assert control.record["plan"]["strategy"] == "control" and control.id != new.id
 
 
 def test_model_effects_pair_baseline_and_action_per_seed(demo, result):

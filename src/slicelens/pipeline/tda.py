@@ -138,12 +138,22 @@ def wrong_label_ranking(run, *, score: str = "margin", folds: int = 5, seed: int
 
 def apply_row(workspace, run, result, rank: int, train_cfg=None, *, init: str = "scratch",
               name: str | None = None):
-    """Turn row ``rank`` of ``result`` into a TrainingPlan and retrain (new run)."""
+    """Turn row ``rank`` of ``result`` into a TrainingPlan, retrain (new run), and pair it
+    with its matched control (trained once per setting and reused; ``control_run`` in the
+    new run's record), so its evaluation states the gain against the control."""
+    from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.retrain import apply_plan
+    from slicelens.store import Workspace
+    from slicelens.store.atomic import write_json
     from slicelens.tda.result import to_plan
 
-    return apply_plan(workspace, run, to_plan(result.row(rank)), train_cfg, init=init,
-                      name=name or f"tda-{result.row(rank).action}")
+    workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    plan = to_plan(result.row(rank))
+    new = apply_plan(workspace, run, plan, train_cfg, init=init,
+                     name=name or f"tda-{result.row(rank).action}")
+    ctrl = matched_control(workspace, run, plan, train_cfg, init=init)
+    write_json(Path(new.path) / "record.json", dict(new.record, control_run=ctrl.id))
+    return type(new)(new.path)
 
 
 def model_effects(workspace, run, result, rank: int, *, seeds: Sequence[int] = (0, 1, 2),
