@@ -154,7 +154,7 @@ def run_problem(i: int, root: Path, args) -> list[dict]:
             if key not in done:
                 done[key] = scores(ws, ctrl, gt_path)
                 rows.append({**base, "seed": seed, "method": f"control ({method})", "marks": marks,
-                             "run": ctrl.id, **done[key]})
+                             "run": ctrl.id, **done[key]})  # a record; summarise derives its rows
             row["control"] = ctrl.id
             row["gain_vs_control"] = {k: row[k] - done[key][k] for k in METRICS}
         rows.append(row)
@@ -189,6 +189,12 @@ def summarise(rows: list[dict]) -> list[dict]:
     """Mean and spread (std over seeds of the per-seed mean over problems) per method x marks."""
     import pandas as pd
 
+    rows = [r for r in rows if not str(r.get("method", "")).startswith("control (")]
+    # each repair row carries its own control's scores (repair - gain): the control rows
+    # are then averaged over exactly the same problems and seeds as their repair
+    rows = rows + [{**r, "method": f"control of {r['method']}",
+                    **{k: r[k] - r["gain_vs_control"][k] for k in METRICS},
+                    "gain_vs_control": None} for r in rows if r.get("gain_vs_control")]
     df = pd.DataFrame([r for r in rows if "skipped" not in r and "auroc" not in r])
     out = []
     prop = pd.DataFrame([r for r in rows if "auroc" in r])
@@ -203,14 +209,19 @@ def summarise(rows: list[dict]) -> list[dict]:
             per_seed = g.groupby(g["seed"].fillna(-1))[k].mean()
             row[k] = float(g[k].mean())
             row[f"{k}_spread"] = float(per_seed.std(ddof=0)) if len(per_seed) > 1 else float("nan")
-        if "gain_vs_control" in g:
+        if "gain_vs_control" in g and g["gain_vs_control"].notna().any():
             gains = pd.DataFrame(list(g["gain_vs_control"].dropna()))
             if len(gains):
                 per_seed = gains["worst_group"].groupby(g["seed"].to_numpy()[:len(gains)]).mean()
                 row["wg_gain_vs_control"] = float(gains["worst_group"].mean())
                 row["wg_gain_spread"] = float(per_seed.std(ddof=0)) if len(per_seed) > 1 else float("nan")
         out.append(row)
-    return out
+    # each control right before its repair, by marks
+    family = {}
+    for r in out:
+        family.setdefault(r["method"].replace("control of ", ""), len(family))
+    return sorted(out, key=lambda r: ("auroc" not in r, family[r["method"].replace("control of ", "")],
+                                      r["marks"], not r["method"].startswith("control of ")))
 
 
 def plot(summary: list[dict], path: Path) -> None:
