@@ -42,7 +42,8 @@ from pydantic import BaseModel, Field
 
 from slicelens.errors import SliceLensError, WorkspaceError
 from slicelens.repair.base import RepairStrategy, register_repair
-from slicelens.repair.groups import spurious_slice_ids as spurious_slices
+from slicelens.repair.groups import require_spurious
+from slicelens.repair.groups import spurious_slice_ids as spurious_slices  # noqa: F401 - public name
 from slicelens.repair.plan import TrainingPlan, new_plan_dir
 
 
@@ -74,12 +75,8 @@ class CoRM(RepairStrategy):
         from slicelens.store.atomic import save_npz
 
         ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
-        table = current_spuriousness(ws, run, p.slicer)
-        chosen = spurious_slices(table, p.source, p.threshold)
-        if not chosen:
-            raise SliceLensError(
-                f"no slice of {p.slicer!r} is spurious by {p.source} (threshold {p.threshold}); "
-                "mark a slice spurious first (slicelens annotate --label spurious)")
+        chosen = require_spurious(current_spuriousness(ws, run, p.slicer), p.slicer, p.source,
+                                  p.threshold)
         ids, masks = corm_masks(run, p.slicer, chosen, p)
         if not len(ids):
             raise SliceLensError(f"no training image falls into the spurious slices {chosen}")

@@ -145,11 +145,7 @@ def pseudo_groups(workspace, run, p: PseudoGroupParams) -> PseudoGroups:
     from slicelens.slicing.base import SliceSet
 
     table = current_spuriousness(workspace, run, p.slicer)
-    chosen = spurious_slice_ids(table, p.source, p.threshold)
-    if not chosen:
-        raise SliceLensError(
-            f"no slice of {p.slicer!r} is spurious by {p.source} (threshold {p.threshold}); "
-            "mark a slice spurious first (slicelens annotate --label spurious)")
+    chosen = require_spurious(table, p.slicer, p.source, p.threshold)
     wrong = table.loc[table["mark"] == "wrong_labels", "slice_id"].tolist()
     slice_set = SliceSet.load(run.path, p.slicer)
     index = {s.id: i for i, s in enumerate(slice_set.slices)}
@@ -198,6 +194,16 @@ def spurious_slice_ids(table: pd.DataFrame, source: str, threshold: float) -> li
     else:
         keep = table["spuriousness"].to_numpy(dtype=float) > threshold
     return table.loc[keep, "slice_id"].tolist()
+
+
+def require_spurious(table: pd.DataFrame, slicer: str, source: str, threshold: float) -> list[str]:
+    """:func:`spurious_slice_ids`, or an error that says to mark a slice spurious first."""
+    chosen = spurious_slice_ids(table, source, threshold)
+    if not chosen:
+        raise SliceLensError(
+            f"no slice of {slicer!r} is spurious by {source} (threshold {threshold}); "
+            "mark a slice spurious first (slicelens annotate --label spurious)")
+    return chosen
 
 
 def balanced_weights(group: np.ndarray) -> np.ndarray:
