@@ -99,7 +99,7 @@ def test_without_tokens_the_server_stays_on_loopback(tmp_path):
 
     from slicelens.server import Settings
 
-    with pytest.raises(ValidationError, match="token file"):
+    with pytest.raises(ValidationError, match="drop --no-auth"):
         Settings(workspace=tmp_path, host="0.0.0.0")
     s = Settings(workspace=tmp_path, host="192.168.1.5", tokens=TOKENS)
     assert "192.168.1.5" in s.allowed_hosts and "attacker.example" not in s.allowed_hosts
@@ -151,13 +151,72 @@ def test_workspace_refuses_run_ids_that_are_paths(tmp_path):
             ws.run_path(bad)
 
 
-def test_serve_refuses_other_interfaces_without_tokens(tmp_path, capsys):
+def test_serve_refuses_other_interfaces_without_auth(tmp_path, capsys):
     from slicelens.cli import main
+    from slicelens.store import Workspace
 
-    assert main(["serve", "--workspace", str(tmp_path), "--host", "0.0.0.0", "--no-browser"]) == 2
-    assert "token file (--token-file)" in capsys.readouterr().err
+    Workspace(tmp_path)
+    assert main(["serve", "--workspace", str(tmp_path), "--host", "0.0.0.0", "--no-browser",
+                 "--no-auth"]) == 2
+    assert "binds to 127.0.0.1 only; drop --no-auth" in capsys.readouterr().err
     bad = tmp_path / "tokens.txt"
     bad.write_text("root admin\n")
     assert main(["serve", "--workspace", str(tmp_path), "--token-file", str(bad),
                  "--no-browser"]) == 2
     assert f"file {bad}, row 1" in capsys.readouterr().err
+
+
+def test_serve_makes_tokens_shown_once_and_stores_only_their_hash(tmp_path, capsys):
+    from slicelens.cli import main
+    from slicelens.store import Workspace
+    from slicelens.server.auth import WORKSPACE_TOKENS, find_caller, load_tokens
+
+    Workspace(tmp_path)
+    assert main(["serve", "--workspace", str(tmp_path), "--add-token", "annotator:ana"]) == 0
+    token = capsys.readouterr().out.splitlines()[1]
+    store = tmp_path / WORKSPACE_TOKENS
+    text = store.read_text()
+    assert token not in text and "annotator ana sha256:" in text
+    assert oct(store.stat().st_mode & 0o777) == "0o600"
+    tokens = load_tokens(store)
+    assert find_caller(tokens, token).name == "ana"
+    assert find_caller(tokens, token[:-1] + "x") is None
+    # a new token for the same person replaces the old one; revoking removes it
+    main(["serve", "--workspace", str(tmp_path), "--add-token", "admin:ana"])
+    second = capsys.readouterr().out.splitlines()[1]
+    tokens = load_tokens(store)
+    assert find_caller(tokens, token) is None and find_caller(tokens, second).role == "admin"
+    assert main(["serve", "--workspace", str(tmp_path), "--revoke-token", "ana"]) == 0
+    assert "ana" not in store.read_text()
+    assert main(["serve", "--workspace", str(tmp_path), "--add-token", "root:bo"]) == 2
+    assert "unknown role 'root'" in capsys.readouterr().err
+
+
+def test_serve_starts_with_a_fresh_admin_token(tmp_path, monkeypatch, capsys):
+    """Without --no-auth every start makes an admin token, prints it once in the address,
+    and the app it starts refuses requests without a token."""
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from slicelens.cli import main
+    from slicelens.store import Workspace
+
+    Workspace(tmp_path)
+    main(["serve", "--workspace", str(tmp_path), "--add-token", "annotator:ana"])
+    ana = capsys.readouterr().out.splitlines()[1]
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    assert main(["serve", "--workspace", str(tmp_path), "--no-browser", "--author", "lead",
+                 "--host", "0.0.0.0"]) == 0
+    out = capsys.readouterr().out
+    own = out.split("?token=")[1].split()[0]
+    assert "your admin token as lead (shown once" in out and "1 other tokens" in out
+    client = TestClient(started["app"], base_url="http://127.0.0.1")
+    assert client.get("/api/runs").status_code == 401
+    assert client.get("/api/runs", headers={"Authorization": f"Bearer {own}"}).status_code == 200
+    assert client.get("/api/runs", headers={"Authorization": f"Bearer {ana}"}).status_code == 200
+    assert started["host"] == "0.0.0.0"
+    # --no-auth on loopback: open, and it says so
+    assert main(["serve", "--workspace", str(tmp_path), "--no-browser", "--no-auth"]) == 0
+    assert "no authentication, loopback only" in capsys.readouterr().out
+    assert TestClient(started["app"], base_url="http://127.0.0.1").get("/api/runs").status_code == 200
