@@ -168,8 +168,8 @@ def test_serve_refuses_other_interfaces_without_auth(tmp_path, capsys):
 
 def test_serve_makes_tokens_shown_once_and_stores_only_their_hash(tmp_path, capsys):
     from slicelens.cli import main
-    from slicelens.store import Workspace
     from slicelens.server.auth import WORKSPACE_TOKENS, find_caller, load_tokens
+    from slicelens.store import Workspace
 
     Workspace(tmp_path)
     assert main(["serve", "--workspace", str(tmp_path), "--add-token", "annotator:ana"]) == 0

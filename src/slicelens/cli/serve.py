@@ -53,8 +53,14 @@ def run(args) -> int:
 
     from slicelens.errors import SliceLensError
     from slicelens.server import Settings, create_app
-    from slicelens.server.auth import (WORKSPACE_TOKENS, Caller, add_token, load_tokens,
-                                       make_token, revoke_token)
+    from slicelens.server.auth import (
+        WORKSPACE_TOKENS,
+        Caller,
+        add_token,
+        load_tokens,
+        make_token,
+        revoke_token,
+    )
     from slicelens.server.settings import LOOPBACK
     from slicelens.store import Workspace
 
