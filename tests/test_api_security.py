@@ -220,3 +220,39 @@ def test_serve_starts_with_a_fresh_admin_token(tmp_path, monkeypatch, capsys):
     assert main(["serve", "--workspace", str(tmp_path), "--no-browser", "--no-auth"]) == 0
     assert "no authentication, loopback only" in capsys.readouterr().out
     assert TestClient(started["app"], base_url="http://127.0.0.1").get("/api/runs").status_code == 200
+
+
+def test_label_oracles_are_uploaded_and_named_by_id(api, monkeypatch):
+    """The web client cannot name an oracle file; it uploads it and gives the id."""
+    import time
+
+    client, run, _ = api
+    csv = b"id,true_label\nimg/000001.png,a\n"
+    r = client.post("/api/uploads/oracles", params={"name": "../../labels.csv"}, content=csv,
+                    headers={"content-type": "text/csv"})
+    assert r.status_code == 201, r.text
+    up = r.json()
+    assert up["name"] == "labels.csv" and up["rows"] == 1 and up["id"].startswith("oracle-")
+    again = client.post("/api/uploads/oracles", content=csv).json()
+    assert again["id"] == up["id"]  # content addressed
+    assert [u["id"] for u in client.get("/api/uploads/oracles").json()] == [up["id"]]
+    bad = client.post("/api/uploads/oracles", content=b"path,label\nx,a\n")
+    assert bad.status_code == 422 and "'id' column" in bad.json()["detail"]
+    seen = {}
+
+    def fake_run_repair(workspace, base, strategy, params, train_cfg=None, progress=None):
+        seen.update(params)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr("slicelens.pipeline.repair.run_repair", fake_run_repair)
+    r = client.post(f"/api/runs/{run.id}/repair/jobs", json={
+        "strategy": "random-select", "params": {"oracle": up["id"], "budget": 5}})
+    assert r.status_code == 202
+    for _ in range(100):
+        if client.get(f"/api/jobs/{r.json()['id']}").json()["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    stored = run.path.parent.parent / "uploads" / f"{up['id']}.csv"
+    assert seen["oracle"] == str(stored) and stored.read_bytes() == csv
+    assert client.post(f"/api/runs/{run.id}/repair/jobs", json={
+        "strategy": "random-select", "params": {"oracle": "oracle-000000000000"}}).status_code == 404
