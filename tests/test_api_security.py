@@ -256,3 +256,20 @@ def test_label_oracles_are_uploaded_and_named_by_id(api, monkeypatch):
     assert seen["oracle"] == str(stored) and stored.read_bytes() == csv
     assert client.post(f"/api/runs/{run.id}/repair/jobs", json={
         "strategy": "random-select", "params": {"oracle": "oracle-000000000000"}}).status_code == 404
+
+
+def test_the_app_page_asks_for_a_token_when_the_browser_has_none(tmp_path):
+    from fastapi.testclient import TestClient
+    from test_api_support import write_synthetic_run
+
+    from slicelens.server import Settings, create_app
+    from slicelens.server.auth import Caller
+
+    ws, _ = write_synthetic_run(tmp_path / "ws", 8, n_images=0)
+    token = "page-token-0123456789abcdef"
+    app = create_app(Settings(workspace=ws.root, tokens={token: Caller(name="a", role="admin")}))
+    client = TestClient(app, base_url="http://127.0.0.1")
+    r = client.get("/")
+    assert r.status_code == 401 and "This server needs a token" in r.text
+    assert client.get(f"/?token={token}", follow_redirects=True).status_code == 200
+    assert "needs a token" not in client.get("/").text  # the cookie now carries it
