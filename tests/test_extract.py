@@ -187,9 +187,9 @@ def test_kill_and_resume_equals_uninterrupted_run(tmp_path):
 
     ds, ad = build()
     ad.module.calls = 0
-    real_load = ds.load
+    real_load = ds.load_uint8
     loaded = []
-    ds.load = lambda idx, size=None: loaded.append(list(idx)) or real_load(idx, size)
+    ds.load_uint8 = lambda idx, size=None: loaded.append(list(idx)) or real_load(idx, size)
     resumed = run_extract(ds, ad, run_dir, batch_size=2, chunk_size=4)
     assert ad.module.calls == 3  # chunks 1 and 2: samples 4..9 in batches of 2
     assert loaded[0] == [4, 5]
