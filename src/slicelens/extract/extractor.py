@@ -41,16 +41,16 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel, Field, field_validator
 
 from slicelens import __version__
 from slicelens.data.dataset import SPLITS
-from slicelens.data.loader import BatchLoader, batches
 from slicelens.errors import DataError, ModelError, WorkspaceError
+from slicelens.extract.batch import autocast, extract_batch, weighted_features  # noqa: F401 (API)
 from slicelens.extract.checks import check_finite
-from slicelens.extract.methods import METHODS, get_method, normalize_sum1
-from slicelens.store.atomic import remove_stale_tmp, save_npy, save_npz, write_json, write_parquet
+from slicelens.extract.local_engine import run_chunks_local
+from slicelens.extract.methods import METHODS, get_method
+from slicelens.store.atomic import remove_stale_tmp, save_npy, write_json, write_parquet
 from slicelens.store.paths import relocatable, workspace_of
 from slicelens.store.run import ARRAYS, Run, weights_hash
 from slicelens.utils import progress
@@ -74,6 +74,16 @@ class ExtractConfig(BaseModel):
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="forward-pass precision (bf16 / fp16 autocast, for accelerators; "
                             "stored arrays stay float32)")
+    engine: Literal["local", "ray"] = Field(
+        "local", description="local (this process and its decoding workers) or ray (a Ray "
+                             "cluster via Ray Data; pip install 'slicelens[ray]')")
+    address: str | None = Field(None, description="Ray cluster address (default: start a "
+                                "local Ray instance)")
+    actors: int | None = Field(None, ge=1, description="Ray model actors (default: one per "
+                               "GPU, else CPUs / (cpus-per-actor + 1))")
+    cpus_per_actor: int = Field(1, ge=1, description="CPUs (torch threads) per Ray model actor")
+    ray_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance "
+                                 "(default: all)")
 
     @field_validator("method")
     @classmethod
@@ -156,94 +166,33 @@ def extract(dataset, adapter, run_dir: str | os.PathLike, cfg: ExtractConfig | N
     size = cfg.image_size or adapter.input_size
     n_chunks = math.ceil(n / cs)
     kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
-    written = 0
     bounds = [(lo, min(lo + cs, n)) for lo in range(0, n, cs)]
     todo = [(c, lo, hi) for c, (lo, hi) in enumerate(bounds)
             if not (chunk_dir / f"chunk-{c:05d}.npz").exists()]
-    plan = [(c, idx) for c, lo, hi in todo for idx in batches(hi, bs, start=lo)]
-    loader = BatchLoader(dataset, [idx for _, idx in plan], size=size, workers=cfg.workers,
-                         device=adapter.device)
-    parts: dict[int, list[dict]] = {}
-    with progress(total=sum(math.ceil((hi - lo) / bs) for lo, hi in bounds),
-                  desc="extract", unit="batch") as bar, autocast(adapter.device, cfg.precision):
-        bar.update(sum(math.ceil((hi - lo) / bs) for lo, hi in bounds) - len(plan))
-        for (c, _), (images, idx) in zip(plan, loader, strict=True):
-            parts.setdefault(c, []).append(extract_batch(
-                adapter, method, images, torch.from_numpy(dataset.labels[idx])))
-            check_finite(parts[c][-1], dataset.ids[idx], model_spec, run_dir,
-                         fresh=fresh and written == 0)
-            bar.update(1)
-            if idx[-1] + 1 == bounds[c][1]:  # the chunk's last batch: write it
-                done = parts.pop(c)
-                save_npz(chunk_dir / f"chunk-{c:05d}.npz",
-                         **{k: np.concatenate([p[k] for p in done]) for k in _CHUNK_KEYS})
-                written += 1
-                if kill_after and written >= kill_after:
-                    os._exit(9)
+    total = sum(math.ceil((hi - lo) / bs) for lo, hi in bounds)
+    state = {"written": 0}
+
+    def check(part, ids):
+        check_finite(part, ids, model_spec, run_dir, fresh=fresh and state["written"] == 0)
+
+    def saved():
+        state["written"] += 1
+        if kill_after and state["written"] >= kill_after:
+            os._exit(9)
+
+    with progress(total=total, desc=f"extract ({cfg.engine})", unit="batch") as bar:
+        bar.update(total - sum(math.ceil((hi - lo) / bs) for _, lo, hi in todo))
+        if cfg.engine == "ray":
+            from slicelens.extract.ray_engine import run_chunks_ray
+
+            run_chunks_ray(dataset, record, todo, chunk_dir, cfg, on_chunk=check,
+                           after_save=saved, on_batch=lambda n: bar.update(math.ceil(n / bs)))
+        else:
+            with autocast(adapter.device, cfg.precision):
+                run_chunks_local(dataset, adapter, method, todo, chunk_dir, cfg, size,
+                                 check, saved, bar)
     _consolidate(run_dir, dataset, record, n_chunks)
     return Run(run_dir)
-
-
-def extract_batch(adapter, method, images: torch.Tensor, labels: torch.Tensor) -> dict:
-    """Everything extraction stores for one batch, from one forward pass.
-
-    Parameters
-    ----------
-    images : Tensor, shape (b, 3, H, W), float in [0, 1]
-    labels : Tensor of int64, shape (b,); -1 = unlabeled (loss NaN)
-
-    Returns
-    -------
-    dict of ndarray
-        ``logits``, ``probs`` (b, C); ``features``, ``fw`` (b, d) float32; ``maps``
-        (b, m, k) float16 summing to 1; ``pred`` int64, ``confidence``, ``loss`` (b,).
-    """
-    with torch.set_grad_enabled(method.needs_grad):
-        x = images.requires_grad_(True) if method.needs_grad else images
-        A, logits = adapter.forward_parts(x)
-        pred = logits.detach().argmax(dim=1)
-        raw = method.attribute(adapter, A, logits, pred)
-    # the rest in float32 even under autocast (bf16 / fp16 is for the forward pass only)
-    with torch.no_grad(), torch.autocast(A.device.type, enabled=False):
-        A, logits, raw = A.detach().float(), logits.detach().float(), raw.detach().float()
-        probs = logits.softmax(dim=1)
-        confidence = probs.gather(1, pred[:, None])[:, 0]
-        labels = labels.to(logits.device)
-        loss = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")
-        loss = torch.where(labels >= 0, loss, torch.full_like(loss, float("nan")))
-        W = normalize_sum1(raw)
-        fw = weighted_features(A, W)
-        out = dict(logits=logits, probs=probs, features=A.mean(dim=(2, 3)), fw=fw,
-                   maps=W.half(), pred=pred, confidence=confidence, loss=loss)
-        return {k: v.cpu().numpy() for k, v in out.items()}
-
-
-def autocast(device, precision: str):
-    """``torch.autocast`` for ``bf16`` / ``fp16`` on ``device``; a no-op context for fp32."""
-    import contextlib
-
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
-
-
-def weighted_features(A: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-    """Attribution-weighted feature vectors (AttributionScanner Sec. III-D(1), Eq. 1).
-
-    ``F_W[n, :] = sum_{i,j} A[n, :, i, j] * W[n, i, j]``: a weighted average of the
-    layer's feature vectors when each ``W[n]`` sums to 1 (uniform ``W`` gives ``F``).
-
-    Parameters
-    ----------
-    A : Tensor, shape (n, d, m, k)
-    W : Tensor, shape (n, m, k)
-
-    Returns
-    -------
-    Tensor, shape (n, d)
-    """
-    return torch.einsum("ndij,nij->nd", A, W.to(A.dtype))
 
 
 def _fingerprint(dataset, adapter) -> dict:
@@ -303,7 +252,8 @@ def _replay_keys(record: dict) -> dict:
         else:
             out[key] = value
     out.pop("extract.device", None)  # the device may change on resume; nothing else may
-    out.pop("extract.workers", None)  # ... nor the number of decoding processes
+    for key in ("workers", "engine", "address", "actors", "cpus_per_actor", "ray_cpus"):
+        out.pop(f"extract.{key}", None)  # ... nor how the work is spread
     out.setdefault("extract.precision", "fp32")  # records from before precision existed
     return out
 
