@@ -56,10 +56,10 @@ def test_ray_run_equals_local_run_and_a_killed_ray_job_resumes(tmp_path):
         np.testing.assert_allclose(local.array(name), ray_run.array(name), atol=1e-3, rtol=1e-3)
 
     # kill the Ray job after its first shard, then resume it (with the Ray engine again)
-    code = ("import sys; sys.path.insert(0, {tests!r}); import test_ray_engine as t; "
-            "from pathlib import Path; t._run(Path({tmp!r}), 'killed', Path({model!r}), "
-            "engine='ray', ray_cpus=2)").format(tests=str(Path(__file__).parent),
-                                                tmp=str(tmp_path), model=str(model))
+    tests, tmp, net = str(Path(__file__).parent), str(tmp_path), str(model)
+    code = (f"import sys; sys.path.insert(0, {tests!r}); import test_ray_engine as t; "
+            f"from pathlib import Path; t._run(Path({tmp!r}), 'killed', Path({net!r}), "
+            "engine='ray', ray_cpus=2)")
     env = dict(os.environ, **{KILL_ENV: "1", "SLICELENS_QUIET": "1"})
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=300)
     assert proc.returncode == 9, proc.stderr.decode()[-3000:]
