@@ -25,6 +25,11 @@ Choices the paper leaves open, and ours:
   their centroid consistency says little (one member always scores 1).
 * ``assign`` places another split's samples with UMAP's ``transform`` and gives each
   the nearest K-Means centroid in the same 2-D space.
+* Scale: a fit split larger than ``fit_sample`` (default 20,000) is sliced on a random
+  sample of that size (UMAP, K-Means, consistency); every other sample is placed in the
+  layout and given its nearest centre by :mod:`slicelens.slicing.placement`, reading the
+  memory-mapped F_W a chunk at a time. ``evidence["fitted"]`` / ``["placed"]`` say how
+  many of each; below the sample size nothing changes.
 * ``segregate="confusion"`` (off by default) clusters each (label, prediction) cell of
   the confusion matrix apart, in the same 2-D layout, with the clusters shared among
   cells in proportion to their sizes. The paper shows its mosaic "segregated by the
@@ -44,6 +49,7 @@ from slicelens.slicing.base import Slicer, register_slicer
 from slicelens.slicing.consistency import attribution_consistency
 from slicelens.slicing.layout import UmapLayout
 from slicelens.slicing.metrics import build_slices, split_rows
+from slicelens.slicing.placement import KnnPlacer, nearest_centre
 
 
 class AttributionParams(BaseModel):
@@ -66,6 +72,8 @@ class AttributionParams(BaseModel):
         "none", description="none: one clustering (the paper's unified mosaic); confusion: "
                             "cluster each (label, prediction) cell apart (the paper's Fig. 2E view)")
     seed: int = Field(0, description="random seed of UMAP and K-Means")
+    fit_sample: int = Field(20_000, ge=100, description="fit UMAP and K-Means on a random "
+                            "sample of this many samples; place the rest (for large runs)")
 
 
 @register_slicer("attribution")
@@ -87,12 +95,18 @@ class AttributionSlicer(Slicer):
         p = self.p_
         samples = run.samples
         rows = split_rows(samples, split)
-        fw = np.asarray(run.array("fw")[rows], dtype=np.float32)
+        fw_all = run.array("fw")  # memory-mapped: read by rows, never whole
+        fit = np.arange(len(rows))
+        if len(rows) > p.fit_sample:
+            rng = np.random.default_rng(p.seed)
+            fit = np.sort(rng.choice(len(rows), p.fit_sample, replace=False))
+        fw = np.asarray(fw_all[rows[fit]], dtype=np.float32)
         self.layout_model_ = UmapLayout(p.n_neighbors, p.min_dist, p.metric, p.n_epochs,
                                         p.seed).fit(fw)
         coords = self.layout_model_.embedding_
-        cells = self._cells(samples.iloc[rows], len(run.classes))
-        k = min(p.min_clusters, len(rows))
+        all_cells = self._cells(samples.iloc[rows], len(run.classes))
+        cells = all_cells[fit]
+        k = min(p.min_clusters, len(fit))
         trace = []
         while True:
             labels, centres, cell_of = _kmeans_by_cell(coords, cells, k, p.seed)
@@ -102,13 +116,26 @@ class AttributionSlicer(Slicer):
             checked = cons[sizes >= p.min_size]
             worst = float(checked.min()) if checked.size else 1.0
             trace.append({"k": n_clusters, "min_consistency": worst})
-            if worst >= p.threshold or k >= min(p.max_clusters, len(rows)):
+            if worst >= p.threshold or k >= min(p.max_clusters, len(fit)):
                 break
-            k = min(k + p.step, p.max_clusters, len(rows))
-        typicality = -np.linalg.norm(coords - centres[labels], axis=1)
+            k = min(k + p.step, p.max_clusters, len(fit))
+        self.placer_ = None
+        if len(fit) < len(rows):  # place the rest in the sample's layout and cells
+            self.placer_ = KnnPlacer(seed=p.seed).fit(fw, coords)
+            rest = np.setdiff1d(np.arange(len(rows)), fit)
+            full = np.empty((len(rows), 2), np.float32)
+            full[fit], full[rest] = coords, self.placer_.place(fw_all, rows[rest])
+            full_labels = np.empty(len(rows), np.int64)
+            full_labels[fit] = labels
+            full_labels[rest] = nearest_centre(full[rest], all_cells[rest], centres, cell_of)
+            coords, labels = full, full_labels
+            sizes = np.bincount(labels[labels >= 0], minlength=n_clusters)
+        typicality = np.where(labels >= 0, -np.linalg.norm(coords - centres[labels], axis=1),
+                              -np.inf)
         polygons = [hull_polygon(coords[labels == c], coords) for c in range(n_clusters)]
         evidence = [{"consistency": float(cons[c]), "centroid": centres[c].tolist(),
-                     "small": bool(sizes[c] < p.min_size)} for c in range(n_clusters)]
+                     "small": bool(sizes[c] < p.min_size), "fitted": int(len(fit)),
+                     "placed": int(len(rows) - len(fit))} for c in range(n_clusters)]
         slices, ranked = build_slices(self.name, samples["id"].to_numpy()[rows], labels,
                                       typicality, samples.iloc[rows], run.classes,
                                       polygons, evidence)
@@ -116,7 +143,8 @@ class AttributionSlicer(Slicer):
         self.sample_ids_ = samples["id"].to_numpy(str)[rows]
         self.layout_ = coords
         order = np.empty(n_clusters, np.int64)
-        order[ranked[np.unique(labels, return_index=True)[1]]] = np.arange(n_clusters)
+        used, first = np.unique(labels, return_index=True)
+        order[ranked[first[used >= 0]]] = used[used >= 0]
         self.centres_, self.cell_of_ = centres[order], cell_of[order]
         self.trace_ = trace
         self.threshold_reached_ = worst >= p.threshold
@@ -125,13 +153,13 @@ class AttributionSlicer(Slicer):
 
     def _assign(self, run, split: str) -> np.ndarray:
         rows = split_rows(run.samples, split)
-        coords = self.layout_model_.transform(np.asarray(run.array("fw")[rows], np.float32))
+        if self.placer_ is not None:  # a large run: place by the sample, a chunk at a time
+            coords = self.placer_.place(run.array("fw"), rows)
+        else:
+            coords = self.layout_model_.transform(np.asarray(run.array("fw")[rows], np.float32))
         cells = self._cells(run.samples.iloc[rows], len(run.classes))
-        d = np.linalg.norm(coords[:, None, :] - self.centres_[None], axis=2)
-        d[cells[:, None] != self.cell_of_[None, :]] = np.inf
-        out = d.argmin(1)
-        out[~np.isfinite(d.min(1))] = -1  # a cell the fit split did not have (e.g. unlabeled)
-        return out
+        # -1: a cell the fit split did not have (e.g. unlabeled under segregation)
+        return nearest_centre(coords, cells, self.centres_, self.cell_of_)
 
     def _cells(self, samples, n_classes: int) -> np.ndarray:
         """Cell per sample: 0 for all (unified), else ``label * C + pred`` (-1 unlabeled)."""
