@@ -131,7 +131,8 @@ def run_chunks_ray(dataset, record: dict, todo: list[tuple[int, int, int]], chun
         cpus = int(ray.cluster_resources().get("CPU", 1))
         per_actor = cfg.cpus_per_actor
         actors = cfg.actors or (gpus if gpus else max(1, cpus // (per_actor + 1)))
-        ds = (ray.data.from_items(items, override_num_blocks=max(1, len(todo)))
+        blocks = max(1, min(len(items) // cfg.batch_size, 256))  # enough for every actor
+        ds = (ray.data.from_items(items, override_num_blocks=blocks)
               .map_batches(_Decode, fn_constructor_kwargs={"size": size},
                            batch_size=cfg.batch_size, num_cpus=1, concurrency=1)
               .map_batches(_Model, fn_constructor_kwargs={
