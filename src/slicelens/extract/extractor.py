@@ -50,7 +50,7 @@ from slicelens.extract.batch import autocast, extract_batch, weighted_features  
 from slicelens.extract.checks import check_finite
 from slicelens.extract.local_engine import run_chunks_local
 from slicelens.extract.methods import METHODS, get_method
-from slicelens.store.atomic import remove_stale_tmp, save_npy, write_json, write_parquet
+from slicelens.store.atomic import remove_stale_tmp, save_npy_stream, write_json, write_parquet
 from slicelens.store.paths import relocatable, workspace_of
 from slicelens.store.run import ARRAYS, Run, weights_hash
 from slicelens.utils import progress
@@ -264,13 +264,20 @@ def _consolidate(run_dir: Path, dataset, record: dict, n_chunks: int) -> None:
     Every file is replaced atomically and the record is written last, so a kill at any
     point leaves either a "running" run (resumable, chunks intact) or a complete one.
     """
-    chunks = []
-    for c in range(n_chunks):
-        with np.load(run_dir / "chunks" / f"chunk-{c:05d}.npz") as z:
-            chunks.append({k: z[k] for k in _CHUNK_KEYS})
-    data = {k: np.concatenate([ch[k] for ch in chunks]) for k in _CHUNK_KEYS}
+    files = [run_dir / "chunks" / f"chunk-{c:05d}.npz" for c in range(n_chunks)]
+
+    def column(name):  # one chunk of one array in memory at a time (10^6 x 1280 is 5 GB)
+        for f in files:
+            with np.load(f) as z:
+                yield z[name]
+
+    with np.load(files[0]) as z:
+        first = {k: z[k] for k in _CHUNK_KEYS}
+    n = len(dataset)
     for name in ARRAYS:
-        save_npy(run_dir / f"{name}.npy", data[name])
+        save_npy_stream(run_dir / f"{name}.npy", (n, *first[name].shape[1:]),
+                        first[name].dtype, column(name))
+    data = {k: np.concatenate(list(column(k))) for k in ("pred", "confidence", "loss")}
     labels = dataset.labels
     correct = pd.array(data["pred"] == labels, dtype="boolean")
     correct[labels < 0] = pd.NA
@@ -280,9 +287,9 @@ def _consolidate(run_dir: Path, dataset, record: dict, n_chunks: int) -> None:
     })
     write_parquet(run_dir / "samples.parquet", samples)
     record = dict(record, status="complete", finished_at=datetime.now(timezone.utc).isoformat(),
-                  n=len(dataset), grid=list(data["maps"].shape[1:]),
-                  feature_dim=int(data["features"].shape[1]),
-                  arrays={k: {"shape": list(data[k].shape), "dtype": str(data[k].dtype)}
+                  n=len(dataset), grid=list(first["maps"].shape[1:]),
+                  feature_dim=int(first["features"].shape[1]),
+                  arrays={k: {"shape": [n, *first[k].shape[1:]], "dtype": str(first[k].dtype)}
                           for k in ARRAYS})
     write_json(run_dir / "record.json", record)
     shutil.rmtree(run_dir / "chunks", ignore_errors=True)
