@@ -146,14 +146,19 @@ def neighbour_consistency(coords: np.ndarray, features: np.ndarray, maps: np.nda
     points = np.arange(n) if points is None else np.asarray(points)
     k = min(k, n - 1)
     _, nbrs = NearestNeighbors(n_neighbors=k + 1).fit(coords).kneighbors(coords[points])
-    unit = _unit_rows(features)
+    # only the evaluated points and their neighbours are read (features may be memory-mapped)
+    needed = np.unique(np.concatenate([points, nbrs.ravel()]))
+    unit = _unit_rows(np.asarray(features[needed]))
+    at = np.full(n, -1, np.int64)
+    at[needed] = np.arange(len(needed))
     cost = grid_cost(maps.shape[1:])
     rows = []
     for p, row in progress(zip(points, nbrs, strict=True), total=len(points),
                            desc="neighbour consistency"):
         row = row[row != p][:k]
         dist = np.array([map_distance(maps[p], maps[q], cost) for q in row])
-        rows.append({"index": int(p), "feature_similarity": float((unit[row] @ unit[p]).mean()),
+        sim = unit[at[row]] @ unit[at[p]]
+        rows.append({"index": int(p), "feature_similarity": float(sim.mean()),
                      "attribution_distance": float(dist.mean()),
                      "attribution_similarity": float((1.0 / np.maximum(dist, W_FLOOR)).mean())})
     return pd.DataFrame(rows)
