@@ -72,3 +72,14 @@ def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "an
 
         display(IFrame(url, width="100%", height=height))
     return url
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """``import slicelens.show`` binds this module to ``slicelens.show``; calling it still
+    calls :func:`show`, so ``sl.show(ws)`` works however the module was imported."""
+
+    def __call__(self, *args, **kwargs):
+        return show(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule
