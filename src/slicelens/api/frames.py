@@ -25,7 +25,7 @@ def with_names(samples: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
     out = samples.copy()
     names = np.asarray(list(classes) + [None], dtype=object)  # index -1 -> None
     for col in ("label", "pred"):
-        if col in out:
+        if col in out and pd.api.types.is_integer_dtype(out[col]):
             idx = out[col].to_numpy(np.int64)
             out[f"{col}_index"] = idx
             out[col] = names[np.where(idx >= 0, idx, len(classes))]
