@@ -59,7 +59,7 @@ def test_report_cli_names_the_run_it_read(report, tmp_path, capsys):
 
     run, _ = report
     out = tmp_path / "r.html"
-    assert main(["report", "-w", str(run.workspace.root), "-o", str(out), "--top", "1"]) == 0
+    assert main(["report", "-w", str(run.workspace.root), "-o", str(out), "--top-slices", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"run {run.id} ") and "analysed base run" in lines[0]
     assert out.exists()

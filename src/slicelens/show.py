@@ -35,7 +35,7 @@ def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "an
 
     Parameters
     ----------
-    workspace : str or Path
+    workspace : str, Path or Workspace
     port : int, default 0
         0 picks a free port.
     host : str, default "127.0.0.1"
@@ -55,6 +55,7 @@ def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "an
 
     from slicelens.server import Settings, create_app
 
+    workspace = getattr(workspace, "root", workspace)  # a Workspace object or a path
     settings = Settings(workspace=workspace, host=host, port=port, author=author)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
                                            log_level="warning"))

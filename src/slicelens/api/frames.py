@@ -28,7 +28,8 @@ def with_names(samples: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
         if col in out and pd.api.types.is_integer_dtype(out[col]):
             idx = out[col].to_numpy(np.int64)
             out[f"{col}_index"] = idx
-            out[col] = names[np.where(idx >= 0, idx, len(classes))]
+            out[col] = pd.Series(names[np.where(idx >= 0, idx, len(classes))], index=out.index,
+                                 dtype=object)
     return out
 
 

@@ -121,7 +121,9 @@ def write_table(df: pd.DataFrame, path: Path, fmt: str) -> Path:
 
     df = df.copy()
     for col in df.columns:  # mixed object columns (None beside str) store as text
-        if df[col].dtype == object:
+        if df[col].dtype == np.float32:  # float32's short repr would not read back exactly
+            df[col] = df[col].astype(np.float64)
+        elif df[col].dtype == object:
             df[col] = df[col].map(lambda v: None if v is None or (isinstance(v, float)
                                                                   and np.isnan(v)) else str(v))
     with atomic_open(path) as f:
