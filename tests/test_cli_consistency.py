@@ -87,3 +87,10 @@ def test_commands_default_to_the_analysed_base_run(full, capsys):
     assert out.splitlines()[0] == (f"run {run.id} in {ws.root} (the analysed base run; "
                                    "--run to choose)")
     assert ws.latest_run().id != run.id  # the newest run is the repair
+
+
+def test_runs_says_what_each_run_was_made_from(full, capsys):
+    ws, run = full
+    code, out, _ = _run(capsys, "runs", "-w", str(ws.root))
+    assert code == 0 and f"control of {run.id}" in out and f"dfr of {run.id}" in out
+    assert f"commands read {run.id} (the analysed base run)" in out
