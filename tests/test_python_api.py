@@ -138,3 +138,15 @@ def test_in_memory_run_reloads_its_images(tmp_path):
     back = run.dataset()
     assert np.array_equal(back.arrays, ds.arrays) and list(back.ids) == list(ds.ids)
     assert list(back.labels) == list(ds.labels) and back.classes == ds.classes
+
+
+def test_show_takes_a_workspace_object_and_serves_it(tmp_path):
+    import json
+    import urllib.request
+
+    from test_api_support import write_synthetic_run
+
+    _, run = write_synthetic_run(tmp_path / "ws", 10)
+    url = sl.show(sl.Workspace(tmp_path / "ws", create=False))
+    with urllib.request.urlopen(url + "api/runs") as r:
+        assert [x["id"] for x in json.load(r)] == [run.id]

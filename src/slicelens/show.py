@@ -54,8 +54,10 @@ def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "an
     import uvicorn
 
     from slicelens.server import Settings, create_app
+    from slicelens.store import Workspace
 
-    workspace = getattr(workspace, "root", workspace)  # a Workspace object or a path
+    if isinstance(workspace, Workspace):  # a Workspace object, or a path
+        workspace = workspace.root
     settings = Settings(workspace=workspace, host=host, port=port, author=author)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
                                            log_level="warning"))
