@@ -87,7 +87,10 @@ def write_fiftyone(run, folder, tables: dict) -> list[Path]:
     paths = image_paths(run).reindex(ids).to_numpy()
     dataset = None
     uuids = [f"{i:06d}" for i in range(len(ids))]
-    for i, (uuid, path) in enumerate(zip(uuids, paths, strict=True)):
+    from slicelens.utils import progress
+
+    pairs = progress(list(zip(uuids, paths, strict=True)), desc="fiftyone images", unit="img")
+    for i, (uuid, path) in enumerate(pairs):
         if isinstance(path, str) and Path(path).is_file():
             shutil.copyfile(path, data / f"{uuid}{Path(path).suffix.lower() or '.png'}")
             continue

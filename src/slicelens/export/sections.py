@@ -99,7 +99,9 @@ def worst_images(run, sets, top: int, per_slice: int) -> tuple:
              "slices: the image, then its attribution heatmap (red = where the model "
              "looked).</p>" + note]
     try:
-        for view in list(slices)[:top]:
+        from slicelens.utils import progress
+
+        for view in progress(list(slices)[:top], desc="report images", unit="slice"):
             frame = view.samples().head(per_slice)
             imgs = sample_images(run, frame["id"].astype(str).tolist(), run.has_model)
             cards = []
