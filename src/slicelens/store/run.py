@@ -155,14 +155,14 @@ class Run:
         or a relative path that resolves elsewhere) is a :class:`ModelError`, not a model
         that silently gives other logits.
         """
-        from slicelens.models import load_model
-
         record = self.record
         if not self.has_model:
             from slicelens.errors import ModelError
 
             raise ModelError(f"run {self.id} was made from predictions without a model; "
                              "this step needs the model (extract a run with --model)")
+        from slicelens.models import load_model
+
         check_weights(record, self.id)
         return load_model(**record["model"])
 
