@@ -123,6 +123,28 @@ class Run(_run.Run):
 
         return with_names(wrong_label_ranking(self, score=score), self.classes)
 
+    def assign_attributes(self, backend: str = "default", **kwargs):
+        """Fill the run's attribute matrix (``slicelens attributes assign``).
+
+        ``backend="metadata"`` takes the attributes from the data's own columns (a
+        manifest's extra columns, or the extra columns given to ``from_predictions``):
+        the way to attribute bug slices without a model, whose maps the image-statistics
+        backend needs. Returns the :class:`~slicelens.attributes.matrix.AttributeMatrix`.
+        """
+        from slicelens.pipeline.attributes import assign_attributes
+
+        if backend == "metadata" and "spec" not in kwargs:
+            from slicelens.attributes.assign_metadata import metadata_attributes
+            from slicelens.attributes.base import AttributeSpec
+            from slicelens.errors import DataError
+
+            attributes = metadata_attributes(self.dataset())
+            if not attributes:
+                raise DataError(f"run {self.id}: the data has no metadata column that can "
+                                "define slices (2 to 12 values, or numbers)", field="metadata")
+            kwargs["spec"] = AttributeSpec(attributes, source="metadata")
+        return assign_attributes(self, backend, **kwargs)
+
     def bugs(self, split: str = "val", **params):
         """Attribute bug slices in words (``slicelens bugs``; needs the attribute matrix
         from ``slicelens attributes assign``)."""
