@@ -21,7 +21,7 @@ from pathlib import Path
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
 h1{margin-bottom:.2rem} h2{border-bottom:2px solid #1f5fa8;padding-bottom:.2rem;margin-top:2.5rem}
-nav a{margin-right:1rem} table{border-collapse:collapse;font-size:13px;margin:.6rem 0}
+nav a{margin-right:1rem} table{border-collapse:collapse;font-size:13px;margin:.6rem 0;display:block;max-width:100%;overflow-x:auto}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top} th{background:#f0f3f7}
 .empty{color:#777;font-style:italic} dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}
 dt{font-weight:bold} .grid{display:flex;flex-wrap:wrap;gap:10px}
