@@ -99,7 +99,7 @@ def test_without_tokens_the_server_stays_on_loopback(tmp_path):
 
     from slicelens.server import Settings
 
-    with pytest.raises(ValidationError, match="token file"):
+    with pytest.raises(ValidationError, match="drop --no-auth"):
         Settings(workspace=tmp_path, host="0.0.0.0")
     s = Settings(workspace=tmp_path, host="192.168.1.5", tokens=TOKENS)
     assert "192.168.1.5" in s.allowed_hosts and "attacker.example" not in s.allowed_hosts
@@ -151,13 +151,125 @@ def test_workspace_refuses_run_ids_that_are_paths(tmp_path):
             ws.run_path(bad)
 
 
-def test_serve_refuses_other_interfaces_without_tokens(tmp_path, capsys):
+def test_serve_refuses_other_interfaces_without_auth(tmp_path, capsys):
     from slicelens.cli import main
+    from slicelens.store import Workspace
 
-    assert main(["serve", "--workspace", str(tmp_path), "--host", "0.0.0.0", "--no-browser"]) == 2
-    assert "token file (--token-file)" in capsys.readouterr().err
+    Workspace(tmp_path)
+    assert main(["serve", "--workspace", str(tmp_path), "--host", "0.0.0.0", "--no-browser",
+                 "--no-auth"]) == 2
+    assert "binds to 127.0.0.1 only; drop --no-auth" in capsys.readouterr().err
     bad = tmp_path / "tokens.txt"
     bad.write_text("root admin\n")
     assert main(["serve", "--workspace", str(tmp_path), "--token-file", str(bad),
                  "--no-browser"]) == 2
     assert f"file {bad}, row 1" in capsys.readouterr().err
+
+
+def test_serve_makes_tokens_shown_once_and_stores_only_their_hash(tmp_path, capsys):
+    from slicelens.cli import main
+    from slicelens.server.auth import WORKSPACE_TOKENS, find_caller, load_tokens
+    from slicelens.store import Workspace
+
+    Workspace(tmp_path)
+    assert main(["serve", "--workspace", str(tmp_path), "--add-token", "annotator:ana"]) == 0
+    token = capsys.readouterr().out.splitlines()[1]
+    store = tmp_path / WORKSPACE_TOKENS
+    text = store.read_text()
+    assert token not in text and "annotator ana sha256:" in text
+    assert oct(store.stat().st_mode & 0o777) == "0o600"
+    tokens = load_tokens(store)
+    assert find_caller(tokens, token).name == "ana"
+    assert find_caller(tokens, token[:-1] + "x") is None
+    # a new token for the same person replaces the old one; revoking removes it
+    main(["serve", "--workspace", str(tmp_path), "--add-token", "admin:ana"])
+    second = capsys.readouterr().out.splitlines()[1]
+    tokens = load_tokens(store)
+    assert find_caller(tokens, token) is None and find_caller(tokens, second).role == "admin"
+    assert main(["serve", "--workspace", str(tmp_path), "--revoke-token", "ana"]) == 0
+    assert "ana" not in store.read_text()
+    assert main(["serve", "--workspace", str(tmp_path), "--add-token", "root:bo"]) == 2
+    assert "unknown role 'root'" in capsys.readouterr().err
+
+
+def test_serve_starts_with_a_fresh_admin_token(tmp_path, monkeypatch, capsys):
+    """Without --no-auth every start makes an admin token, prints it once in the address,
+    and the app it starts refuses requests without a token."""
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from slicelens.cli import main
+    from slicelens.store import Workspace
+
+    Workspace(tmp_path)
+    main(["serve", "--workspace", str(tmp_path), "--add-token", "annotator:ana"])
+    ana = capsys.readouterr().out.splitlines()[1]
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    assert main(["serve", "--workspace", str(tmp_path), "--no-browser", "--author", "lead",
+                 "--host", "0.0.0.0"]) == 0
+    out = capsys.readouterr().out
+    own = out.split("?token=")[1].split()[0]
+    assert "your admin token as lead (shown once" in out and "1 other tokens" in out
+    client = TestClient(started["app"], base_url="http://127.0.0.1")
+    assert client.get("/api/runs").status_code == 401
+    assert client.get("/api/runs", headers={"Authorization": f"Bearer {own}"}).status_code == 200
+    assert client.get("/api/runs", headers={"Authorization": f"Bearer {ana}"}).status_code == 200
+    assert started["host"] == "0.0.0.0"
+    # --no-auth on loopback: open, and it says so
+    assert main(["serve", "--workspace", str(tmp_path), "--no-browser", "--no-auth"]) == 0
+    assert "no authentication, loopback only" in capsys.readouterr().out
+    assert TestClient(started["app"], base_url="http://127.0.0.1").get("/api/runs").status_code == 200
+
+
+def test_label_oracles_are_uploaded_and_named_by_id(api, monkeypatch):
+    """The web client cannot name an oracle file; it uploads it and gives the id."""
+    import time
+
+    client, run, _ = api
+    csv = b"id,true_label\nimg/000001.png,a\n"
+    r = client.post("/api/uploads/oracles", params={"name": "../../labels.csv"}, content=csv,
+                    headers={"content-type": "text/csv"})
+    assert r.status_code == 201, r.text
+    up = r.json()
+    assert up["name"] == "labels.csv" and up["rows"] == 1 and up["id"].startswith("oracle-")
+    again = client.post("/api/uploads/oracles", content=csv).json()
+    assert again["id"] == up["id"]  # content addressed
+    assert [u["id"] for u in client.get("/api/uploads/oracles").json()] == [up["id"]]
+    bad = client.post("/api/uploads/oracles", content=b"path,label\nx,a\n")
+    assert bad.status_code == 422 and "'id' column" in bad.json()["detail"]
+    seen = {}
+
+    def fake_run_repair(workspace, base, strategy, params, train_cfg=None, progress=None):
+        seen.update(params)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr("slicelens.pipeline.repair.run_repair", fake_run_repair)
+    r = client.post(f"/api/runs/{run.id}/repair/jobs", json={
+        "strategy": "random-select", "params": {"oracle": up["id"], "budget": 5}})
+    assert r.status_code == 202
+    for _ in range(100):
+        if client.get(f"/api/jobs/{r.json()['id']}").json()["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    stored = run.path.parent.parent / "uploads" / f"{up['id']}.csv"
+    assert seen["oracle"] == str(stored) and stored.read_bytes() == csv
+    assert client.post(f"/api/runs/{run.id}/repair/jobs", json={
+        "strategy": "random-select", "params": {"oracle": "oracle-000000000000"}}).status_code == 404
+
+
+def test_the_app_page_asks_for_a_token_when_the_browser_has_none(tmp_path):
+    from fastapi.testclient import TestClient
+    from test_api_support import write_synthetic_run
+
+    from slicelens.server import Settings, create_app
+    from slicelens.server.auth import Caller
+
+    ws, _ = write_synthetic_run(tmp_path / "ws", 8, n_images=0)
+    token = "page-token-0123456789abcdef"
+    app = create_app(Settings(workspace=ws.root, tokens={token: Caller(name="a", role="admin")}))
+    client = TestClient(app, base_url="http://127.0.0.1")
+    r = client.get("/")
+    assert r.status_code == 401 and "This server needs a token" in r.text
+    assert client.get(f"/?token={token}", follow_redirects=True).status_code == 200
+    assert "needs a token" not in client.get("/").text  # the cookie now carries it

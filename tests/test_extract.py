@@ -187,9 +187,9 @@ def test_kill_and_resume_equals_uninterrupted_run(tmp_path):
 
     ds, ad = build()
     ad.module.calls = 0
-    real_load = ds.load
+    real_load = ds.load_uint8
     loaded = []
-    ds.load = lambda idx, size=None: loaded.append(list(idx)) or real_load(idx, size)
+    ds.load_uint8 = lambda idx, size=None: loaded.append(list(idx)) or real_load(idx, size)
     resumed = run_extract(ds, ad, run_dir, batch_size=2, chunk_size=4)
     assert ad.module.calls == 3  # chunks 1 and 2: samples 4..9 in batches of 2
     assert loaded[0] == [4, 5]
@@ -306,3 +306,50 @@ def test_disk_full_is_a_clean_error(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "no space left on the device writing /ws/runs/run-0001-x/maps.npy" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("code, text", [("EACCES", "permission denied"),
+                                        ("EROFS", "read-only file system")])
+def test_permission_errors_are_one_line(monkeypatch, capsys, code, text):
+    import errno
+
+    from slicelens.cli import main
+
+    def denied(args):
+        raise OSError(getattr(errno, code), "x", "/ws/slicelens.db")
+
+    monkeypatch.setattr("slicelens.cli.runs.run", denied)
+    assert main(["runs", "--workspace", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {text}: /ws/slicelens.db; check the owner" in err
+    assert "Traceback" not in err
+
+
+class ScriptableNaNNet(nn.Module):
+    """conv -> pool -> flatten -> linear, times NaN (scriptable)."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU())
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        a = nn.functional.adaptive_avg_pool2d(self.features(x), 1)
+        return self.head(torch.flatten(a, 1)) * float("nan")
+
+
+def test_a_torchscript_model_with_nan_logits_reaches_the_clear_error(tmp_path):
+    """The layer cut is checked with NaN == NaN, so a NaN model is not misreported as a
+    bad cut; extraction then names the first sample."""
+    from slicelens.models import load_model
+    from slicelens.store import Workspace
+
+    ds, _ = build()
+    torch.manual_seed(0)
+    path = tmp_path / "nan.ts"
+    torch.jit.script(ScriptableNaNNet()).save(str(path))
+    ad = load_model(str(path), classes=CLASSES, input_size=16)
+    _, run_dir = Workspace(tmp_path / "ws").new_run_dir("nan")
+    with pytest.raises(ModelError, match=r"non-finite.*first '[^']+'; no run was written"):
+        extract(ds, ad, run_dir, ExtractConfig(), data_spec={"source": "<arrays>"},
+                model_spec={"spec": str(path)})

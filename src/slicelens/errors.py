@@ -26,7 +26,7 @@ class DataError(SliceLensError):
     """
 
     def __init__(self, message: str, *, file=None, row=None, field=None):
-        self.file, self.row, self.field = file, row, field
+        self.message, self.file, self.row, self.field = message, file, row, field
         where = []
         if file is not None:
             where.append(f"file {file}")

@@ -56,13 +56,19 @@ def main(argv=None) -> int:
         print(f"slicelens {args.command}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        where = f" writing {e.filename}" if e.filename else ""
-        print(f"slicelens {args.command}: error: no space left on the device{where}; free "
-              "some space and run the command again (finished work is kept, an "
-              "interrupted extraction resumes with --resume)", file=sys.stderr)
-        return 2
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = f" writing {e.filename}" if e.filename else ""
+            print(f"slicelens {args.command}: error: no space left on the device{where}; free "
+                  "some space and run the command again (finished work is kept, an "
+                  "interrupted extraction resumes with --resume)", file=sys.stderr)
+            return 2
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            what = "read-only file system" if e.errno == errno.EROFS else "permission denied"
+            print(f"slicelens {args.command}: error: {what}: {e.filename or '(no file name)'}; "
+                  "check the owner and mode of that path, or choose another --workspace "
+                  "(finished work is kept)", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print(f"slicelens {args.command}: interrupted; finished work is kept", file=sys.stderr)
         return 130

@@ -47,5 +47,5 @@ def check_finite(part: dict, ids: np.ndarray, model_spec: dict, run_dir: Path,
     raise ModelError(
         f"model {name!r}{f' (weights {weights})' if weights else ''} returned non-finite "
         f"outputs (NaN or inf logits or features) for {int(bad.sum())} of {len(bad)} images "
-        f"of a batch, first {ids[bad][0]!r}; "
+        f"of a batch, first {str(ids[bad][0])!r}; "
         + ("no run was written" if fresh else f"the run in {run_dir} stays incomplete"))

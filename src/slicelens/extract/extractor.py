@@ -17,6 +17,11 @@ config skips finished chunks. At the end the chunks are consolidated into the ru
 arrays (see :mod:`slicelens.store.run`), ``record.json`` turns ``"complete"`` and the
 chunks are deleted.
 
+Images come through the shared data pipeline (:class:`slicelens.data.loader.BatchLoader`):
+decoded and resized in ``workers`` processes, prefetched, so the next batch decodes while
+the model runs on this one. ``precision`` ``bf16`` / ``fp16`` runs the forward pass under
+``torch.autocast`` (for accelerators); every stored array stays float32 (maps float16).
+
 Test hook: with the environment variable ``SLICELENS_TEST_KILL_AFTER_CHUNKS=N`` the
 process ends itself with ``os._exit(9)`` (like a SIGKILL: no cleanup, no ``finally``)
 right after writing its N-th chunk. Only tests set it.
@@ -31,6 +36,7 @@ import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -40,6 +46,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from slicelens import __version__
 from slicelens.data.dataset import SPLITS
+from slicelens.data.loader import BatchLoader, batches
 from slicelens.errors import DataError, ModelError, WorkspaceError
 from slicelens.extract.checks import check_finite
 from slicelens.extract.methods import METHODS, get_method, normalize_sum1
@@ -62,6 +69,11 @@ class ExtractConfig(BaseModel):
                                    "(default: the model's input size)")
     device: str | None = Field(None, description="device the model was loaded on")
     splits: list[str] | None = Field(None, description="only extract these splits")
+    workers: int | None = Field(None, ge=0, description="image-decoding processes (default: "
+                                "the CPU count minus one; 0 for in-memory arrays)")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="forward-pass precision (bf16 / fp16 autocast, for accelerators; "
+                            "stored arrays stay float32)")
 
     @field_validator("method")
     @classmethod
@@ -152,25 +164,28 @@ def extract(dataset, adapter, run_dir: str | os.PathLike, cfg: ExtractConfig | N
     kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
     written = 0
     bounds = [(lo, min(lo + cs, n)) for lo in range(0, n, cs)]
+    todo = [(c, lo, hi) for c, (lo, hi) in enumerate(bounds)
+            if not (chunk_dir / f"chunk-{c:05d}.npz").exists()]
+    plan = [(c, idx) for c, lo, hi in todo for idx in batches(hi, bs, start=lo)]
+    loader = BatchLoader(dataset, [idx for _, idx in plan], size=size, workers=cfg.workers,
+                         device=adapter.device)
+    parts: dict[int, list[dict]] = {}
     with progress(total=sum(math.ceil((hi - lo) / bs) for lo, hi in bounds),
-                  desc="extract", unit="batch") as bar:
-        for c, (lo, hi) in enumerate(bounds):
-            path = chunk_dir / f"chunk-{c:05d}.npz"
-            if path.exists():
-                bar.update(math.ceil((hi - lo) / bs))
-                continue
-            parts = []
-            for b in range(lo, hi, bs):
-                idx = np.arange(b, min(b + bs, hi))
-                parts.append(extract_batch(adapter, method, dataset.load(idx, size),
-                                           torch.from_numpy(dataset.labels[idx])))
-                check_finite(parts[-1], dataset.ids[idx], model_spec, run_dir,
-                              fresh=fresh and written == 0)
-                bar.update(1)
-            save_npz(path, **{k: np.concatenate([p[k] for p in parts]) for k in _CHUNK_KEYS})
-            written += 1
-            if kill_after and written >= kill_after:
-                os._exit(9)
+                  desc="extract", unit="batch") as bar, autocast(adapter.device, cfg.precision):
+        bar.update(sum(math.ceil((hi - lo) / bs) for lo, hi in bounds) - len(plan))
+        for (c, _), (images, idx) in zip(plan, loader, strict=True):
+            parts.setdefault(c, []).append(extract_batch(
+                adapter, method, images, torch.from_numpy(dataset.labels[idx])))
+            check_finite(parts[c][-1], dataset.ids[idx], model_spec, run_dir,
+                         fresh=fresh and written == 0)
+            bar.update(1)
+            if idx[-1] + 1 == bounds[c][1]:  # the chunk's last batch: write it
+                done = parts.pop(c)
+                save_npz(chunk_dir / f"chunk-{c:05d}.npz",
+                         **{k: np.concatenate([p[k] for p in done]) for k in _CHUNK_KEYS})
+                written += 1
+                if kill_after and written >= kill_after:
+                    os._exit(9)
     _consolidate(run_dir, dataset, record, n_chunks)
     return Run(run_dir)
 
@@ -194,8 +209,9 @@ def extract_batch(adapter, method, images: torch.Tensor, labels: torch.Tensor) -
         A, logits = adapter.forward_parts(x)
         pred = logits.detach().argmax(dim=1)
         raw = method.attribute(adapter, A, logits, pred)
-    with torch.no_grad():
-        A, logits = A.detach().float(), logits.detach().float()
+    # the rest in float32 even under autocast (bf16 / fp16 is for the forward pass only)
+    with torch.no_grad(), torch.autocast(A.device.type, enabled=False):
+        A, logits, raw = A.detach().float(), logits.detach().float(), raw.detach().float()
         probs = logits.softmax(dim=1)
         confidence = probs.gather(1, pred[:, None])[:, 0]
         labels = labels.to(logits.device)
@@ -206,6 +222,16 @@ def extract_batch(adapter, method, images: torch.Tensor, labels: torch.Tensor) -
         out = dict(logits=logits, probs=probs, features=A.mean(dim=(2, 3)), fw=fw,
                    maps=W.half(), pred=pred, confidence=confidence, loss=loss)
         return {k: v.cpu().numpy() for k, v in out.items()}
+
+
+def autocast(device, precision: str):
+    """``torch.autocast`` for ``bf16`` / ``fp16`` on ``device``; a no-op context for fp32."""
+    import contextlib
+
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 def weighted_features(A: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
@@ -283,6 +309,8 @@ def _replay_keys(record: dict) -> dict:
         else:
             out[key] = value
     out.pop("extract.device", None)  # the device may change on resume; nothing else may
+    out.pop("extract.workers", None)  # ... nor the number of decoding processes
+    out.setdefault("extract.precision", "fp32")  # records from before precision existed
     return out
 
 

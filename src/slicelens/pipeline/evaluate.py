@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from slicelens.data.loader import load_images
 from slicelens.errors import SliceLensError
 from slicelens.evaluate.robustness import RobustnessParams, demo_digit_masks
 
@@ -74,7 +75,7 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     ids = np.asarray(samples["id"], dtype=str)[rows]
     size = int(run.record["model"]["input_size"])
     dataset = run.dataset()
-    images = dataset.load_uint8(dataset.index_of(ids), size)
+    images = load_images(dataset, dataset.index_of(ids), size, uint8=True)
     if gt is not None:
         tab = join_ground_truth(samples.iloc[rows], gt)
         keep = np.ones(len(rows), bool)

@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from slicelens.data.loader import load_images
 from slicelens.errors import SliceLensError
 from slicelens.pipeline.augment import compose, noise_augment, swap_augment
 from slicelens.utils import seed_everything
@@ -62,7 +63,7 @@ def training_set(dataset, plan, size: int):
         weights = np.concatenate([weights, np.ones(len(add_idx), np.float32)])
     if ((labels < 0) | (labels >= len(dataset.classes))).any():
         raise SliceLensError("plan relabels or adds a label outside the classes (field 'relabel'/'add')")
-    imgs = dataset.load_uint8(idx, size)
+    imgs = load_images(dataset, idx, size, uint8=True)
     if plan.extra_images:
         ex, ey = load_extra_images(plan.extra_images)
         if ex.shape[1:3] != (size, size):
@@ -183,7 +184,7 @@ def _retrain(base_run, plan, spec, dataset, train_cfg, init, ckpt_dir) -> tuple:
     module, init = _initial_module(spec, dataset.classes, init)
     x, y, w, ids = training_set(dataset, plan, size)
     vidx = _validation_rows(dataset, plan)
-    xv, yv = dataset.load(vidx, size), torch.from_numpy(dataset.labels[vidx])
+    xv, yv = load_images(dataset, vidx, size), torch.from_numpy(dataset.labels[vidx])
     groups = plan.groups or {}
     gv = torch.tensor([groups.get(str(i), -1) for i in dataset.ids[vidx]], dtype=torch.long)
     gt = torch.tensor([groups.get(str(i), -1) for i in ids], dtype=torch.long)

@@ -23,7 +23,9 @@ def load_split_tensors(dataset, split: str, size: int):
 
     idx = dataset.split_indices(split)
     idx = idx[dataset.labels[idx] >= 0]
-    return dataset.load(idx, size), torch.from_numpy(dataset.labels[idx]), idx
+    from slicelens.data.loader import load_images
+
+    return load_images(dataset, idx, size), torch.from_numpy(dataset.labels[idx]), idx
 
 
 def train_model(workspace, dataset, job: TrainJob | None = None, cfg=None):

@@ -21,7 +21,7 @@ from slicelens.errors import (
     SliceLensError,
     WorkspaceError,
 )
-from slicelens.server.auth import COOKIE, authorize, find_caller
+from slicelens.server.auth import COOKIE, authorize, find_caller, request_token
 from slicelens.server.guard import Guard, validation_errors
 from slicelens.server.jobs import QueueFull
 from slicelens.server.routers import ROUTERS, write_role
@@ -31,6 +31,10 @@ from slicelens.server.state import AppState
 NO_BUNDLE = """<!doctype html><title>slicelens</title><h1>slicelens</h1>
 <p>The web bundle is not built. Run <code>bash scripts/build_web.sh</code> (or
 <code>bash scripts/setup.sh</code>) and reload. The API is up: <a href="/docs">/docs</a>.</p>"""
+NEEDS_TOKEN = """<!doctype html><title>slicelens: sign in</title><h1>slicelens</h1>
+<p>This server needs a token. Open the address that <code>slicelens serve</code> printed
+when it started (it ends in <code>?token=...</code>; a restart makes a new one), or the one
+you were given (<code>slicelens serve --add-token annotator:NAME</code>).</p>"""
 
 
 def _status(e: SliceLensError) -> int:
@@ -99,13 +103,15 @@ def _mount_front_end(app: FastAPI, settings: Settings) -> None:
         app.mount("/assets", StaticFiles(directory=static / "assets"), name="assets")
 
     @app.get("/", include_in_schema=False)
-    def front_end(token: str | None = None):
+    def front_end(request: Request, token: str | None = None):
         if token is not None:  # /?token=...: keep it in a cookie, drop it from the address
             if find_caller(settings.tokens, token) is None:
                 return HTMLResponse("invalid token", status_code=401)
             r = RedirectResponse("/", status_code=303)
             r.set_cookie(COOKIE, token, httponly=True, samesite="strict")
             return r
+        if settings.tokens and find_caller(settings.tokens, request_token(request)) is None:
+            return HTMLResponse(NEEDS_TOKEN, status_code=401)
         if index.exists():
             return FileResponse(index, headers={"Cache-Control": "no-cache"})
         return HTMLResponse(NO_BUNDLE)

@@ -11,7 +11,12 @@ a token, sent as ``Authorization: Bearer <token>`` or in the ``slicelens_token``
 
 A caller's marks carry the token's name as author: a client cannot mark as someone else.
 
-Token file: one token per line, ``<role> <name> <token>``; ``#`` starts a comment.
+Token file: one token per line, ``<role> <name> <token>``; ``#`` starts a comment. A
+token may be stored as its hash, ``sha256:<64 hex digits>``, so the file does not hold
+the secret: ``slicelens serve --add-token ROLE:NAME`` writes such lines to the
+workspace's token file (:func:`add_token`, shown once), and every ``slicelens serve``
+makes a fresh admin token for the person who starts it (:func:`make_token`), printed once
+in the address it opens. ``--no-auth`` turns all of this off, on the loopback interface only.
 
 Example
 -------
@@ -24,8 +29,11 @@ Example
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import os
 import re
+import secrets
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +47,24 @@ ROLES = ("annotator", "admin")
 COOKIE = "slicelens_token"
 MIN_TOKEN_LENGTH = 16
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+HASHED = re.compile(r"sha256:[0-9a-f]{64}")
+#: the workspace's own token file (hashes only), written by ``serve --add-token``
+WORKSPACE_TOKENS = "server-tokens.txt"
+
+
+def hash_token(token: str) -> str:
+    """How a token is stored: ``sha256:<hex>`` (a token has 192 random bits, so a plain
+    hash is enough; nothing is gained by a slow password hash).
+
+    >>> hash_token("abc")[:15]
+    'sha256:ba7816bf'
+    """
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def make_token() -> str:
+    """A new random token (32 URL-safe characters, 192 bits)."""
+    return secrets.token_urlsafe(24)
 
 
 class Caller(BaseModel):
@@ -68,6 +94,9 @@ def load_tokens(path: str | Path) -> dict[str, Caller]:
         if role not in ROLES:
             raise DataError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}",
                             file=str(path), row=row, field="role")
+        if token.startswith("sha256:") and not HASHED.fullmatch(token):
+            raise DataError("a stored hash is 'sha256:' and 64 lowercase hex digits",
+                            file=str(path), row=row, field="token")
         if len(token) < MIN_TOKEN_LENGTH or not re.fullmatch(r"[\x21-\x7e]+", token):
             raise DataError(f"a token needs at least {MIN_TOKEN_LENGTH} printable characters",
                             file=str(path), row=row, field="token")
@@ -91,11 +120,53 @@ def find_caller(tokens: dict[str, Caller], token: str | None) -> Caller | None:
     """The caller holding ``token`` (compared in constant time), or None."""
     if not token:
         return None
+    hashed = hash_token(token)
     found = None
     for known, caller in tokens.items():
-        if hmac.compare_digest(known.encode(), token.encode()):
+        presented = hashed if known.startswith("sha256:") else token
+        if hmac.compare_digest(known.encode(), presented.encode()):
             found = caller
     return found
+
+
+def add_token(path: str | Path, role: str, name: str) -> str:
+    """Make a token for ``name`` with ``role``, store its hash in ``path``, return it.
+
+    The token itself is stored nowhere: the caller shows it once. The file is written
+    atomically with mode 0600; an existing entry of the same name is replaced (a new
+    token for a person revokes the old one).
+    """
+    from slicelens.store.atomic import atomic_open
+
+    if role not in ROLES:
+        raise DataError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}",
+                        field="role")
+    if not re.fullmatch(r"[\w.@-]{1,100}", name):
+        raise DataError(f"a token's name is letters, digits, '.', '@', '-' or '_', got {name!r}",
+                        field="name")
+    path = Path(path)
+    kept = [line for line in (path.read_text().splitlines() if path.exists() else [])
+            if line.split("#", 1)[0].split()[1:2] != [name]]
+    token = make_token()
+    with atomic_open(path, "w") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write("\n".join([*kept, f"{role} {name} {hash_token(token)}"]) + "\n")
+    return token
+
+
+def revoke_token(path: str | Path, name: str) -> bool:
+    """Remove ``name``'s token from ``path``; False when it had none."""
+    from slicelens.store.atomic import atomic_open
+
+    path = Path(path)
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [line for line in lines if line.split("#", 1)[0].split()[1:2] != [name]]
+    if len(kept) == len(lines):
+        return False
+    with atomic_open(path, "w") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write("\n".join(kept) + ("\n" if kept else ""))
+    return True
 
 
 def authorize(request: Request, tokens: dict[str, Caller], write_role: str) -> Caller | None:

@@ -119,6 +119,32 @@ def refuse_client_paths(params: dict[str, Any], where: str = "params") -> None:
                             "server's machine", field=name)
 
 
+#: job parameters that may name an upload of this workspace (by id, never by path)
+UPLOAD_PARAMS = ("oracle",)
+
+
+def resolve_uploads(workspace, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with upload ids (``{"oracle": "oracle-0123456789ab"}``, see
+    ``slicelens.store.uploads``) replaced by the stored files; every other file-like
+    parameter is refused as :func:`refuse_client_paths` does.
+
+    An unknown upload id is 404 (``WorkspaceError``); anything else in an upload parameter
+    is the same 422 as any other path.
+    """
+    from slicelens.store.uploads import UPLOAD_ID, resolve_upload
+
+    params = dict(params)
+    uploads = {k: params.pop(k) for k in UPLOAD_PARAMS if params.get(k) not in (None, "")}
+    refuse_client_paths(params)
+    for key, value in uploads.items():
+        if not (isinstance(value, str) and UPLOAD_ID.fullmatch(value)):
+            raise DataError("the server does not open files named by a client; upload the "
+                            "file (POST /api/uploads/oracles) and give its id",
+                            field=f"params.{key}")
+        params[key] = str(resolve_upload(workspace, value))
+    return params
+
+
 def validation_errors(errors) -> list[dict]:
     """Pydantic/FastAPI validation errors without the input they rejected (no echo)."""
     return [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in errors]

@@ -66,8 +66,8 @@ class Settings(BaseModel):
         loopback = self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
         if not self.tokens and not loopback:
             raise ValueError(f"without tokens the server is open to anyone who reaches it, so "
-                             f"it binds to 127.0.0.1 only; give a token file (--token-file) "
-                             f"to serve on {self.host!r}")
+                             f"it binds to 127.0.0.1 only; drop --no-auth to serve on "
+                             f"{self.host!r} with tokens")
         if self.host not in WILDCARD:
             name = f"[{self.host}]" if ":" in self.host else self.host
             if name.lower() not in self.allowed_hosts:

@@ -11,11 +11,12 @@ from slicelens.server.routers import (
     slices,
     spuriousness,
     tda,
+    uploads,
 )
 
 ROUTERS = [runs.router, samples.router, slices.router, annotations.router,
            spuriousness.router, mosaic.router, attributes.router, tda.router, repair.router,
-           jobs.router]
+           uploads.router, jobs.router]
 
 #: Routers an annotator may write through (reads need any valid token); every other
 #: router needs "admin" to write: they start jobs (slicing, repair, retraining, ...).

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.errors import SliceLensError
 from slicelens.server.deps import NAME, RunDep, StateDep
-from slicelens.server.guard import refuse_client_paths
+from slicelens.server.guard import resolve_uploads
 from slicelens.server.routers.jobs import job_out
 from slicelens.server.schemas import JobOut
 
@@ -72,7 +72,7 @@ def start_repair(body: RepairJobIn, rd: RunDep, state: StateDep) -> JobOut:
     this one, as one background job; the result names the new run."""
     from slicelens.repair.base import load_repairs
 
-    refuse_client_paths(body.params)  # e.g. a label oracle CSV: set on the server's machine
+    params = resolve_uploads(state.workspace, body.params)  # a label oracle, by upload id
     if body.strategy not in load_repairs():
         raise SliceLensError(f"unknown repair strategy {body.strategy!r}; choose one of "
                              f"{sorted(load_repairs())}")
@@ -81,7 +81,7 @@ def start_repair(body: RepairJobIn, rd: RunDep, state: StateDep) -> JobOut:
         from slicelens.pipeline.repair import run_repair
 
         report(0.0, f"planning {body.strategy}")
-        plan, new_run = run_repair(state.workspace, rd.run, body.strategy, body.params,
+        plan, new_run = run_repair(state.workspace, rd.run, body.strategy, params,
                                    progress=report)
         report(0.9, f"comparing {new_run.id} with {rd.run.id} and its matched control")
         ev = _evaluate(state, state.run_data(new_run.id).run, rd.run, body.slicer)
