@@ -48,8 +48,10 @@ def add_model_args(parser: argparse.ArgumentParser, model: type[BaseModel], *,
             args = [a for a in get_args(ann) if a is not type(None)]
             ann = args[0] if len(args) == 1 else str
             origin = get_origin(ann)
-        help_ = ((f.description or "") + (f" (default: {f.default!r})" if not f.is_required()
-                                          else "")).replace("%", "%%")  # argparse formats %
+        desc = f.description or ""
+        said = "default" in desc.lower()  # the description already says it: say it once
+        help_ = (desc + (f" (default: {f.default!r})" if not f.is_required() and not said
+                         else "")).replace("%", "%%")  # argparse formats %
         kw: dict[str, Any] = {"dest": name, "default": None, "help": help_}
         if ann is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)

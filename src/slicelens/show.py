@@ -35,7 +35,7 @@ def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "an
 
     Parameters
     ----------
-    workspace : str or Path
+    workspace : str, Path or Workspace
     port : int, default 0
         0 picks a free port.
     host : str, default "127.0.0.1"
@@ -54,7 +54,10 @@ def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "an
     import uvicorn
 
     from slicelens.server import Settings, create_app
+    from slicelens.store import Workspace
 
+    if isinstance(workspace, Workspace):  # a Workspace object, or a path
+        workspace = workspace.root
     settings = Settings(workspace=workspace, host=host, port=port, author=author)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
                                            log_level="warning"))
@@ -72,3 +75,14 @@ def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "an
 
         display(IFrame(url, width="100%", height=height))
     return url
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """``import slicelens.show`` binds this module to ``slicelens.show``; calling it still
+    calls :func:`show`, so ``sl.show(ws)`` works however the module was imported."""
+
+    def __call__(self, *args, **kwargs):
+        return show(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

@@ -6,6 +6,7 @@ Sec. III-E: human marks show as "human", the rest as "propagated").
 
 Examples:
   slicelens annotate --slice attribution-03 --label spurious --description "brick background"
+  slicelens annotate --slice error-clustering:error-clustering-02 --label wrong_labels
   slicelens annotate --list
   slicelens annotate --edit 4 --label core
   slicelens annotate --undo 4
@@ -24,8 +25,12 @@ def add_arguments(p):
 
     add_workspace(p)
     add_run(p)
-    p.add_argument("--slicer", default="attribution", help="slice set to annotate (default: attribution)")
-    p.add_argument("--slice", dest="slice_id", default=None, help="slice id to mark, e.g. attribution-03")
+    p.add_argument("--slicer", default=None,
+                   help="slice set for --list (default: attribution; with --slice, name it "
+                        "in the address instead: --slice SLICER:ID)")
+    p.add_argument("--slice", dest="slice_id", default=None, metavar="SLICER:ID",
+                   help="slice to mark: attribution:attribution-03, or attribution-03 (the "
+                        "slicer is the id's prefix)")
     p.add_argument("--label", choices=SLICE_LABELS, default=None, help="the mark")
     p.add_argument("--description", default=None, help="free text, e.g. 'brick background'")
     p.add_argument("--author", default="anonymous", help="who marks (default: anonymous)")
@@ -44,14 +49,17 @@ def run(args) -> int:
     from slicelens.feedback import annotations as fa
 
     ws, run_ = open_run(args)
+    args.slicer = _resolve_slicer(args)
     if args.list or args.all:
         print(table([{**_mark_row(r.annotation), "now on": r.slice_id or "orphaned",
                       "anchor": r.state}
                      for r in fa.resolve_marks(ws, run_, args.slicer, include_undone=args.all)]))
         return 0
     if args.history is not None:
-        print(table([{"at": e.at[:19], "action": e.action, "author": e.author,
-                      "change": str(e.payload)} for e in fa.mark_history(ws, args.history)]))
+        events = fa.mark_history(ws, args.history)
+        print(f"history of mark {args.history}:")
+        print(table([{"at": e.at[:19].replace("T", " "), "action": e.action, "author": e.author,
+                      "change": describe_change(e.action, e.payload)} for e in events]))
         return 0
     if args.edit is not None:
         a = fa.edit_mark(ws, args.edit, label=args.label, description=args.description,
@@ -64,7 +72,7 @@ def run(args) -> int:
         if not (args.slice_id and args.label):
             raise SliceLensError("give --slice and --label to mark a slice (or --list, --edit, "
                                  "--undo, --redo, --history)")
-        a = fa.annotate_slice(ws, run_, args.slicer, args.slice_id, args.label,
+        a = fa.annotate_slice(ws, run_, args.slicer, args.slice_address, args.label,
                               args.description or "", args.author)
     print(table([_mark_row(a)]))
     print()
@@ -85,6 +93,48 @@ def print_spuriousness(ws, run, slicer: str, echo=print) -> None:
     echo(f"spuriousness of {slicer} slices ({t.attrs.get('note', '')}):")
     echo(table(t[["slice_id", "size", "accuracy", "spuriousness", "source", "mark"]]
                .to_dict("records")))
+
+
+def _resolve_slicer(args) -> str:
+    """The slicer of ``--slice SLICER:ID`` (or of the id's prefix); ``--slicer X --slice ID``
+    still works, with a note."""
+    import sys
+
+    from slicelens.slicing.address import parse_slice_address
+
+    args.slice_address = None
+    if not args.slice_id:
+        return args.slicer or "attribution"
+    if ":" not in args.slice_id and args.slicer:
+        print(f"slicelens: --slicer {args.slicer} --slice {args.slice_id} is deprecated; use "
+              f"--slice {args.slicer}:{args.slice_id}", file=sys.stderr)
+    slicer, args.slice_address = parse_slice_address(args.slice_id, args.slicer)
+    return slicer
+
+
+def describe_change(action: str, payload: dict) -> str:
+    """One mark event in words: ``label core -> spurious; description 'x' -> 'y'``."""
+    if not payload:
+        return action
+    if action == "create" and "label" in payload:
+        desc = payload.get("description")
+        return (f"marked {payload.get('target_id', '')} {payload['label']}"
+                + (f": {desc!r}" if desc else ""))
+    if set(payload) == {"status"}:
+        return f"status -> {payload['status']}"
+    before, after = payload.get("before"), payload.get("after")
+    if isinstance(before, dict) and isinstance(after, dict):
+        parts = [f"{k} {before.get(k)!r} -> {after.get(k)!r}" for k in after
+                 if before.get(k) != after.get(k)]
+        return "; ".join(parts) or "no change"
+    parts = []
+    for k, v in payload.items():
+        if isinstance(v, dict):
+            v = ", ".join(f"{a}={b!r}" for a, b in v.items())
+        elif isinstance(v, list):
+            v = f"{len(v)} items" if len(v) > 5 else ", ".join(map(str, v))
+        parts.append(f"{k}: {v}")
+    return "; ".join(parts)
 
 
 def _mark_row(a) -> dict:

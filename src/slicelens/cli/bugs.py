@@ -6,13 +6,13 @@ accuracy is below the model's; each gets a bug type with its evidence.
 
 Examples:
   slicelens bugs
-  slicelens bugs --top 20 --max-order 3 --min-support 30
-  slicelens bugs --alpha 0.7 --evidence
+  slicelens bugs --show 20 --max-order 3 --min-support 30
+  slicelens bugs --spurious-threshold 0.7 --evidence
 """
 
 from __future__ import annotations
 
-from slicelens.cli.common import add_run, add_workspace, table
+from slicelens.cli.common import add_deprecated, add_run, add_show, add_workspace, table
 
 HELP = "attribute bug slices in words: '<values>: 41%% accuracy, n=230, rare case'"
 
@@ -24,9 +24,10 @@ def add_arguments(p):
     add_workspace(p)
     add_run(p)
     p.add_argument("--split", default="val", help="split the slices are found on (default: val)")
-    p.add_argument("--top", type=int, default=10, help="rows to print (default: 10)")
+    add_show(p, 10)
     p.add_argument("--evidence", action="store_true", help="print the evidence of each bug type")
-    add_model_args(p, AttributeSlicerParams)
+    add_model_args(p, AttributeSlicerParams, rename={"alpha": "spurious_threshold"})
+    add_deprecated(p, "--alpha", "alpha", "--spurious-threshold", type=float)
 
 
 def run(args) -> int:
@@ -38,7 +39,7 @@ def run(args) -> int:
     _, run_ = open_run(args)
     params = from_args(AttributeSlicerParams, args).model_dump()
     ss = find_attribute_bugs(run_, params, args.split)
-    rows = bug_rows(ss, args.top)
+    rows = bug_rows(ss, args.show)
     print(f"{len(ss.slices)} bug slices on {args.split} of {run_.id} (overall accuracy "
           f"{_overall(run_, args.split):.0%})")
     cols = ["slice", "bug", "acc_range"] + (["evidence"] if args.evidence else [])

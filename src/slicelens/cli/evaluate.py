@@ -28,7 +28,7 @@ def add_arguments(p):
     from slicelens.params import add_model_args
 
     add_workspace(p)
-    add_run(p)
+    add_run(p, default="latest")
     p.add_argument("--baseline", default=None, help="run id to compare with (the model before repair)")
     p.add_argument("--control", default="auto",
                    help="matched control run ('auto': the one the repair recorded; 'none': skip)")
@@ -48,7 +48,7 @@ def run(args) -> int:
     from slicelens.pipeline.evaluate import evaluate_run, print_evaluation
     from slicelens.store.atomic import write_json
 
-    ws, run_ = open_run(args)
+    ws, run_ = open_run(args, default="latest")
     gt = None if args.ground_truth == "none" else args.ground_truth
     report = evaluate_run(ws, run_, baseline=args.baseline,
                           slicer=None if args.slicer == "none" else args.slicer,

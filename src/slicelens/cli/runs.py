@@ -40,8 +40,14 @@ def run(args) -> int:
         rows.append({"run": r.id, "samples": len(s), "accuracy": float(lab["correct"].mean()),
                      "model": str(rec.get("model", {}).get("spec", "")),
                      "data": "MISSING" if gone else "ok",
+                     "made from": _made_from(rec),
                      "created": str(rec.get("created_at", ""))[:19]})
     print(table(rows))
+    try:
+        print(f"\ncommands read {ws.base_run().id} (the analysed base run) unless --run says "
+              "otherwise")
+    except SliceLensError:
+        pass
     broken = [r for r in ws.runs(include_incomplete=True) if not r.is_complete]
     if broken:
         print(f"\n{len(broken)} incomplete run{'s' if len(broken) > 1 else ''} (interrupted; "
@@ -52,6 +58,15 @@ def run(args) -> int:
         print(f"data root {root} is missing (runs {', '.join(ids)}): their stored results show, "
               "but images, maps over images and retraining need the data back at that path")
     return 0
+
+
+def _made_from(record: dict) -> str:
+    if record.get("control_key"):
+        return f"control of {record.get('base_run', '?')}"
+    if record.get("base_run"):
+        plan = (record.get("plan") or {}).get("strategy", "repair")
+        return f"{plan} of {record['base_run']}"
+    return "predictions" if record.get("model_free") else "-"
 
 
 def resume_hint(run, workspace) -> str:

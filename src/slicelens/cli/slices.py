@@ -7,6 +7,7 @@ options below; an option of another slicer is an error.
 
 Examples:
   slicelens slices --workspace ws
+  slicelens slices --list                            # the stored slices, no recomputation
   slicelens slices --workspace ws --slicer error-clustering --n-slices 16
   slicelens slices --workspace ws --min-clusters 40 --segregate confusion
   slicelens slices --workspace ws --consistency      # the paper's Fig. 4 comparison
@@ -14,7 +15,7 @@ Examples:
 
 from __future__ import annotations
 
-from slicelens.cli.common import add_run, add_workspace
+from slicelens.cli.common import add_deprecated, add_run, add_show, add_workspace
 
 HELP = "find and rank the slices where the model fails (attribution space or baseline)"
 
@@ -35,15 +36,24 @@ def add_arguments(p):
     p.add_argument("--slicer", default="attribution", choices=list(params),
                    help="slicing method (default: attribution)")
     p.add_argument("--split", default="val", help="split the slices are learned on (default: val)")
-    p.add_argument("--top", type=int, default=20, help="rows of the table to print (default: 20)")
+    add_show(p, 20)
+    p.add_argument("--list", action="store_true",
+                   help="print the stored slices of --slicer (no recomputation; all stored "
+                        "slice sets when it has none)")
     p.add_argument("--consistency", action="store_true",
                    help="also print the neighbour consistency of the feature vs attribution "
                         "space (AttributionScanner Fig. 4)")
     seen: set[str] = set()
     for name, model in params.items():
         group = p.add_argument_group(f"{name} options")
-        add_model_args(group, model, skip=tuple(seen))
+        add_model_args(group, model, skip=tuple(seen), rename=_RENAME)
         seen |= set(model.model_fields)
+    if any("alpha" in m.model_fields for m in params.values()):
+        add_deprecated(p, "--alpha", "alpha", "--spurious-threshold", type=float)
+
+
+#: one name per meaning: the spuriousness threshold is not a significance level
+_RENAME = {"alpha": "spurious_threshold"}
 
 
 def run(args) -> int:
@@ -61,15 +71,11 @@ def run(args) -> int:
         raise SliceLensError(f"--{given[0].replace('_', '-')} is not an option of the "
                              f"{args.slicer!r} slicer")
     ws, r = open_run(args)
+    if args.list:
+        return _list(ws, r, args)
     chosen = from_args(model, args).model_dump()
     slice_set = find_slices(r, args.slicer, chosen, split=args.split)
-    rows = [_row(s) for s in slice_set.slices[: args.top]]
-    print(f"{len(slice_set.slices)} slices of run {r.id} by {args.slicer!r}, learned on "
-          f"{args.split!r}, most problematic first (accuracy with its Wilson 95% interval):")
-    print(table(rows, ["slice", "size", "accuracy", "interval", "confidence", "loss",
-                       "bug type", "description"]))
-    if len(slice_set.slices) > args.top:
-        print(f"... {len(slice_set.slices) - args.top} more (--top N)")
+    _print_slices(slice_set, r, args)
     print(f"\nsaved in {r.path / 'slices' / (args.slicer + '.json')}")
     _report_marks(ws, r, args.slicer)
     if args.consistency:
@@ -80,6 +86,37 @@ def run(args) -> int:
           f"--slicer {args.slicer}\n      slicelens annotate --help   (mark a slice core / "
           "spurious / wrong labels)")
     return 0
+
+
+def _list(ws, r, args) -> int:
+    """The stored slice sets, read back as they are (nothing is recomputed)."""
+    from slicelens.errors import WorkspaceError
+
+    stored = r.stored_slicers()
+    if not stored:
+        raise WorkspaceError(f"run {r.id} has no stored slices; find them with `slicelens "
+                             f"slices --run {r.id}`")
+    if args.slicer not in stored:
+        print(f"no stored {args.slicer!r} slices; stored: {', '.join(stored)} (--slicer NAME)")
+        return 0
+    slice_set = r.slices(args.slicer).slice_set
+    _print_slices(slice_set, r, args, stored=True)
+    print(f"\nstored slice sets: {', '.join(stored)}")
+    _report_marks(ws, r, args.slicer)
+    return 0
+
+
+def _print_slices(slice_set, r, args, stored: bool = False) -> None:
+    from slicelens.cli.common import table
+
+    rows = [_row(s) for s in slice_set.slices[: args.show]]
+    print(f"{len(slice_set.slices)} {'stored ' if stored else ''}slices of run {r.id} by "
+          f"{slice_set.slicer!r}, learned on {slice_set.split!r}, most problematic first "
+          "(accuracy with its Wilson 95% interval):")
+    print(table(rows, ["slice", "size", "accuracy", "interval", "confidence", "loss",
+                       "bug type", "description"]))
+    if len(slice_set.slices) > args.show:
+        print(f"... {len(slice_set.slices) - args.show} more (--show N)")
 
 
 def _row(s) -> dict:

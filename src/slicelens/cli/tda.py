@@ -6,7 +6,7 @@ retrains the model (a new run).
 
 Examples:
   slicelens tda --confusion "0-4->5-9"
-  slicelens tda --slice attribution:attribution-03 --metric gt_prob --top 5
+  slicelens tda --slice attribution:attribution-03 --metric gt_prob --exact-top 5
   slicelens tda --ids errors.txt --actions remove relabel --apply 1
   slicelens tda --confusion "0-4->5-9" --oracle pool_labels.csv
   slicelens tda --wrong-labels --show 20
@@ -14,7 +14,7 @@ Examples:
 
 from __future__ import annotations
 
-from slicelens.cli.common import add_run, add_workspace, open_run, table
+from slicelens.cli.common import add_deprecated, add_run, add_workspace, open_run, table
 
 HELP = "attribute errors to training data (remove / relabel / upweight / add)"
 
@@ -27,7 +27,9 @@ def add_arguments(p):
     add_run(p)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--confusion", metavar="TRUE->PRED", help="errors of one confusion cell, e.g. '0-4->5-9'")
-    what.add_argument("--slice", metavar="SLICER:ID", help="misclassified members of a stored slice")
+    what.add_argument("--slice", metavar="SLICER:ID",
+                      help="misclassified members of a stored slice (attribution-03 names "
+                           "the attribution slicer's slice 03)")
     what.add_argument("--ids", metavar="FILE", help="text file with one sample id per line")
     what.add_argument("--wrong-labels", action="store_true",
                       help="rank training samples by how likely their label is wrong")
@@ -44,7 +46,11 @@ def add_arguments(p):
     p.add_argument("--init", choices=["scratch", "finetune"], default="scratch",
                    help="retraining start for --apply / --model-effects (default: scratch)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs for --apply / --model-effects")
-    add_model_args(p, TDAParams)
+    # one name per meaning: --show is rows printed, --significance a significance level
+    add_model_args(p, TDAParams, rename={"top": "exact_top", "alpha": "significance"})
+    add_deprecated(p, "--top", "top", "--exact-top (rows retrained; --show is rows printed)",
+                   type=int)
+    add_deprecated(p, "--alpha", "alpha", "--significance", type=float)
 
 
 def run(args) -> int:
@@ -58,7 +64,7 @@ def run(args) -> int:
         print(f"training samples most likely mislabelled (by {args.score}; loss = the model's own):")
         print(table(df.head(args.show).to_dict("records"), floatfmt=".3f"))
         return 0
-    spec = args.confusion or args.slice or _read_ids(args.ids)
+    spec = args.confusion or _slice_spec(args.slice) or _read_ids(args.ids)
     oracle = read_oracle(args.oracle, run_.classes) if args.oracle else None
     params = from_args(TDAParams, args)
     res = attribute_errors(run_, _group(run_, spec, args), params=params, oracle=oracle)
@@ -87,6 +93,14 @@ def _group(run_, spec, args):
     from slicelens.pipeline.tda import resolve_error_group
 
     return resolve_error_group(run_, spec, split=args.split, errors_only=not args.all_members)
+
+
+def _slice_spec(address):
+    if not address:
+        return None
+    from slicelens.slicing.address import parse_slice_address
+
+    return ":".join(parse_slice_address(address))
 
 
 def _read_ids(path) -> list[str]:

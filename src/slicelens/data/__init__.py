@@ -35,6 +35,10 @@ def load_dataset(source: str | Path, *, classes: Sequence[str] | str | Path | No
     path = Path(source)
     if path.is_dir():
         return load_folder(path, classes=classes, skip_bad=skip_bad)
+    if path.suffix.lower() == ".npz" and path.exists():
+        from slicelens.data.arrays import load_arrays
+
+        return load_arrays(path)  # an in-memory dataset saved with its run
     if path.suffix.lower() in (".csv", ".parquet", ".pq"):
         return load_manifest(path, classes=classes, skip_bad=skip_bad)
     if not path.exists():

@@ -74,3 +74,41 @@ def from_arrays(images, labels, classes: Sequence[str], splits=None, ids=None,
     return ImageDataset(ids=ids, labels=labels, classes=[str(c) for c in classes], splits=splits,
                         metadata=pd.DataFrame() if metadata is None else metadata, arrays=x,
                         source="<arrays>")
+
+
+def save_arrays(dataset: ImageDataset, path) -> str:
+    """Write an in-memory dataset to one ``.npz`` file that :func:`load_arrays` (and so
+    ``load_dataset``) reads back: how a run extracted from arrays reloads its images.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> ds = from_arrays(np.zeros((2, 8, 8)), [0, 1], ["a", "b"], splits="val")
+    >>> path = save_arrays(ds, os.path.join(tempfile.mkdtemp(), "data.npz"))
+    >>> back = load_arrays(path)
+    >>> back.classes, back.ids.tolist(), back.splits.tolist(), back.arrays.shape
+    (['a', 'b'], ['i0', 'i1'], ['val', 'val'], (2, 8, 8, 3))
+    """
+    from pathlib import Path
+
+    from slicelens.store.atomic import save_npz
+
+    if dataset.arrays is None:
+        raise DataError("only an in-memory dataset (arrays) is saved this way", field="images")
+    meta = dataset.metadata.reset_index(drop=True)
+    save_npz(Path(path), images=dataset.arrays, labels=dataset.labels, ids=dataset.ids,
+             splits=dataset.splits, classes=np.asarray(dataset.classes, dtype=str),
+             metadata_json=np.asarray(meta.to_json(orient="columns")))
+    return str(path)
+
+
+def load_arrays(path) -> ImageDataset:
+    """The dataset :func:`save_arrays` wrote (its ``source`` is the file)."""
+    import io
+
+    with np.load(path, allow_pickle=False) as z:
+        meta = pd.read_json(io.StringIO(str(z["metadata_json"])), orient="columns")
+        ds = from_arrays(z["images"], z["labels"].astype(np.int64), z["classes"].tolist(),
+                         splits=z["splits"], ids=z["ids"], metadata=meta if len(meta) else None)
+    ds.source = str(path)
+    return ds

@@ -39,6 +39,7 @@ def check_finite(part: dict, ids: np.ndarray, model_spec: dict, run_dir: Path,
     if fresh:
         (run_dir / "record.json").unlink(missing_ok=True)
         shutil.rmtree(run_dir / "chunks", ignore_errors=True)
+        (run_dir / "data.npz").unlink(missing_ok=True)  # in-memory images saved for the run
         with contextlib.suppress(OSError):
             run_dir.rmdir()  # only when empty: never delete what the caller put there
     name = model_spec.get("spec", "?")

@@ -152,6 +152,12 @@ def extract(dataset, adapter, run_dir: str | os.PathLike, cfg: ExtractConfig | N
     if "source" not in data_spec:
         raise DataError("data_spec needs a 'source' (how to reload the data)", field="source")
 
+    if data_spec["source"] == "<arrays>" and dataset.arrays is not None:
+        # in-memory images are saved with the run, so it reloads them (repair, heatmaps)
+        from slicelens.data.arrays import save_arrays
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        data_spec = dict(data_spec, source=save_arrays(dataset, (run_dir / "data.npz").resolve()))
     record, fresh = _start_record(run_dir, dataset, adapter, cfg, method.name, data_spec,
                                   model_spec)
     if record["status"] == "complete":

@@ -44,18 +44,27 @@ def find_slices(run, slicer: str = "attribution", params: dict | None = None,
         Ranked (slice 0 = most problematic); each slice's ``metrics["by_split"][s]``
         holds its metrics on split ``s`` (members assigned by ``slicer.assign``).
     """
-    model = get_slicer(slicer, **(params or {})).fit(run, split)
-    slice_set = SliceSet.from_slicer(model, run.id)
+    from slicelens.utils import progress
+
     samples = run.samples
-    assigned = np.full(len(samples), -1, np.int64)
-    fit_rows = np.flatnonzero(samples["split"].to_numpy() == split)
-    assigned[fit_rows] = slice_set.labels
-    for other in samples["split"].unique():
-        if other != split:
+    others = [s for s in samples["split"].unique() if s != split]
+    with progress(total=2 + len(others), desc=f"slices ({slicer})", unit="step") as bar:
+        bar.set_postfix_str(f"fit on {split}")
+        model = get_slicer(slicer, **(params or {})).fit(run, split)
+        bar.update(1)
+        slice_set = SliceSet.from_slicer(model, run.id)
+        assigned = np.full(len(samples), -1, np.int64)
+        fit_rows = np.flatnonzero(samples["split"].to_numpy() == split)
+        assigned[fit_rows] = slice_set.labels
+        for other in others:
+            bar.set_postfix_str(f"assign {other}")
             assigned[np.flatnonzero(samples["split"].to_numpy() == other)] = model.assign(run, other)
-    _add_split_metrics(slice_set, samples, assigned, run.classes)
-    slice_set.save(run.path)
-    _save_assignments(run, slice_set, samples, assigned)
+            bar.update(1)
+        bar.set_postfix_str("metrics")
+        _add_split_metrics(slice_set, samples, assigned, run.classes)
+        slice_set.save(run.path)
+        _save_assignments(run, slice_set, samples, assigned)
+        bar.update(1)
     return slice_set
 
 

@@ -27,6 +27,9 @@ from slicelens.errors import WorkspaceError
 from slicelens.store.paths import resolve, workspace_of
 
 ARRAYS = ("logits", "probs", "features", "fw", "maps")
+#: The arrays a run made without a model (``slicelens.from_predictions``) has; the others
+#: (F_W and the attribution maps) need the model's gradients.
+MODEL_FREE_ARRAYS = ("logits", "probs", "features")
 
 
 class Run:
@@ -75,7 +78,27 @@ class Run:
         except WorkspaceError:
             return False
         return status == "complete" and all(
-            (self.path / f).exists() for f in ("samples.parquet", *[a + ".npy" for a in ARRAYS]))
+            (self.path / f).exists() for f in ("samples.parquet",
+                                               *[a + ".npy" for a in self.stored_arrays]))
+
+    @property
+    def has_model(self) -> bool:
+        """False for a run made from predictions alone (no attribution maps, no F_W)."""
+        return not self.record.get("model_free", False)
+
+    @property
+    def stored_arrays(self) -> tuple[str, ...]:
+        """The arrays this run holds (all of ``ARRAYS`` unless it was made without a model)."""
+        return ARRAYS if self.has_model else MODEL_FREE_ARRAYS
+
+    @property
+    def is_derived(self) -> bool:
+        """True for a repair, retraining or matched-control run (made from another run)."""
+        try:
+            record = self.record
+        except WorkspaceError:
+            return False
+        return bool(record.get("base_run") or record.get("control_key"))
 
     def _require_complete(self) -> None:
         if not self.is_complete:
@@ -101,6 +124,11 @@ class Run:
         """A memory-mapped, read-only artifact: logits, probs, features, fw or maps."""
         if name not in ARRAYS:
             raise WorkspaceError(f"unknown array {name!r}; runs store {', '.join(ARRAYS)}")
+        if name not in self.stored_arrays:
+            raise WorkspaceError(f"run {self.id} was made from predictions without a model: "
+                                 f"{name!r} (attribution) needs a model; extract a run with "
+                                 "`slicelens extract --model ...` for attribution slices, "
+                                 "heatmaps, the mosaic and CoRM")
         self._require_complete()
         return np.load(self.path / f"{name}.npy", mmap_mode="r")
 
@@ -127,9 +155,14 @@ class Run:
         or a relative path that resolves elsewhere) is a :class:`ModelError`, not a model
         that silently gives other logits.
         """
+        record = self.record
+        if not self.has_model:
+            from slicelens.errors import ModelError
+
+            raise ModelError(f"run {self.id} was made from predictions without a model; "
+                             "this step needs the model (extract a run with --model)")
         from slicelens.models import load_model
 
-        record = self.record
         check_weights(record, self.id)
         return load_model(**record["model"])
 

@@ -45,6 +45,9 @@ class Workspace:
     'run-0001-small-cnn'
     """
 
+    #: the class of the runs it hands out (``slicelens.api`` hands out richer ones)
+    run_class = Run
+
     def __init__(self, path: str | os.PathLike = DEFAULT_PATH, create: bool = True):
         self.root = Path(path)  # the workspace directory
         meta = self.root / "workspace.json"
@@ -73,7 +76,7 @@ class Workspace:
 
     def runs(self, include_incomplete: bool = False) -> list[Run]:
         """Runs in creation order (newest last); only complete ones unless asked."""
-        runs = [Run(p) for p in self._run_dirs()]
+        runs = [self.run_class(p) for p in self._run_dirs()]
         return runs if include_incomplete else [r for r in runs if r.is_complete]
 
     def run_path(self, run_id: str) -> Path:
@@ -92,9 +95,12 @@ class Workspace:
                                  f"{', '.join(have) if have else 'none (run extract first)'}")
         return path
 
-    def run(self, run_id: str) -> Run:
-        """A complete run by id; a missing or unfinished one is a WorkspaceError."""
-        run = Run(self.run_path(run_id))
+    def run(self, run_id: str | None = None) -> Run:
+        """A complete run by id (default: :meth:`base_run`); a missing or unfinished one is a
+        WorkspaceError."""
+        if run_id is None:
+            return self.base_run()
+        run = self.run_class(self.run_path(run_id))
         run._require_complete()
         return run
 
@@ -104,6 +110,18 @@ class Workspace:
         if not runs:
             raise WorkspaceError(f"no complete run in {self.root}; run extract first")
         return runs[-1]
+
+    def base_run(self) -> Run:
+        """The newest complete run that is being analysed: not a repair, a retraining or a
+        matched control (their records name a ``base_run`` or a ``control_key``).
+
+        Falls back to :meth:`latest_run` when every run was derived from another.
+        """
+        runs = self.runs()
+        if not runs:
+            raise WorkspaceError(f"no complete run in {self.root}; run extract first")
+        base = [r for r in runs if not r.is_derived]
+        return (base or runs)[-1]
 
     def new_run_dir(self, prefix: str) -> tuple[str, Path]:
         """Create ``runs/run-<NNNN>-<prefix>/`` with the next free number.

@@ -79,7 +79,8 @@ class HeadProblem:
         return cls(ids=s["id"].to_numpy(str), splits=s["split"].to_numpy(str),
                    labels=s["label"].to_numpy(np.int64), preds=s["pred"].to_numpy(np.int64),
                    probs=np.asarray(run.array("probs")), features=np.asarray(run.array("features")),
-                   classes=run.classes, fw=np.asarray(run.array("fw")))
+                   classes=run.classes,
+                   fw=np.asarray(run.array("fw")) if getattr(run, "has_model", True) else None)
 
     @property
     def n_classes(self) -> int:
