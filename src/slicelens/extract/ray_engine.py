@@ -1,8 +1,8 @@
 """The Ray engine: the same extraction on a Ray cluster, with Ray Data.
 
 ``slicelens extract --engine ray [--address ADDR]`` runs the pipeline as two Ray Data
-stages: decoding and resizing image files as CPU tasks (``map_batches`` over the row
-list), and the model as an actor pool (``map_batches`` with a callable class; one actor
+stages: decoding and resizing image files as CPU tasks (``map_batches`` of a function
+over the row list), and the model as an actor pool (``map_batches`` with a callable class; one actor
 per GPU, or per ``cpus_per_actor`` CPUs) that runs the local engine's own
 :func:`slicelens.extract.extractor.extract_batch`. The driver gathers the outputs into the
 run's chunks (``chunks/chunk-NNNNN.npz``, the local engine's shard format), writing each
@@ -18,6 +18,7 @@ how it is tested on one machine. Ray is an optional extra (``pip install
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -36,22 +37,17 @@ def _ray():
     return ray
 
 
-class _Decode:
-    """CPU stage: rows -> uint8 images (b, size, size, 3), with their row numbers."""
+def _decode(batch: dict, size: int) -> dict:
+    """CPU stage (Ray tasks): rows -> uint8 images (b, size, size, 3), with their rows."""
+    from slicelens.data.images import decode_rgb, resize_rgb
 
-    def __init__(self, size: int):
-        self.size = size
-
-    def __call__(self, batch: dict) -> dict:
-        from slicelens.data.images import decode_rgb, resize_rgb
-
-        out = []
-        for path in batch["path"]:
-            img = decode_rgb(str(path))
-            if img.shape[:2] != (self.size, self.size):
-                img = resize_rgb(img, self.size)
-            out.append(img)
-        return {"row": batch["row"], "label": batch["label"], "image": np.stack(out)}
+    out = []
+    for path in batch["path"]:
+        img = decode_rgb(str(path))
+        if img.shape[:2] != (size, size):
+            img = resize_rgb(img, size)
+        out.append(img)
+    return {"row": batch["row"], "label": batch["label"], "image": np.stack(out)}
 
 
 class _Model:
@@ -122,6 +118,8 @@ def run_chunks_ray(dataset, record: dict, todo: list[tuple[int, int, int]], chun
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
+        if os.environ.get("SLICELENS_QUIET") == "1":
+            logging.getLogger("ray").setLevel(logging.ERROR)
         ctx.execution_options.preserve_order = True
         rows = np.concatenate([np.arange(lo, hi) for _, lo, hi in todo])
         items = [{"row": int(r), "path": str(dataset.paths[r]), "label": int(dataset.labels[r])}
@@ -133,12 +131,12 @@ def run_chunks_ray(dataset, record: dict, todo: list[tuple[int, int, int]], chun
         actors = cfg.actors or (gpus if gpus else max(1, cpus // (per_actor + 1)))
         blocks = max(1, min(len(items) // cfg.batch_size, 256))  # enough for every actor
         ds = (ray.data.from_items(items, override_num_blocks=blocks)
-              .map_batches(_Decode, fn_constructor_kwargs={"size": size},
-                           batch_size=cfg.batch_size, num_cpus=1, concurrency=1)
+              .map_batches(_decode, fn_kwargs={"size": size}, batch_size=cfg.batch_size,
+                           num_cpus=1)
               .map_batches(_Model, fn_constructor_kwargs={
                   "model": record["model"], "method": record["method"],
                   "precision": cfg.precision, "threads": per_actor},
-                  batch_size=cfg.batch_size, concurrency=actors,
+                  batch_size=cfg.batch_size, compute=ray.data.ActorPoolStrategy(size=actors),
                   num_gpus=1 if gpus else 0, num_cpus=0 if gpus else per_actor))
         chunk_of = {}
         for c, lo, hi in todo:
