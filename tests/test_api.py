@@ -117,6 +117,17 @@ def test_front_end_is_served_or_explained(api, tmp_path):
                       base_url="http://127.0.0.1").get("/").text == "<html>bundle</html>"
 
 
+def test_api_docs_work_offline(api):
+    """/docs loads Swagger UI from the package (swagger-ui-bundle), never from a CDN."""
+    client, _, _ = api
+    page = client.get("/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    js = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
+    assert client.get("/docs-assets/swagger-ui.css").status_code == 200
+    assert client.get("/redoc", follow_redirects=False).headers["location"] == "/docs"
+
+
 def test_openapi_schema_lists_every_router(api):
     client, _, _ = api
     tags = {t for p in client.get("/openapi.json").json()["paths"].values()

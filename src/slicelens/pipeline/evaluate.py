@@ -22,6 +22,7 @@ import pandas as pd
 
 from slicelens.errors import SliceLensError
 from slicelens.evaluate.robustness import RobustnessParams, demo_digit_masks
+from slicelens.pipeline.evaluations import save_evaluation
 
 
 def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribution",
@@ -53,7 +54,9 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     average, worst_slice, worst_slice_accuracy, worst_group, worst_group_accuracy),
     ``groups`` and ``slices`` (before/after rows, with the control's accuracy where there
     is one; empty without a baseline), ``versus_control`` (after - control per metric)
-    and ``verdict`` (in words: does the repair beat its control).
+    and ``verdict`` (in words: does the repair beat its control). A report with a
+    baseline is also stored in ``<run>/evaluations/<baseline>.json``
+    (:mod:`slicelens.pipeline.evaluations`).
     """
     import torch
 
@@ -110,6 +113,8 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
             table["delta_vs_control"] = vs["delta"].to_numpy()
         report["slices"] = table.to_dict("records")
     report.update(_versus_control(models))
+    if base is not None:  # kept beside the run: the web app shows it after a restart
+        save_evaluation(run, report)
     return report
 
 
