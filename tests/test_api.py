@@ -85,6 +85,12 @@ def test_heatmap_is_that_samples_map_over_its_image(api):
     np.testing.assert_array_equal(got, heatmap_overlay(img, maps[3]))
     assert not np.array_equal(got, heatmap_overlay(img, maps[4]))
     assert not np.array_equal(got, img)
+    # alpha=1: the colour map alone (the web app lays it over the image with its own opacity)
+    pure = _png(client.get(f"/api/runs/{run.id}/samples/heatmap",
+                           params={"id": s["id"].iloc[3], "alpha": 1}).content)
+    np.testing.assert_array_equal(pure, heatmap_overlay(img, maps[3], 1.0))
+    assert client.get(f"/api/runs/{run.id}/samples/heatmap",
+                      params={"id": s["id"].iloc[3], "alpha": 2}).status_code == 422
 
 
 def test_heatmap_puts_the_hot_cell_in_red():

@@ -109,8 +109,17 @@ def test_attributes_histograms_and_editing(api):
     body = client.get(url).json()
     assert body["status"] == "ok" and body["attributes"]
     n_val = int((run.samples["split"] == "val").sum())
+    val = run.samples[run.samples["split"] == "val"]
+    assert body["overall_accuracy"] == pytest.approx(val["correct"].astype(float).mean())
     for a in body["attributes"]:
         assert sum(b["n"] for b in a["histogram"]) == n_val
+        # accuracy per value: the labelled samples with it, right / all, interval around it
+        assert sum(b["n_labeled"] for b in a["histogram"]) == n_val
+        right = sum(b["accuracy"] * b["n_labeled"] for b in a["histogram"] if b["n_labeled"])
+        assert right == pytest.approx(val["correct"].sum())
+        for b in a["histogram"]:
+            if b["n_labeled"]:
+                assert b["acc_low"] <= b["accuracy"] <= b["acc_high"]
     first = body["attributes"][0]
     edited = client.put(url, json={"name": first["name"], "new_name": "renamed",
                                    "values": ["low", " high ", ""]}).json()

@@ -41,6 +41,8 @@ class RunSummary(BaseModel):
     slice_sets: list[str]
     base_run: str | None = Field(None, description="the run this one repairs, if any")
     plan: str | None = Field(None, description="summary of the repair plan, if any")
+    control_run: str | None = Field(None, description="the repair's matched control run, if any")
+    is_control: bool = Field(False, description="this run is a matched control (unchanged data)")
 
 
 class SampleRow(BaseModel):
