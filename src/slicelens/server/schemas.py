@@ -103,6 +103,8 @@ class SliceRow(BaseModel):
     annotation: AnnotationOut | None
     polygon: list[list[float]] | None
     metrics: dict[str, Any]
+    conditions: dict[str, str] | None = Field(
+        None, description="attribute = value of an attribute bug slice (HiBug), else null")
 
 
 class SliceTable(BaseModel):

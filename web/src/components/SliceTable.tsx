@@ -54,7 +54,10 @@ export default function SliceTable({ table, selected, onSelect, encoding }: Prop
       <h2>
         Slices <small>{table.slices.length} slices of {table.n_samples.toLocaleString()} {table.split} samples</small>
       </h2>
-      <p className="note" data-testid="spuriousness-status">spuriousness: {table.spuriousness_status}</p>
+      <p className="note" data-testid="spuriousness-status">
+        spuriousness: {table.spuriousness_status}. ✎ = your mark (1 spurious, 0 core); ≈ = propagated to unmarked slices, a
+        score in [0, 1] read against 0.5, not a probability.
+      </p>
       <div className="scroll">
         <table data-testid="slice-table">
           <thead>
@@ -80,12 +83,15 @@ export default function SliceTable({ table, selected, onSelect, encoding }: Prop
                 <td className="num">{r.size}</td>
                 <td className="num" data-col="accuracy" title={wilson(r)}>{pct(r.accuracy)}</td>
                 <td className="num">{fmt(r.confidence)}</td>
-                <td className="num" data-col="spuriousness"
-                  title={r.spuriousness_source ? `source: ${r.spuriousness_source}` : "not propagated yet"}>
-                  {fmt(r.spuriousness)}
+                <td className="num spur" data-col="spuriousness" data-source={r.spuriousness_source ?? "none"}
+                  title={r.spuriousness_source === "human" ? "your mark" : r.spuriousness_source ? `propagated from the marks: ${table.spuriousness_status}` : "not propagated yet"}>
+                  {r.spuriousness !== null && r.spuriousness_source !== "human" && (
+                    <i className="spur-bar" style={{ width: `${Math.round(100 * r.spuriousness)}%` }} />
+                  )}
+                  <span>{r.spuriousness_source === "propagated" ? "≈" : ""}{fmt(r.spuriousness)}</span>
                   {r.spuriousness_source === "human" ? " ✎" : ""}
                 </td>
-                <td>{r.bug_type?.replace("_", " ") ?? ""}</td>
+                <td className="wrap">{r.bug_type?.replace("_", " ") ?? ""}</td>
                 <td data-col="mark">{r.annotation ? r.annotation.label.replace("_", " ") : ""}</td>
                 <td className="desc" title={r.description}>{r.annotation?.description || r.description}</td>
               </tr>
