@@ -230,8 +230,10 @@ export default function Mosaic(p: Props) {
               const room = Math.min(hi[0] - lo[0], hi[1] - lo[1]) - 4;
               up = Math.max(1.35, 140 / k / Math.max(g.bw, g.bh, 1));
               up = Math.max(1, Math.min(up, 5, room / Math.max(g.bw, g.bh, 1)));
-              const x0 = cx + (g.bx - cx) * up, x1 = cx + (g.bx + g.bw - cx) * up;
-              const y0 = cy + (g.by - cy) * up, y1 = cy + (g.by + g.bh - cy) * up;
+              // the scaled hull's box, widened by its label (~20 x 14 screen px at the centroid)
+              const lx = 10 / k, ly = 7 / k;
+              const x0 = Math.min(cx + (g.bx - cx) * up, cx - lx), x1 = Math.max(cx + (g.bx + g.bw - cx) * up, cx + lx);
+              const y0 = Math.min(cy + (g.by - cy) * up, cy - ly), y1 = Math.max(cy + (g.by + g.bh - cy) * up, cy + ly);
               ox = x0 < lo[0] + 2 ? lo[0] + 2 - x0 : x1 > hi[0] - 2 ? hi[0] - 2 - x1 : 0;
               oy = y0 < lo[1] + 2 ? lo[1] + 2 - y0 : y1 > hi[1] - 2 ? hi[1] - 2 - y1 : 0;
             }

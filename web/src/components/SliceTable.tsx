@@ -5,13 +5,14 @@ import { fmt, pct, type SliceRow, type SliceTable as Table } from "../api";
 import { encode, type Encoding } from "../colors";
 
 type Key = "id" | "size" | "accuracy" | "confidence" | "spuriousness" | "bug_type" | "mark" | "description";
-const COLUMNS: { key: Key; label: string; numeric?: boolean }[] = [
+// short headers (full names on hover), so that the description column fits beside them
+const COLUMNS: { key: Key; label: string; title?: string; numeric?: boolean }[] = [
   { key: "id", label: "slice" },
-  { key: "size", label: "size", numeric: true },
-  { key: "accuracy", label: "accuracy", numeric: true },
-  { key: "confidence", label: "confidence", numeric: true },
-  { key: "spuriousness", label: "spuriousness", numeric: true },
-  { key: "bug_type", label: "bug type" },
+  { key: "size", label: "n", title: "size (samples)", numeric: true },
+  { key: "accuracy", label: "acc.", title: "accuracy", numeric: true },
+  { key: "confidence", label: "conf.", title: "mean confidence", numeric: true },
+  { key: "spuriousness", label: "spur.", title: "spuriousness", numeric: true },
+  { key: "bug_type", label: "bug", title: "bug type" },
   { key: "mark", label: "mark" },
   { key: "description", label: "description" },
 ];
@@ -66,7 +67,7 @@ export default function SliceTable({ table, selected, onSelect, encoding }: Prop
               {COLUMNS.map((c) => (
                 <th key={c.key} className={c.numeric ? "num" : ""}
                   aria-sort={sort?.key === c.key ? (sort.dir === 1 ? "ascending" : "descending") : "none"}>
-                  <button onClick={() => click(c.key)} data-testid={`sort-${c.key}`}>
+                  <button onClick={() => click(c.key)} data-testid={`sort-${c.key}`} title={c.title ?? c.label}>
                     {c.label}
                     {sort?.key === c.key ? (sort.dir === 1 ? " ▲" : " ▼") : ""}
                   </button>
@@ -93,7 +94,7 @@ export default function SliceTable({ table, selected, onSelect, encoding }: Prop
                 </td>
                 <td className="wrap">{r.bug_type?.replace("_", " ") ?? ""}</td>
                 <td data-col="mark">{r.annotation ? r.annotation.label.replace("_", " ") : ""}</td>
-                <td className="desc" title={r.description}>{r.annotation?.description || r.description}</td>
+                <td className="desc" title={r.description}><div>{r.annotation?.description || r.description}</div></td>
               </tr>
             ))}
           </tbody>
