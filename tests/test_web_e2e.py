@@ -343,7 +343,8 @@ def test_lasso_selection_is_saved_as_a_slice(page, demo_url):
     fy = (1 - (y - (y.min() + y.max()) / 2) / ((y.max() - y.min()) / 2) * 0.92) / 2
     card = pg.locator("[data-testid=scatter-hover]")
     for k in range(0, n, max(1, n // 20)):
-        pg.mouse.move(box["x"] + box["width"] * fx[k], box["y"] + box["height"] * fy[k], steps=3)
+        pg.mouse.move(box["x"] + box["width"] * float(fx[k]),
+                      box["y"] + box["height"] * float(fy[k]), steps=3)
         pg.wait_for_timeout(100)
         if card.count():
             break

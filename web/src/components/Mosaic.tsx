@@ -227,15 +227,16 @@ export default function Mosaic(p: Props) {
             if (raised) {
               // grown to ~140 screen px (App. A-III), but never past the visible panel
               const lo = [-tx / k, -ty / k], hi = [(size - tx) / k, (size - ty) / k];
-              const room = Math.min(hi[0] - lo[0], hi[1] - lo[1]) - 4;
+              const room = Math.min(hi[0] - lo[0], hi[1] - lo[1]) - 10 / k;
               up = Math.max(1.35, 140 / k / Math.max(g.bw, g.bh, 1));
               up = Math.max(1, Math.min(up, 5, room / Math.max(g.bw, g.bh, 1)));
               // the scaled hull's box, widened by its label (~20 x 14 screen px at the centroid)
               const lx = 10 / k, ly = 7 / k;
               const x0 = Math.min(cx + (g.bx - cx) * up, cx - lx), x1 = Math.max(cx + (g.bx + g.bw - cx) * up, cx + lx);
               const y0 = Math.min(cy + (g.by - cy) * up, cy - ly), y1 = Math.max(cy + (g.by + g.bh - cy) * up, cy + ly);
-              ox = x0 < lo[0] + 2 ? lo[0] + 2 - x0 : x1 > hi[0] - 2 ? hi[0] - 2 - x1 : 0;
-              oy = y0 < lo[1] + 2 ? lo[1] + 2 - y0 : y1 > hi[1] - 2 ? hi[1] - 2 - y1 : 0;
+              const m = 4 / k; // room for the boundary's stroke
+              ox = x0 < lo[0] + m ? lo[0] + m - x0 : x1 > hi[0] - m ? hi[0] - m - x1 : 0;
+              oy = y0 < lo[1] + m ? lo[1] + m - y0 : y1 > hi[1] - m ? hi[1] - m - y1 : 0;
             }
             const sel = pc.row.id === p.selected;
             const stroke = encode(p.encoding, pc.row);
@@ -254,7 +255,7 @@ export default function Mosaic(p: Props) {
                 ) : (
                   <polygon points={g.str} fill={p.encoding === "slice" ? sliceColor(pc.row.id) : stroke} fillOpacity={raised ? 0.85 : 0.35} />
                 )}
-                <polygon className="boundary" points={g.str} fill="none" stroke={stroke} strokeWidth={(sel ? 5 : 3) / up / k} />
+                <polygon className="boundary" points={g.str} fill="none" stroke={stroke} strokeLinejoin="round" strokeWidth={(sel ? 5 : 3) / up / k} />
                 {(g.bw * k > 28 || raised) && (
                   <text x={cx} y={cy} textAnchor="middle" dominantBaseline="middle" className="piece-label" fontSize={11 / up / k} strokeWidth={3 / up / k}>
                     {pc.row.id.replace(/^.*-/, "")}

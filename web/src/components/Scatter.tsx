@@ -59,9 +59,11 @@ export default function Scatter(p: Props) {
   useEffect(() => {
     const el = canvas.current!;
     const { width, height } = el.getBoundingClientRect();
+    const dark = window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false;
     setAspect(width / Math.max(height, 1));
     const sp = createScatterplot({ canvas: el, width, height, pointSize: 3, opacity: 0.8,
-      lassoColor: [0.1, 0.1, 0.1, 1], backgroundColor: [1, 1, 1, 1] });
+      lassoColor: dark ? [0.9, 0.9, 0.9, 1] : [0.1, 0.1, 0.1, 1],
+      backgroundColor: dark ? [0.09, 0.1, 0.13, 1] : [1, 1, 1, 1] }); // follows the OS theme, as the CSS does
     plot.current = sp;
     sp.subscribe("select", ({ points }: { points: number[] }) => {
       if (fromSlice.current) return;
