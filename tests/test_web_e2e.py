@@ -158,7 +158,7 @@ def assert_tiles_legible(pg) -> None:
     i = min(range(len(boxes)), key=lambda k: boxes[k]["width"] * boxes[k]["height"])
     png = Image.open(io.BytesIO(tiles.nth(i).screenshot()))
     assert min(png.size) >= MIN_TILE, png.size
-    assert len(set(png.convert("L").getdata())) > 8, "the smallest tile is blank"
+    assert len(png.convert("L").getcolors(256) or []) > 8, "the smallest tile is blank"
 
 
 def test_newcomer_marks_a_slice_and_finds_it_after_reload(page, demo_url):

@@ -102,9 +102,16 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     index = pd.Index(ids)
     if gt is not None:
         groups = pd.Series(join_ground_truth(samples.iloc[rows], gt)["group"].to_numpy(str), index=index)
-        report["groups"] = (group_comparison(base.samples, run.samples, groups) if base else
-                            group_accuracy(_rows_of(run, ids)["correct"].to_numpy(bool, na_value=False),
-                                           groups.to_numpy())).to_dict("records")
+        if base is not None:
+            table = group_comparison(base.samples, run.samples, groups)
+            if ctrl is not None:  # the control beside the repair, per group as per slice
+                vs = group_comparison(ctrl.samples, run.samples, groups).set_index("group")
+                table["acc_control"] = vs["acc_before"].reindex(table["group"]).to_numpy()
+                table["delta_vs_control"] = vs["delta"].reindex(table["group"]).to_numpy()
+        else:
+            table = group_accuracy(_rows_of(run, ids)["correct"].to_numpy(bool, na_value=False),
+                                   groups.to_numpy())
+        report["groups"] = table.to_dict("records")
     if base is not None and names is not None:
         table = slice_comparison(base.samples, run.samples, names, order=names.attrs["order"])
         if ctrl is not None:

@@ -33,7 +33,7 @@ function AccuracyBars({ attr, overall }: { attr: Attr; overall: number | null })
     const data = attr.histogram.filter((b) => b.accuracy !== null).map((b) => ({ ...b, colour: side(b, overall), count: `n=${b.n}` }));
     return Plot.plot({
       height: 26 * data.length + 46, width: 360, marginLeft: 96, marginRight: 56, style: { background: "transparent" },
-      x: { label: "accuracy →", domain: [0, 1], percent: true, grid: true },
+      x: { label: "accuracy →", domain: [0, 1], tickFormat: "%", grid: true },
       y: { label: null, domain: data.map((d) => d.value) },
       marks: [
         Plot.barX(data, { x: "accuracy", y: "value", fill: "colour", fillOpacity: 0.75, tip: true,

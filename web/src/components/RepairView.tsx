@@ -71,7 +71,7 @@ function SliceChart({ rows, split }: { rows: SliceCmp[]; split: string }) {
     const withControl = data.filter((d) => d.acc_control !== undefined && d.acc_control !== null);
     return Plot.plot({
       height: 24 * data.length + 60, width: 640, marginLeft: 130, style: { background: "transparent" },
-      x: { label: `accuracy on the ${split} split →`, domain: [0, 1], grid: true, percent: true },
+      x: { label: `accuracy on the ${split} split →`, domain: [0, 1], tickFormat: "%", grid: true },
       y: { label: null, domain: data.map((d) => d.slice_id) },
       color: { legend: true, domain: withControl.length ? ["before", "matched control", "after"] : ["before", "after"], range: withControl.length ? ["#9a9a9a", "#f59e0b", "#2563eb"] : ["#9a9a9a", "#2563eb"] },
       marks: [
