@@ -85,6 +85,12 @@ def test_heatmap_is_that_samples_map_over_its_image(api):
     np.testing.assert_array_equal(got, heatmap_overlay(img, maps[3]))
     assert not np.array_equal(got, heatmap_overlay(img, maps[4]))
     assert not np.array_equal(got, img)
+    # alpha=1: the colour map alone (the web app lays it over the image with its own opacity)
+    pure = _png(client.get(f"/api/runs/{run.id}/samples/heatmap",
+                           params={"id": s["id"].iloc[3], "alpha": 1}).content)
+    np.testing.assert_array_equal(pure, heatmap_overlay(img, maps[3], 1.0))
+    assert client.get(f"/api/runs/{run.id}/samples/heatmap",
+                      params={"id": s["id"].iloc[3], "alpha": 2}).status_code == 422
 
 
 def test_heatmap_puts_the_hot_cell_in_red():
@@ -115,6 +121,17 @@ def test_front_end_is_served_or_explained(api, tmp_path):
     (tmp_path / "index.html").write_text("<html>bundle</html>")
     assert TestClient(create_app(Settings(workspace=run.path.parent.parent, static_dir=tmp_path)),
                       base_url="http://127.0.0.1").get("/").text == "<html>bundle</html>"
+
+
+def test_api_docs_work_offline(api):
+    """/docs and /redoc load their scripts from the package (fastapi-offline), never a CDN."""
+    client, _, _ = api
+    for page, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = client.get(page).text
+        assert f"/docs-assets/{script}" in html and "cdn" not in html.lower(), page
+        js = client.get(f"/docs-assets/{script}")
+        assert js.status_code == 200 and len(js.content) > 100_000
+    assert client.get("/docs-assets/swagger-ui.css").status_code == 200
 
 
 def test_openapi_schema_lists_every_router(api):

@@ -109,8 +109,17 @@ def test_attributes_histograms_and_editing(api):
     body = client.get(url).json()
     assert body["status"] == "ok" and body["attributes"]
     n_val = int((run.samples["split"] == "val").sum())
+    val = run.samples[run.samples["split"] == "val"]
+    assert body["overall_accuracy"] == pytest.approx(val["correct"].astype(float).mean())
     for a in body["attributes"]:
         assert sum(b["n"] for b in a["histogram"]) == n_val
+        # accuracy per value: the labelled samples with it, right / all, interval around it
+        assert sum(b["n_labeled"] for b in a["histogram"]) == n_val
+        right = sum(b["accuracy"] * b["n_labeled"] for b in a["histogram"] if b["n_labeled"])
+        assert right == pytest.approx(val["correct"].sum())
+        for b in a["histogram"]:
+            if b["n_labeled"]:
+                assert b["acc_low"] <= b["accuracy"] <= b["acc_high"]
     first = body["attributes"][0]
     edited = client.put(url, json={"name": first["name"], "new_name": "renamed",
                                    "values": ["low", " high ", ""]}).json()
@@ -193,6 +202,8 @@ def test_repair_job_makes_a_run_and_a_comparison(api, tmp_path, monkeypatch):
     assert job["result"]["plan"] == f"{name}: remove 1"
     assert progress == [(new_id, run.id, "attribution")]
     report = client.get(f"/api/runs/{new_id}/compare/{run.id}").json()
-    assert report["run"] == new_id and report["baseline"] == run.id
-    assert client.get(f"/api/runs/{run.id}/compare/{new_id}").status_code == 404
+    assert report["run"] == new_id and report["baseline"] == run.id and report["computed"]
+    # not compared yet is a state, not an error: no 404 in the browser's console
+    missing = client.get(f"/api/runs/{run.id}/compare/{new_id}")
+    assert missing.status_code == 200 and missing.json()["computed"] is False
     assert new_id in [r["id"] for r in client.get("/api/runs").json()]

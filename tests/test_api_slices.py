@@ -46,6 +46,18 @@ def test_points_payload_is_columnar_and_aligned(api):
     np.testing.assert_array_equal(corr, s["correct"].astype(int))
 
 
+def test_a_point_names_its_sample_for_the_scatter_hover(api):
+    client, run, ss = api
+    base = f"/api/runs/{run.id}/slicesets/attribution/points"
+    k = len(ss.sample_ids) // 2
+    body = client.get(f"{base}/{k}").json()
+    row = run.samples.set_index("id").loc[str(ss.sample_ids[k])]
+    assert body["id"] == str(ss.sample_ids[k]) and body["label"] == row["label"]
+    assert body["confidence"] == pytest.approx(row["confidence"])
+    r = client.get(f"{base}/{len(ss.sample_ids)}")
+    assert r.status_code == 404 and "out of range" in r.json()["detail"]
+
+
 def test_detail_cells_name_label_and_prediction(api):
     client, run, ss = api
     sl = ss.slices[0]

@@ -1,10 +1,17 @@
 """End-to-end: the web app in Debian's headless Chromium, driven by Playwright.
 
-A newcomer's path through the demo: open the workspace, sort the slice table by
-accuracy, open the worst slice, toggle its heatmaps, mark it spurious, watch the other
-slices' spuriousness change, reload and find the mark again; then the mosaic's
-confusion-matrix form, double-click annotation, a lasso slice and the other tabs.
-A screenshot of every view goes to test-artifacts/web/.
+A newcomer's path through the demo: open the workspace (on the analysed base run), sort
+the slice table by accuracy, open the worst slice, read its images (thumbnails of at
+least 128 px, heatmaps over them with an opacity slider and a colour bar, a lightbox with
+keyboard navigation), mark it spurious, watch the other slices' spuriousness change,
+reload and find the mark again; then the mosaic (grid gallery with tiles of at least
+96 px, zoom, hover kept inside its panel, the confusion-matrix form), double-click
+annotation, scatter hover cards, a lasso slice, accuracy per attribute value, training
+data attribution (one error group throughout, a confirmation before retraining), the
+repair (confirmation, base -> newest repair beside its matched control, changes sorted
+worst first and coloured), the dark theme and the offline API docs.
+A screenshot of every view goes to test-artifacts/web/; the browser console must stay
+free of errors (a 404 is one).
 
 The browser is the system's ``chromium`` (``scripts/install_browser.sh``), never a
 downloaded one; the bundle is built by ``scripts/build_web.sh``.
@@ -98,6 +105,9 @@ def page(demo_url):
         pg = ctx.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
+        # console errors too: a failed request (e.g. a 404 for a comparison not made yet) is one
+        pg.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+        pg.on("response", lambda r: errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
         pg.set_default_timeout(WAIT)
         yield pg, errors
         ctx.close()
@@ -122,9 +132,33 @@ def cell_texts(pg, col: str) -> list[str]:
     return pg.locator(f"[data-testid=slice-table] tbody td[data-col={col}]").all_inner_texts()
 
 
-def api(url: str, path: str):
-    with urllib.request.urlopen(url + "api" + path) as r:
+def api(url: str, path: str, body: dict | None = None):
+    req = urllib.request.Request(url + "api" + path, method="POST" if body is not None else "GET",
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
         return json.load(r)
+
+
+MIN_TILE = 96  # px: the smallest mosaic tile the app may draw (web/src/components/MosaicGrid.tsx)
+
+
+def assert_tiles_legible(pg) -> None:
+    """Every mosaic tile is drawn at least MIN_TILE px wide and high: measured in the DOM
+    and in a screenshot of the smallest one (so CSS that shrinks it fails too)."""
+    import io
+
+    from PIL import Image
+
+    tiles = pg.locator("[data-testid=mosaic-tile] > :first-child")
+    boxes = [tiles.nth(i).bounding_box() for i in range(tiles.count())]
+    assert boxes, "no mosaic tile drawn"
+    small = [b for b in boxes if b["width"] < MIN_TILE or b["height"] < MIN_TILE]
+    assert not small, f"{len(small)} tiles under {MIN_TILE} px: {small[:3]}"
+    i = min(range(len(boxes)), key=lambda k: boxes[k]["width"] * boxes[k]["height"])
+    png = Image.open(io.BytesIO(tiles.nth(i).screenshot()))
+    assert min(png.size) >= MIN_TILE, png.size
+    assert len(png.convert("L").getcolors(256) or []) > 8, "the smallest tile is blank"
 
 
 def test_newcomer_marks_a_slice_and_finds_it_after_reload(page, demo_url):
@@ -133,6 +167,9 @@ def test_newcomer_marks_a_slice_and_finds_it_after_reload(page, demo_url):
     pg.goto(url)
     pg.locator("[data-testid=slice-table] tbody tr").first.wait_for()
     pg.locator("[data-testid=scatter] canvas").wait_for()
+    assert pg.input_value("[data-testid=run-select]") == run.id
+    # the default mosaic is the grid gallery, worst accuracy first
+    pg.locator("[data-testid=mosaic-grid]").wait_for()
     shot(pg, "01-slices-combined")
 
     pg.click("[data-testid=sort-accuracy]")
@@ -144,16 +181,39 @@ def test_newcomer_marks_a_slice_and_finds_it_after_reload(page, demo_url):
     first.click()
     pg.locator("[data-testid=slice-detail] h2", has_text=slice_id).wait_for()
     images_loaded(pg)
-    before = pg.locator("[data-testid=sample-grid] img").first.screenshot()
+    thumb = pg.locator("[data-testid=sample-grid] .thumb").first
+    assert thumb.bounding_box()["width"] >= 128  # thumbnails sized to be read
+    before = thumb.screenshot()
     shot(pg, "02-slice-detail")
 
     pg.check("[data-testid=heatmap-toggle]")
     pg.wait_for_selector("[data-testid=sample-grid][data-heatmap=on]")
     images_loaded(pg)
-    srcs = pg.locator("[data-testid=sample-grid] img").evaluate_all("im => im.map(i => i.src)")
-    assert srcs and all("/samples/heatmap?" in s for s in srcs)
-    assert pg.locator("[data-testid=sample-grid] img").first.screenshot() != before
+    srcs = pg.locator("[data-testid=sample-grid] img.overlay").evaluate_all("im => im.map(i => i.src)")
+    assert srcs and all("/samples/heatmap?" in s and "alpha=1" in s for s in srcs)
+    pg.locator("[data-testid=heatmap-colourbar]").first.wait_for()
+    assert thumb.screenshot() != before
+    pg.fill("[data-testid=heatmap-opacity]", "1")  # the map alone over the image
+    assert pg.locator("[data-testid=sample-grid] img.overlay").first.evaluate(
+        "i => getComputedStyle(i).opacity") == "1"
     shot(pg, "03-heatmaps")
+
+    # the lightbox: image and heatmap side by side, the facts, arrow keys, Escape
+    pg.locator("[data-testid=sample-grid] figure").first.click()
+    box = pg.locator("[data-testid=lightbox]")
+    box.wait_for()
+    first_id = box.locator("[data-testid=lightbox-id]").inner_text()
+    facts = box.locator("[data-testid=lightbox-facts]").inner_text()
+    assert all(k in facts for k in ("label", "prediction", "confidence", "loss"))
+    pg.wait_for_function("""() => [...document.querySelectorAll('[data-testid=lightbox] img')]
+        .every(i => i.complete && i.naturalWidth > 0)""")
+    assert box.locator("img").first.bounding_box()["width"] >= 300
+    shot(pg, "03b-lightbox")
+    pg.keyboard.press("ArrowRight")
+    expect(box.locator("[data-testid=lightbox-id]")).not_to_have_text(first_id)
+    pg.keyboard.press("Escape")
+    box.wait_for(state="detached")
+    pg.uncheck("[data-testid=heatmap-toggle]")
 
     assert all(t == "–" for t in cell_texts(pg, "spuriousness"))
     pg.check("[data-testid=label-spurious]")
@@ -184,6 +244,26 @@ def test_newcomer_marks_a_slice_and_finds_it_after_reload(page, demo_url):
     assert not errors, errors
 
 
+def test_spuriousness_after_two_spurious_and_one_core_mark_reads_as_a_scale(page, demo_url):
+    """Calibrated propagation (slicelens.feedback.calibrated): unmarked slices spread
+    over [0, 1] instead of all reading 1.00 or 0.00."""
+    pg, errors = page
+    url, run = demo_url
+    rows = api(url, f"/runs/{run.id}/slicesets/attribution")["slices"]
+    free = [r["id"] for r in rows if r["annotation"] is None]
+    for sid, label in ((free[0], "spurious"), (free[-1], "core")):
+        api(url, f"/runs/{run.id}/annotations", {"slicer": "attribution", "slice_id": sid,
+                                                 "label": label, "author": "e2e"})
+    pg.goto(url)
+    cells = pg.locator("[data-testid=slice-table] td[data-col=spuriousness][data-source=propagated]")
+    expect(cells).to_have_count(len(rows) - 3)
+    vals = [float(t.strip().lstrip("≈")) for t in cells.all_inner_texts()]
+    assert sum(0.02 < v < 0.98 for v in vals) >= len(vals) // 2, vals
+    expect(pg.locator("[data-testid=spuriousness-status]")).to_contain_text("not a probability")
+    shot(pg, "04b-spuriousness-three-marks")
+    assert not errors, errors
+
+
 def test_mosaic_confusion_form_and_double_click_annotation(page, demo_url):
     pg, errors = page
     url, run = demo_url
@@ -191,7 +271,20 @@ def test_mosaic_confusion_form_and_double_click_annotation(page, demo_url):
     pg.locator("[data-testid=mosaic] figcaption").first.wait_for()
     caps = pg.locator("[data-testid=mosaic] figcaption").all_inner_texts()
     assert "label: 0-4; prediction: 5-9" in caps and len(caps) == 4
+    # hover one piece: it grows in its own panel only, inside it, and shrinks on leaving
+    piece = pg.locator("[data-testid=mosaic] figure.panel").first.locator("g.piece").first
+    piece.hover()
+    raised = pg.locator("[data-testid=mosaic] g.piece.raised")
+    expect(raised).to_have_count(1)
+    panel = pg.locator("[data-testid=mosaic] figure.panel").first.locator("svg").bounding_box()
+    rb = raised.bounding_box()
+    assert rb["x"] >= panel["x"] - 1 and rb["y"] >= panel["y"] - 1
+    assert rb["x"] + rb["width"] <= panel["x"] + panel["width"] + 1
+    assert rb["y"] + rb["height"] <= panel["y"] + panel["height"] + 1
     shot(pg, "06-mosaic-confusion")
+    pg.mouse.move(5, 5)
+    expect(raised).to_have_count(0)
+
     pg.select_option("[data-testid=layout-select]", "combined")
     piece = pg.locator("[data-testid=mosaic] g.piece").first
     sid = piece.get_attribute("data-slice")
@@ -199,21 +292,34 @@ def test_mosaic_confusion_form_and_double_click_annotation(page, demo_url):
     top = pg.locator("[data-testid=mosaic] g.piece").last
     expect(top).to_have_attribute("data-slice", sid)
     assert float(top.get_attribute("transform").split("scale(")[1].split(")")[0]) > 1
-    piece = top
     piece.dblclick()
     dialog = pg.get_by_role("dialog")
     dialog.get_by_text(f"Annotate {sid}").wait_for()
     shot(pg, "07-annotate-dialog")
     dialog.get_by_label("close").click()
+    pg.get_by_role("button", name="zoom in").click()
+    expect(pg.locator("[data-testid=zoom-reset]")).to_be_enabled()
+    pg.click("[data-testid=zoom-reset]")
 
     # the mosaic's tiles are feature inversions computed as a background job (Eq. 2)
     pg.locator("[data-testid=mosaic-missing]").get_by_role("button", name="compute now").click()
     pg.locator("[data-testid=mosaic] g.piece image").first.wait_for(timeout=180_000)
     pg.locator("[data-testid=mosaic-missing]").wait_for(state="detached")
     n_tiles = pg.locator("[data-testid=mosaic] g.piece image").count()
-    assert n_tiles == len(api(url, f"/runs/{run.id}/slicesets/attribution")["slices"])
+    table = api(url, f"/runs/{run.id}/slicesets/attribution")["slices"]
+    assert n_tiles == len(table)
     pg.wait_for_timeout(500)  # let the tile PNGs decode before the screenshot
     shot(pg, "06b-mosaic-tiles")
+
+    # the grid gallery: one legible tile per slice, worst accuracy first
+    pg.select_option("[data-testid=layout-select]", "grid")
+    pg.wait_for_function("""() => { const im = [...document.querySelectorAll('[data-testid=mosaic-tile] img')];
+        return im.length > 0 && im.every(i => i.complete && i.naturalWidth > 0); }""")
+    order = pg.locator("[data-testid=mosaic-tile]").evaluate_all("ts => ts.map(t => t.dataset.slice)")
+    acc = {r["id"]: r["accuracy"] for r in table}
+    assert sorted(order) == sorted(acc) and [acc[o] for o in order] == sorted(acc[o] for o in order)
+    assert_tiles_legible(pg)
+    shot(pg, "06c-mosaic-grid")
     assert not errors, errors
 
 
@@ -224,8 +330,30 @@ def test_lasso_selection_is_saved_as_a_slice(page, demo_url):
     canvas = pg.locator("[data-testid=scatter] canvas")
     canvas.wait_for()
     pg.wait_for_timeout(500)
-    pg.click("[data-testid=lasso-mode]")
     box = canvas.bounding_box()
+    # hover: a point shows its image and facts beside the cursor, inside the panel; the
+    # point's place on the canvas as Scatter.tsx draws it (the camera not moved yet)
+    import numpy as np
+
+    with urllib.request.urlopen(f"{url}api/runs/{run.id}/slicesets/attribution/points") as r:
+        n = int(r.headers["X-Count"])
+        buf = r.read()
+    x, y = np.frombuffer(buf, "<f4", n, 0), np.frombuffer(buf, "<f4", n, 4 * n)
+    fx = ((x - (x.min() + x.max()) / 2) / ((x.max() - x.min()) / 2) * 0.95 + 1) / 2
+    fy = (1 - (y - (y.min() + y.max()) / 2) / ((y.max() - y.min()) / 2) * 0.92) / 2
+    card = pg.locator("[data-testid=scatter-hover]")
+    for k in range(0, n, max(1, n // 20)):
+        pg.mouse.move(box["x"] + box["width"] * float(fx[k]),
+                      box["y"] + box["height"] * float(fy[k]), steps=3)
+        pg.wait_for_timeout(100)
+        if card.count():
+            break
+    card.locator("img").wait_for()
+    pg.wait_for_function("() => document.querySelector('[data-testid=scatter-hover] img').naturalWidth > 0")
+    cb, wrap = card.bounding_box(), canvas.bounding_box()
+    assert cb["x"] >= wrap["x"] - 1 and cb["x"] + cb["width"] <= wrap["x"] + wrap["width"] + 1
+    shot(pg, "08b-scatter-hover")
+    pg.click("[data-testid=lasso-mode]")
     cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["height"] * 0.45
     pts = [(cx - r, cy - r), (cx + r, cy - r), (cx + r, cy + r), (cx - r, cy + r), (cx - r, cy - r)]
     pg.mouse.move(*pts[0])
@@ -261,7 +389,16 @@ def test_attributes_histograms_and_bug_table(page, demo_url):
         Attribute("background colour", backend="stats", measure="background_colour")]))
     pg.goto(url + "?tab=attributes")
     pg.get_by_role("button", name="assign and find bugs now").click()
-    pg.locator("[data-testid='histogram-brightness'] svg").wait_for(timeout=5 * WAIT)
+    # accuracy per value (bars with intervals against the overall accuracy), count beside
+    pg.locator("[data-testid='accuracy-brightness'] svg").wait_for(timeout=5 * WAIT)
+    body = api(url, f"/runs/{run.id}/attributes")
+    bars = next(a for a in body["attributes"] if a["name"] == "brightness")["histogram"]
+    svg = pg.locator("[data-testid='accuracy-brightness'] svg").last.inner_html()
+    assert all(f"n={b['n']}" in svg for b in bars if b["accuracy"] is not None)
+    expect(pg.locator("[data-testid=attr-legend]")).to_contain_text(
+        f"{100 * body['overall_accuracy']:.1f}%")
+    if body["has_bug_slices"] and api(url, f"/runs/{run.id}/slicesets/attributes")["slices"]:
+        pg.locator("[data-testid=bug-group]").first.wait_for()  # grouped by attribute set
     shot(pg, "10-attributes")
     assert not errors, errors
 
@@ -281,6 +418,27 @@ def test_training_data_attribution_of_a_slice(page, demo_url):
     pg.wait_for_function("""() => [...document.querySelectorAll('[data-testid=tda-images] img')]
         .every(i => i.complete && i.naturalWidth > 0)""")
     shot(pg, "11-training-data-attribution")
+    # one error group throughout: another group has no result, so no table answers it
+    group = pg.locator("[data-testid=tda-group]")
+    done = group.input_value()
+    other = next(v for v in group.locator("option").evaluate_all("os => os.map(o => o.value)")
+                 if v != done)
+    group.select_option(other)
+    pg.locator("[data-testid=tda-missing]").wait_for()
+    expect(pg.locator("[data-testid=tda-table]")).to_have_count(0)
+    group.select_option(done)
+    table.first.wait_for()
+    # apply & retrain asks first, with the plan
+    n_runs = len(api(url, "/runs"))
+    table.first.locator("[data-testid=tda-apply]").click()
+    dialog = pg.locator("[data-testid=confirm-dialog]")
+    expect(dialog.locator("[data-testid=plan-summary]")).to_contain_text(
+        table.first.locator("td").nth(1).inner_text().split(" (")[0])
+    shot(pg, "11b-retrain-confirmation")
+    dialog.get_by_role("button", name="cancel").click()
+    dialog.wait_for(state="detached")
+    expect(pg.locator("[data-testid=job]")).to_have_count(0)
+    assert len(api(url, "/runs")) == n_runs
     assert not errors, errors
 
 
@@ -290,7 +448,14 @@ def test_repair_job_and_before_after(page, demo_url):
     pg.goto(url + "?tab=repair")
     # the default strategy is preselected; it reads the spurious mark made in the first test
     expect(pg.locator("[data-testid=repair-strategy]")).to_have_value("dfr")
+    pg.locator("[data-testid=not-compared], .empty").first.wait_for()
     pg.click("[data-testid=repair-start]")
+    summary = pg.locator("[data-testid=confirm-dialog] [data-testid=plan-summary]")
+    expect(summary).to_contain_text("spurious")
+    expect(summary).to_contain_text("matched control")
+    assert pg.locator("[data-testid=job]").count() == 0  # nothing runs before the confirmation
+    shot(pg, "12a-repair-confirmation")
+    pg.click("[data-testid=confirm-retrain]")
     pg.locator("[data-testid=job]").wait_for()
     shot(pg, "12-repair-running")
     pg.locator("[data-testid=comparison] table").first.wait_for(timeout=10 * WAIT)
@@ -298,13 +463,53 @@ def test_repair_job_and_before_after(page, demo_url):
     # the repair and its matched control, both made from the base run
     assert len(runs) == 3 and {r["base_run"] for r in runs[1:]} == {run.id}
     repaired = next(r for r in runs[1:] if "dfr" in r["id"])
-    assert pg.input_value("[data-testid=run-select]") == repaired["id"]
+    assert repaired["control_run"] and not repaired["is_control"]
+    # the open run stays the analysed base; the view compares base -> newest repair
+    assert pg.input_value("[data-testid=run-select]") == run.id
+    assert pg.input_value("[data-testid=compare-before]") == run.id
+    assert pg.input_value("[data-testid=compare-after]") == repaired["id"]
     report = api(url, f"/runs/{repaired['id']}/compare/{run.id}")
     roles = [m["role"] for m in report["models"]]
-    assert roles == ["before", "control", "after"] and report["control"] in [r["id"] for r in runs]
+    assert roles == ["before", "control", "after"] and report["control"] == repaired["control_run"]
     verdict = pg.locator("[data-testid=repair-verdict]")
     expect(verdict).to_contain_text("matched control")
     assert report["verdict"] in verdict.inner_text()
+    # per slice of the BASE run's slice set, worst change first, changes coloured
+    assert report["slicer"] == "attribution" and report["slices"]
     pg.locator("[data-testid=compare-chart] svg").last.wait_for()
+    for tid in ("slice-changes", "group-changes"):
+        cells = pg.locator(f"[data-testid={tid}] [data-testid=delta]")
+        if not cells.count():
+            continue
+        vals = [float(t.replace("−", "-").replace("±", "").split()[0]) for t in cells.all_text_contents()]
+        assert vals == sorted(vals), (tid, vals)
+        classes = cells.evaluate_all("cs => cs.map(c => c.className)")
+        assert all(("bad" in c) == (v < -0.05) for c, v in zip(classes, vals, strict=True))
     shot(pg, "13-repair-before-after")
+
+    # a pair never compared is a state of the view, not a 404 in the console
+    pg.select_option("[data-testid=compare-before]", repaired["control_run"])
+    pg.locator("[data-testid=not-compared]").wait_for()
+    # after a reload the app opens on the analysed base run, not the repair
+    pg.goto(url)
+    pg.locator("[data-testid=slice-table] tbody tr").first.wait_for()
+    assert pg.input_value("[data-testid=run-select]") == run.id
     assert not errors, errors
+
+
+def test_dark_theme_follows_the_os_and_api_docs_work_offline(page, demo_url):
+    pg, errors = page
+    url, _ = demo_url
+    pg.emulate_media(color_scheme="dark")
+    pg.goto(url)
+    pg.locator("[data-testid=slice-table] tbody tr").first.wait_for()
+    bg = pg.evaluate("getComputedStyle(document.body).backgroundColor")
+    r, g, b = (int(v) for v in bg[bg.index("(") + 1:bg.index(")")].split(",")[:3])
+    assert 0.2126 * r + 0.7152 * g + 0.0722 * b < 60, bg
+    shot(pg, "15-dark-theme")
+    pg.emulate_media(color_scheme="light")
+    assert not errors, errors
+    # Swagger UI from the package: renders with no network beyond the server
+    pg.goto(url + "docs")
+    pg.locator(".swagger-ui .info .title", has_text="slicelens").wait_for()
+    shot(pg, "14-api-docs")

@@ -23,6 +23,13 @@ const TABS: { value: Tab; label: string }[] = [
   { value: "repair", label: "Repair" },
 ];
 
+/** The newest analysed base run (slices, not a repair or a control), else a fallback. */
+export function defaultRun(runs: RunSummary[]): string {
+  const newest = (rs: RunSummary[]) => (rs.length ? rs[rs.length - 1].id : null);
+  return newest(runs.filter((r) => r.slice_sets.length > 0 && !r.base_run && !r.is_control))
+    ?? newest(runs.filter((r) => r.slice_sets.length > 0)) ?? runs[runs.length - 1].id;
+}
+
 function fromUrl(key: string): string | null {
   return new URLSearchParams(window.location.search).get(key);
 }
@@ -31,7 +38,7 @@ export default function App() {
   const [run, setRun] = useState<string | null>(fromUrl("run"));
   const [slicer, setSlicer] = useState<string | null>(fromUrl("slicer"));
   const [selected, setSelected] = useState<string | null>(fromUrl("slice"));
-  const [layout, setLayout] = useState<Layout>((fromUrl("layout") as Layout) || "combined");
+  const [layout, setLayout] = useState<Layout>((fromUrl("layout") as Layout) || "grid");
   const [encoding, setEncoding] = useState<Encoding>((fromUrl("color") as Encoding) || "accuracy");
   const [tab, setTab] = useState<Tab>((fromUrl("tab") as Tab) || "slices");
   const [author, setAuthor] = useState<string>(localStorage.getItem("slicelens.author") || "");
@@ -63,13 +70,11 @@ export default function App() {
     [reloadRuns, refresh],
   );
 
-  // default run (newest) and slicer (first stored set) once they are known
-  // default run: the newest one with slices (after `slicelens demo` the newest runs are
-  // repairs without slices of their own), else the newest
+  // default run: the analysed base run (after `slicelens demo` the newest runs are repairs
+  // and controls without slices or marks), else the newest with slices, else the newest
   useEffect(() => {
     if (!runs.data || !runs.data.length || (run && runs.data.some((r) => r.id === run))) return;
-    const sliced = runs.data.filter((r) => r.slice_sets.length > 0);
-    setRun((sliced.length ? sliced : runs.data)[(sliced.length ? sliced : runs.data).length - 1].id);
+    setRun(defaultRun(runs.data));
   }, [runs.data, run]);
   useEffect(() => {
     if (!runInfo) return;
@@ -197,11 +202,10 @@ export default function App() {
       )}
       {tab === "tda" && run && runInfo && (
         <TdaView run={run} slicer={slicer} row={row} classes={classes}
-          onRunCreated={(id) => reloadRuns().then(() => setRun(id))} />
+          onRunCreated={() => reloadRuns().then(() => setTab("repair"))} />
       )}
       {tab === "repair" && run && (
-        <RepairView run={run} runs={runs.data ?? []} slicer={slicer}
-          onRunCreated={(id) => reloadRuns().then(() => setRun(id))} />
+        <RepairView run={run} runs={runs.data ?? []} onRunCreated={reloadRuns} />
       )}
       {annotateRow && slicer && run && (
         <div className="modal" role="dialog" aria-label={`annotate ${annotateRow.id}`}

@@ -19,6 +19,8 @@ export interface RunSummary {
   slice_sets: string[];
   base_run: string | null;
   plan: string | null;
+  control_run: string | null;
+  is_control: boolean;
 }
 
 export interface Annotation {
@@ -54,6 +56,7 @@ export interface SliceRow {
   annotation: Annotation | null;
   polygon: number[][] | null;
   metrics: Record<string, unknown>;
+  conditions?: Record<string, string> | null;
 }
 
 export interface SliceTable {
@@ -173,6 +176,11 @@ export const setPath = (run: string, slicer: string) =>
 export function imageUrl(run: string, sampleId: string, heatmap: boolean, size = 96): string {
   const kind = heatmap ? "heatmap" : "image";
   return `/api${runPath(run)}/samples/${kind}?id=${enc(sampleId)}&size=${size}`;
+}
+
+/** The colour-mapped attribution alone (alpha 1), to lay over the image with CSS opacity. */
+export function heatmapUrl(run: string, sampleId: string, size = 96): string {
+  return `/api${runPath(run)}/samples/heatmap?id=${enc(sampleId)}&size=${size}&alpha=1`;
 }
 
 export function tileUrl(run: string, slicer: string, sliceId: string): string {

@@ -17,7 +17,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from slicelens.attributes.accuracy import value_accuracy
 from slicelens.attributes.base import ASSIGNERS, AttributeSpec, get_backend
 from slicelens.attributes.matrix import AttributeMatrix
 from slicelens.errors import DataError
@@ -149,12 +151,35 @@ def bug_rows(slice_set, top: int | None = None) -> list[dict]:
 
 
 def histograms(run, split: str | None = None) -> dict[str, list[dict]]:
-    """Per attribute, the count and mean score of each value (HiBug App. 7.2)."""
+    """Per attribute, the count and mean score of each value (HiBug App. 7.2) and the
+    model's accuracy on the labelled samples with that value, with its Wilson 95% interval
+    (:func:`slicelens.attributes.accuracy.value_accuracy`)."""
     matrix = AttributeMatrix.load(run.path)
-    ids = None
+    s = run.samples
+    ids = s["id"].to_numpy(str)
     if split:
-        s = run.samples
-        ids = s["id"].to_numpy(str)[s["split"].to_numpy() == split]
+        ids = ids[s["split"].to_numpy() == split]
         if len(ids) == 0:
             raise DataError(f"no samples in split {split!r}", field="split")
-    return {a: matrix.histogram(a, ids).to_dict("records") for a in matrix.attributes}
+    wide = matrix.wide(ids)
+    correct = _correct_of(run, wide["id"].to_numpy(str))
+    out = {}
+    for a in matrix.attributes:
+        bars = matrix.histogram(a, ids)
+        acc = value_accuracy(wide[a].to_numpy(object), correct, list(bars["value"]))
+        out[a] = bars.merge(acc, on="value", how="left").to_dict("records")
+    return out
+
+
+def overall_accuracy(run, split: str | None = None) -> float | None:
+    """Accuracy of the run on the labelled samples of ``split`` (None: no labels)."""
+    s = run.samples
+    keep = (s["label"].to_numpy() >= 0) & (s["split"].to_numpy() == split if split else True)
+    return float(s["correct"].to_numpy(bool, na_value=False)[keep].mean()) if keep.any() else None
+
+
+def _correct_of(run, ids: np.ndarray) -> np.ndarray:
+    """1.0 / 0.0 / NaN (unlabelled or unknown id) for each of ``ids``."""
+    s = run.samples
+    right = np.where(s["label"].to_numpy() >= 0, s["correct"].to_numpy(float, na_value=np.nan), np.nan)
+    return pd.Series(right, index=s["id"].astype(str)).reindex(ids).to_numpy(float)

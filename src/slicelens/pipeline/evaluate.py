@@ -23,6 +23,7 @@ import pandas as pd
 from slicelens.data.loader import load_images
 from slicelens.errors import SliceLensError
 from slicelens.evaluate.robustness import RobustnessParams, demo_digit_masks
+from slicelens.pipeline.evaluations import save_evaluation
 
 
 def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribution",
@@ -54,7 +55,9 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     average, worst_slice, worst_slice_accuracy, worst_group, worst_group_accuracy),
     ``groups`` and ``slices`` (before/after rows, with the control's accuracy where there
     is one; empty without a baseline), ``versus_control`` (after - control per metric)
-    and ``verdict`` (in words: does the repair beat its control).
+    and ``verdict`` (in words: does the repair beat its control). A report with a
+    baseline is also stored in ``<run>/evaluations/<baseline>.json``
+    (:mod:`slicelens.pipeline.evaluations`).
     """
     import torch
 
@@ -100,9 +103,16 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     index = pd.Index(ids)
     if gt is not None:
         groups = pd.Series(join_ground_truth(samples.iloc[rows], gt)["group"].to_numpy(str), index=index)
-        report["groups"] = (group_comparison(base.samples, run.samples, groups) if base else
-                            group_accuracy(_rows_of(run, ids)["correct"].to_numpy(bool, na_value=False),
-                                           groups.to_numpy())).to_dict("records")
+        if base is not None:
+            table = group_comparison(base.samples, run.samples, groups)
+            if ctrl is not None:  # the control beside the repair, per group as per slice
+                vs = group_comparison(ctrl.samples, run.samples, groups).set_index("group")
+                table["acc_control"] = vs["acc_before"].reindex(table["group"]).to_numpy()
+                table["delta_vs_control"] = vs["delta"].reindex(table["group"]).to_numpy()
+        else:
+            table = group_accuracy(_rows_of(run, ids)["correct"].to_numpy(bool, na_value=False),
+                                   groups.to_numpy())
+        report["groups"] = table.to_dict("records")
     if base is not None and names is not None:
         table = slice_comparison(base.samples, run.samples, names, order=names.attrs["order"])
         if ctrl is not None:
@@ -111,6 +121,8 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
             table["delta_vs_control"] = vs["delta"].to_numpy()
         report["slices"] = table.to_dict("records")
     report.update(_versus_control(models))
+    if base is not None:  # kept beside the run: the web app shows it after a restart
+        save_evaluation(run, report)
     return report
 
 

@@ -21,6 +21,7 @@ from slicelens.errors import (
     SliceLensError,
     WorkspaceError,
 )
+from slicelens.server.apidocs import mount_api_docs
 from slicelens.server.auth import COOKIE, authorize, find_caller, request_token
 from slicelens.server.guard import Guard, validation_errors
 from slicelens.server.jobs import QueueFull
@@ -66,7 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
         ``app.state.slicelens`` holds the :class:`AppState` (workspace, caches, jobs).
     """
     state = AppState(settings)
-    app = FastAPI(title="slicelens", version=__version__,
+    app = FastAPI(title="slicelens", version=__version__, docs_url=None, redoc_url=None,
                   description="Find where an image classifier fails and why, confirm the "
                               "cause, trace it to the training data, and repair the model.")
     app.state.slicelens = state
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix="/api",
                            dependencies=[Depends(access(write_role(router)))])
+    mount_api_docs(app)
     _mount_front_end(app, settings)
     app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts,
                        max_body_bytes=settings.max_body_bytes)

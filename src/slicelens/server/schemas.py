@@ -41,6 +41,8 @@ class RunSummary(BaseModel):
     slice_sets: list[str]
     base_run: str | None = Field(None, description="the run this one repairs, if any")
     plan: str | None = Field(None, description="summary of the repair plan, if any")
+    control_run: str | None = Field(None, description="the repair's matched control run, if any")
+    is_control: bool = Field(False, description="this run is a matched control (unchanged data)")
 
 
 class SampleRow(BaseModel):
@@ -101,6 +103,8 @@ class SliceRow(BaseModel):
     annotation: AnnotationOut | None
     polygon: list[list[float]] | None
     metrics: dict[str, Any]
+    conditions: dict[str, str] | None = Field(
+        None, description="attribute = value of an attribute bug slice (HiBug), else null")
 
 
 class SliceTable(BaseModel):

@@ -109,7 +109,13 @@ def slice_row(s: Slice, split: str, ann, spur: tuple | None) -> SliceRow:
         spuriousness_source=None if spur is None else spur[1],
         bug_type=s.bug_type, description=s.description,
         annotation=None if ann is None else annotation_out(ann),
-        polygon=s.polygon, metrics=s.metrics)
+        polygon=s.polygon, metrics=s.metrics, conditions=_conditions(s))
+
+
+def _conditions(s: Slice) -> dict[str, str] | None:
+    """The attribute values that define an attribute bug slice (its evidence), else None."""
+    c = (s.evidence or {}).get("conditions")
+    return {str(k): str(v) for k, v in c.items()} if isinstance(c, dict) else None
 
 
 def slice_table(state: AppState, rd: RunData, ssd: SliceSetData) -> SliceTable:

@@ -1,10 +1,12 @@
 // Repair: start a registered strategy as a background job with progress (its form comes
-// from the strategy's parameter schema), then compare the repaired run with the original
-// AND its matched control (same start, epochs, seed, early stopping, unchanged data):
-// clean / core / spurious accuracy, RCS, worst slice / group, per slice, and a verdict.
+// from the strategy's parameter schema), after a confirmation that says what will be
+// retrained; then compare the base run with its newest repair AND the repair's matched
+// control (same start, epochs, seed, early stopping, unchanged data): clean / core /
+// spurious accuracy, RCS, worst slice / group, and per slice of the BASE run's slice set
+// (the repaired run has none), changes coloured and sorted worst first, and a verdict.
 import * as Plot from "@observablehq/plot";
 import { useCallback, useEffect, useState } from "react";
-import { ApiError, fmt, get, pct, send, type Job, type RunSummary } from "../api";
+import { ApiError, fmt, get, pct, send, type Annotation, type Job, type RunSummary } from "../api";
 import { useAsync } from "../hooks";
 import JobProgress from "./JobProgress";
 import PlotFigure from "./PlotFigure";
@@ -13,13 +15,12 @@ interface Strategy { name: string; doc: string; default?: boolean; params_schema
 interface Field { type?: string; default?: unknown; description?: string; enum?: unknown[]; anyOf?: Field[] }
 interface ModelRow { run: string; role: string; clean: number; core: number; spurious: number; rcs: number; average: number; worst_group?: string; worst_group_accuracy?: number; worst_slice?: string; worst_slice_accuracy?: number }
 interface SliceCmp { slice_id: string; n: number; acc_before: number; acc_after: number; delta: number; low_before: number; high_before: number; low_after: number; high_after: number; acc_control?: number; delta_vs_control?: number }
-interface Report { run: string; baseline: string; control: string | null; split: string; n: number; mask_source: string; mask_note: string; models: ModelRow[]; slices: SliceCmp[]; groups: (SliceCmp & { group: string })[]; slicer: string | null; versus_control: Record<string, number>; verdict: string }
+interface Report { computed: boolean; detail?: string; run: string; baseline: string; control: string | null; split: string; n: number; mask_source: string; mask_note: string; models: ModelRow[]; slices: SliceCmp[]; groups: (SliceCmp & { group: string })[]; slicer: string | null; versus_control: Record<string, number>; verdict: string }
 
 interface Props {
   run: string;
   runs: RunSummary[];
-  slicer: string | null;
-  onRunCreated: (id: string) => void;
+  onRunCreated: () => void;
 }
 
 function fieldType(f: Field): string {
@@ -54,92 +55,161 @@ function ParamsForm({ strategy, values, onChange }: { strategy: Strategy; values
   );
 }
 
+/** A change in accuracy as signed percentage points, coloured (red = worse). */
+export function Delta({ v, testId }: { v: number | null | undefined; testId?: string }) {
+  if (v === null || v === undefined || Number.isNaN(v)) return <span>–</span>;
+  const pp = 100 * v;
+  const cls = pp <= -5 ? "delta bad strong" : pp < -0.05 ? "delta bad" : pp >= 5 ? "delta good strong" : pp > 0.05 ? "delta good" : "delta";
+  return <span className={cls} data-testid={testId}>{pp > 0 ? "+" : pp < 0 ? "−" : "±"}{Math.abs(pp).toFixed(1)} pp</span>;
+}
+
+const worstFirst = <T extends { delta: number }>(rows: T[]) => [...rows].sort((a, b) => a.delta - b.delta);
+
 function SliceChart({ rows, split }: { rows: SliceCmp[]; split: string }) {
   const make = useCallback(() => {
-    const data = rows.slice(0, 30);
+    const data = worstFirst(rows).slice(0, 30);
     const withControl = data.filter((d) => d.acc_control !== undefined && d.acc_control !== null);
     return Plot.plot({
-      height: 22 * data.length + 50, width: 560, marginLeft: 120,
-      x: { label: `accuracy on the ${split} split`, domain: [0, 1], grid: true },
+      height: 24 * data.length + 60, width: 640, marginLeft: 130, style: { background: "transparent" },
+      x: { label: `accuracy on the ${split} split →`, domain: [0, 1], tickFormat: "%", grid: true },
       y: { label: null, domain: data.map((d) => d.slice_id) },
-      color: { legend: true, domain: withControl.length ? ["before", "control", "after"] : ["before", "after"], range: withControl.length ? ["#9a9a9a", "#f59e0b", "#2563eb"] : ["#9a9a9a", "#2563eb"] },
+      color: { legend: true, domain: withControl.length ? ["before", "matched control", "after"] : ["before", "after"], range: withControl.length ? ["#9a9a9a", "#f59e0b", "#2563eb"] : ["#9a9a9a", "#2563eb"] },
       marks: [
-        Plot.link(data, { x1: "acc_before", x2: "acc_after", y1: "slice_id", y2: "slice_id", stroke: (d: SliceCmp) => (d.delta >= 0 ? "#2ca02c" : "#d62728"), markerEnd: "arrow" }),
-        Plot.dot(data, { x: "acc_before", y: "slice_id", fill: () => "before", r: 3 }),
-        Plot.dot(withControl, { x: "acc_control", y: "slice_id", fill: () => "control", r: 3, symbol: "diamond" }),
-        Plot.dot(data, { x: "acc_after", y: "slice_id", fill: () => "after", r: 3, tip: true }),
+        Plot.link(data, { x1: "acc_before", x2: "acc_after", y1: "slice_id", y2: "slice_id", stroke: (d: SliceCmp) => (d.delta >= 0 ? "#2ca02c" : "#d62728"), strokeWidth: 2, markerEnd: "arrow" }),
+        Plot.dot(data, { x: "acc_before", y: "slice_id", fill: () => "before", r: 4 }),
+        Plot.dot(withControl, { x: "acc_control", y: "slice_id", fill: () => "matched control", r: 4, symbol: "diamond" }),
+        Plot.dot(data, { x: "acc_after", y: "slice_id", fill: () => "after", r: 4, tip: true }),
       ],
     });
   }, [rows, split]);
   return <PlotFigure make={make} testId="compare-chart" />;
 }
 
+function ChangeTable({ rows, name, testId }: { rows: (SliceCmp & { group?: string })[]; name: string; testId: string }) {
+  return (
+    <table data-testid={testId} className="change-table">
+      <thead><tr><th>{name}</th><th className="num">n</th><th className="num">before</th><th className="num">matched control</th><th className="num">after</th><th className="num">change</th><th className="num">after − control</th></tr></thead>
+      <tbody>{worstFirst(rows).map((g) => (
+        <tr key={g.group ?? g.slice_id}><td>{g.group ?? g.slice_id}</td><td className="num">{g.n}</td><td className="num">{pct(g.acc_before)}</td>
+          <td className="num">{pct(g.acc_control)}</td><td className="num">{pct(g.acc_after)}</td>
+          <td className="num"><Delta v={g.delta} testId="delta" /></td><td className="num"><Delta v={g.delta_vs_control} /></td></tr>
+      ))}</tbody>
+    </table>
+  );
+}
+
 function Comparison({ after, before, slicer }: { after: string; before: string; slicer: string | null }) {
   const [version, setVersion] = useState(0);
   const [jobId, setJobId] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
   const report = useAsync(() => get<Report>(`/runs/${encodeURIComponent(after)}/compare/${encodeURIComponent(before)}`), [after, before, version]);
-  const missing = report.error !== null && !report.loading;
   const start = async () => {
-    const j = await send<Job>("POST", `/runs/${encodeURIComponent(after)}/compare/jobs`, { baseline: before, slicer });
-    setJobId(j.id);
+    setError(null);
+    try {
+      const j = await send<Job>("POST", `/runs/${encodeURIComponent(after)}/compare/jobs`, { baseline: before, slicer });
+      setJobId(j.id);
+    } catch (e) {
+      setError((e as Error).message);
+    }
   };
+  const r = report.data;
   return (
     <div className="compare" data-testid="comparison">
       <h3>{before} → {after}</h3>
-      {missing && !jobId && <div className="notice">Not compared yet. <button onClick={start}>compare now</button></div>}
-      {jobId && <JobProgress jobId={jobId} onEnd={() => { setJobId(null); setVersion((v) => v + 1); }} />}
-      {report.data && (
+      {r && !r.computed && !jobId && <div className="notice" data-testid="not-compared">Not compared yet (evaluation only, nothing is retrained). <button onClick={start}>compare now</button></div>}
+      {jobId && <JobProgress jobId={jobId} onEnd={(j) => { setJobId(null); if (j.status === "done") setVersion((v) => v + 1); else setError(j.error); }} />}
+      {(error || report.error) && <div className="error" role="alert">{error || report.error}</div>}
+      {r?.computed && (
         <>
-          <p className="note">{report.data.split} split, {report.data.n} samples; core/spurious regions from {report.data.mask_source}: {report.data.mask_note}</p>
-          <table>
+          <p className="note">{r.split} split, {r.n} samples; core/spurious regions from {r.mask_source}: {r.mask_note}</p>
+          <table className="models">
             <thead><tr><th>model</th><th className="num">clean</th><th className="num">core</th><th className="num">spurious</th><th className="num">RCS</th><th className="num">average</th><th className="num">worst slice</th><th className="num">worst group</th></tr></thead>
             <tbody>
-              {report.data.models.map((m) => (
+              {r.models.map((m) => (
                 <tr key={m.run} className={`role-${m.role}`}><td>{m.role === "control" ? "matched control" : m.role}: {m.run}</td><td className="num">{pct(m.clean)}</td><td className="num">{pct(m.core)}</td><td className="num">{pct(m.spurious)}</td><td className="num">{fmt(m.rcs, 3)}</td><td className="num">{pct(m.average)}</td>
                   <td className="num">{m.worst_slice ? `${pct(m.worst_slice_accuracy)} (${m.worst_slice})` : "–"}</td>
                   <td className="num">{m.worst_group ? `${pct(m.worst_group_accuracy)} (${m.worst_group})` : "–"}</td></tr>
               ))}
             </tbody>
           </table>
-          {report.data.verdict && (
-            <p className={report.data.control ? (report.data.verdict.includes("NOT") ? "verdict bad" : "verdict good") : "verdict warn"} data-testid="repair-verdict">
-              {report.data.control ? "Against its matched control: " : ""}{report.data.verdict}
-              {Object.keys(report.data.versus_control ?? {}).length > 0 && (
-                <small> (repair − control: {Object.entries(report.data.versus_control).map(([k, v]) => `${k.replace("_accuracy", "")} ${v >= 0 ? "+" : ""}${fmt(v, 3)}`).join(", ")})</small>
+          {!r.control && <p className="verdict warn">No matched control for this run: the change cannot be told apart from retraining noise.</p>}
+          {r.verdict && (
+            <p className={r.control ? (r.verdict.includes("NOT") ? "verdict bad" : "verdict good") : "verdict warn"} data-testid="repair-verdict">
+              {r.control ? "Against its matched control: " : ""}{r.verdict}
+              {Object.keys(r.versus_control ?? {}).length > 0 && (
+                <small> (repair − control: {Object.entries(r.versus_control).map(([k, v]) => `${k.replace("_accuracy", "")} ${v >= 0 ? "+" : ""}${fmt(v, 3)}`).join(", ")})</small>
               )}
             </p>
           )}
-          {report.data.slices.length > 0 && <><h3>Per slice ({report.data.slicer})</h3><SliceChart rows={report.data.slices} split={report.data.split} /></>}
-          {report.data.groups.length > 0 && (
-            <table>
-              <thead><tr><th>group</th><th className="num">n</th><th className="num">before</th><th className="num">after</th><th className="num">change</th></tr></thead>
-              <tbody>{report.data.groups.map((g) => <tr key={g.group}><td>{g.group}</td><td className="num">{g.n}</td><td className="num">{pct(g.acc_before)}</td><td className="num">{pct(g.acc_after)}</td><td className="num">{fmt(g.delta, 3)}</td></tr>)}</tbody>
-            </table>
-          )}
+          {r.groups.length > 0 && <><h3>Per group <small>worst change first</small></h3><ChangeTable rows={r.groups} name="group" testId="group-changes" /></>}
+          {r.slices.length > 0 ? (
+            <><h3>Per slice of {before} <small>{r.slicer} slices, worst change first; arrow = before → after</small></h3>
+              <SliceChart rows={r.slices} split={r.split} />
+              <details><summary>table</summary><ChangeTable rows={r.slices} name="slice" testId="slice-changes" /></details></>
+          ) : <p className="note">No per-slice comparison: {before} has no {r.slicer ?? ""} slice set.</p>}
         </>
       )}
     </div>
   );
 }
 
-export default function RepairView({ run, runs, slicer, onRunCreated }: Props) {
+function ConfirmRepair({ base, strategy, values, onConfirm, onCancel }: { base: string; strategy: Strategy; values: Record<string, unknown>; onConfirm: () => void; onCancel: () => void }) {
+  const marks = useAsync(() => get<Annotation[]>(`/runs/${encodeURIComponent(base)}/annotations`), [base]);
+  const active = (marks.data ?? []).filter((m) => m.status === "active");
+  const count = (l: string) => active.filter((m) => m.label === l).length;
+  const set = Object.entries(values);
+  return (
+    <div className="modal" onClick={(e) => e.target === e.currentTarget && onCancel()}>
+      <div className="modal-body confirm" role="dialog" aria-label="confirm repair" data-testid="confirm-dialog">
+        <h3>Retrain {base} with {strategy.name}?</h3>
+        <ul className="plan-summary" data-testid="plan-summary">
+          <li><b>plan:</b> {strategy.doc || strategy.name}</li>
+          <li><b>parameters:</b> {set.length ? set.map(([k, v]) => `${k} = ${String(v)}`).join(", ") : "the defaults"}</li>
+          <li><b>reads your marks on {base}:</b> {marks.data ? `${count("spurious")} spurious, ${count("core")} core, ${count("wrong_labels")} wrong labels` : "…"}</li>
+          <li><b>trains:</b> a new model on the planned data, and its matched control (same start, epochs and seed on unchanged data; reused if trained before); minutes on a CPU</li>
+          <li><b>makes:</b> a new run beside {base} (nothing is overwritten), compared with {base} and the control</li>
+        </ul>
+        <div className="actions">
+          <button onClick={onCancel}>cancel</button>
+          <button className="primary" onClick={onConfirm} data-testid="confirm-retrain">retrain</button>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+const preferredSlicer = (r: RunSummary | undefined) =>
+  r ? (r.slice_sets.includes("attribution") ? "attribution" : r.slice_sets.find((s) => s !== "custom") ?? r.slice_sets[0] ?? null) : null;
+
+export default function RepairView({ run, runs, onRunCreated }: Props) {
   const strategies = useAsync(() => get<Strategy[]>("/repair/strategies"), []);
   const [name, setName] = useState<string>("");
   const [values, setValues] = useState<Record<string, unknown>>({});
   const [jobId, setJobId] = useState<string | null>(null);
+  const [asking, setAsking] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // everything is read from the analysed base run, whichever run is open
   const info = runs.find((r) => r.id === run);
-  const [before, setBefore] = useState<string>(info?.base_run ?? "");
-  useEffect(() => setBefore(info?.base_run ?? runs.find((r) => r.id !== run)?.id ?? ""), [run, info?.base_run, runs]);
+  const base = info?.base_run ?? run;
+  const baseInfo = runs.find((r) => r.id === base);
+  const slicer = preferredSlicer(baseInfo);
+  const repairs = runs.filter((r) => r.base_run === base && !r.is_control);
+  const newest = repairs.length ? repairs[repairs.length - 1].id : "";
+  const [after, setAfter] = useState<string>(newest);
+  const [before, setBefore] = useState<string>(base);
+  useEffect(() => setBefore(base), [base]);
+  useEffect(() => setAfter(info?.base_run && !info.is_control ? run : newest), [run, newest]); // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => {
     if (!name && strategies.data?.length) setName(strategies.data.find((s) => s.default)?.name ?? strategies.data[0].name);
   }, [strategies.data, name]);
   const strategy = strategies.data?.find((s) => s.name === name);
+  const afterInfo = runs.find((r) => r.id === after);
 
   const start = async () => {
+    setAsking(false);
     setError(null);
     try {
-      setJobId((await send<Job>("POST", `/runs/${encodeURIComponent(run)}/repair/jobs`, { strategy: name, params: values, slicer })).id);
+      setJobId((await send<Job>("POST", `/runs/${encodeURIComponent(base)}/repair/jobs`, { strategy: name, params: values, slicer })).id);
     } catch (e) {
       setError(e instanceof ApiError ? e.message : String(e));
     }
@@ -147,7 +217,7 @@ export default function RepairView({ run, runs, slicer, onRunCreated }: Props) {
 
   return (
     <div className="view repair" data-testid="repair-view">
-      <h2>Repair <small>plan a change of the training data, retrain, and compare</small></h2>
+      <h2>Repair {base} <small>plan a change of the training data, retrain, and compare with a matched control</small></h2>
       <div className="toolbar">
         <label>
           strategy{" "}
@@ -155,24 +225,32 @@ export default function RepairView({ run, runs, slicer, onRunCreated }: Props) {
             {strategies.data?.map((s) => <option key={s.name} value={s.name}>{s.name}{s.default ? " (default)" : ""}</option>)}
           </select>
         </label>
-        <button onClick={start} disabled={!name || !!jobId} data-testid="repair-start">start repair of {run}</button>
+        <button onClick={() => setAsking(true)} disabled={!name || !!jobId} data-testid="repair-start">start repair of {base}…</button>
       </div>
       {strategy && <p className="note">{strategy.doc}</p>}
       {strategy && <ParamsForm strategy={strategy} values={values} onChange={setValues} />}
-      {jobId && <JobProgress jobId={jobId} onEnd={(j) => { setJobId(null); if (j.status === "done") onRunCreated((j.result as { run: string }).run); else setError(j.error); }} />}
+      {asking && strategy && <ConfirmRepair base={base} strategy={strategy} values={values} onConfirm={start} onCancel={() => setAsking(false)} />}
+      {jobId && <JobProgress jobId={jobId} onEnd={(j) => { setJobId(null); if (j.status === "done") { setAfter((j.result as { run: string }).run); onRunCreated(); } else setError(j.error); }} />}
       {error && <div className="error" role="alert">{error}</div>}
-      <h2>Compare runs</h2>
+      <h2>What changed</h2>
       <div className="toolbar">
         <label>
           before{" "}
           <select value={before} onChange={(e) => setBefore(e.target.value)} data-testid="compare-before">
-            <option value="">(choose a run)</option>
-            {runs.filter((r) => r.id !== run).map((r) => <option key={r.id} value={r.id}>{r.id}</option>)}
+            {runs.filter((r) => r.id !== after).map((r) => <option key={r.id} value={r.id}>{r.id}{r.id === base ? " (analysed base)" : ""}</option>)}
           </select>
         </label>
-        <span>after: <b>{run}</b>{info?.plan ? ` (${info.plan})` : ""}</span>
+        <label>
+          after{" "}
+          <select value={after} onChange={(e) => setAfter(e.target.value)} data-testid="compare-after">
+            {!after && <option value="">(no repair yet)</option>}
+            {runs.filter((r) => r.id !== before).map((r) => <option key={r.id} value={r.id}>{r.id}{r.is_control ? " (matched control)" : r.base_run ? ` (repair of ${r.base_run})` : ""}</option>)}
+          </select>
+        </label>
+        {afterInfo?.plan && <span className="note">plan: {afterInfo.plan}{afterInfo.control_run ? ` · matched control ${afterInfo.control_run}` : ""}</span>}
       </div>
-      {before ? <Comparison after={run} before={before} slicer={slicer} /> : <p className="empty">This workspace has one run: start a repair to get a second one to compare.</p>}
+      {before && after ? <Comparison after={after} before={before} slicer={slicer} />
+        : <p className="empty">No repair of {base} yet: start one above; its result is compared here with {base} and its matched control.</p>}
     </div>
   );
 }

@@ -1,9 +1,10 @@
 // Scatter of every fitted sample in the slicer's 2-D space (WebGL, regl-scatterplot, so
 // 200k points stay interactive), coloured by correctness or by slice. A lasso selection
-// (lasso mode, or shift + drag) can be saved as a new slice.
+// (lasso mode, or shift + drag) can be saved as a new slice. Hovering a point shows its
+// image, label, prediction and confidence beside the cursor, inside the panel.
 import createScatterplot from "regl-scatterplot";
 import { useEffect, useMemo, useRef, useState } from "react";
-import { send, setPath, type Points, type SliceRow, type SliceTable } from "../api";
+import { get, imageUrl, send, setPath, type Points, type SampleRow, type SliceRow, type SliceTable } from "../api";
 import { sliceColor } from "../colors";
 
 type ColorBy = "correct" | "slice";
@@ -28,6 +29,10 @@ export default function Scatter(p: Props) {
   const [desc, setDesc] = useState("");
   const [msg, setMsg] = useState<string | null>(null);
   const fromSlice = useRef(false);
+  const wrap = useRef<HTMLDivElement>(null);
+  const mouse = useRef<[number, number]>([0, 0]);
+  const [hover, setHover] = useState<{ i: number; at: [number, number]; s: SampleRow | null } | null>(null);
+  const cache = useRef(new Map<string, SampleRow>());
   // the subscription below is made once; it reads the latest props through this ref
   const latest = useRef(p);
   latest.current = p;
@@ -54,9 +59,11 @@ export default function Scatter(p: Props) {
   useEffect(() => {
     const el = canvas.current!;
     const { width, height } = el.getBoundingClientRect();
+    const dark = window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false;
     setAspect(width / Math.max(height, 1));
     const sp = createScatterplot({ canvas: el, width, height, pointSize: 3, opacity: 0.8,
-      lassoColor: [0.1, 0.1, 0.1, 1], backgroundColor: [1, 1, 1, 1] });
+      lassoColor: dark ? [0.9, 0.9, 0.9, 1] : [0.1, 0.1, 0.1, 1],
+      backgroundColor: dark ? [0.09, 0.1, 0.13, 1] : [1, 1, 1, 1] }); // follows the OS theme, as the CSS does
     plot.current = sp;
     sp.subscribe("select", ({ points }: { points: number[] }) => {
       if (fromSlice.current) return;
@@ -70,6 +77,17 @@ export default function Scatter(p: Props) {
       setMsg(null);
     });
     sp.subscribe("deselect", () => setPicked([]));
+    sp.subscribe("pointOver", (i: number) => {
+      const { run, table } = latest.current;
+      const k = `${run}|${table.slicer}|${i}`;
+      setHover({ i, at: mouse.current, s: cache.current.get(k) ?? null });
+      if (!cache.current.has(k))
+        get<SampleRow>(`${setPath(run, table.slicer)}/points/${i}`).then((s) => {
+          cache.current.set(k, s);
+          setHover((h) => (h && h.i === i ? { ...h, s } : h));
+        }, () => undefined);
+    });
+    sp.subscribe("pointOut", () => setHover(null));
     const ro = new ResizeObserver(() => {
       const r = el.getBoundingClientRect();
       sp.set({ width: r.width, height: r.height });
@@ -151,7 +169,28 @@ export default function Scatter(p: Props) {
           </span>
         )}
       </div>
-      <canvas ref={canvas} className="scatter-canvas" />
+      <div className="scatter-wrap" ref={wrap} onMouseLeave={() => setHover(null)}
+        onMouseMove={(e) => { const r = wrap.current!.getBoundingClientRect(); mouse.current = [e.clientX - r.left, e.clientY - r.top]; }}>
+        <canvas ref={canvas} className="scatter-canvas" />
+        {hover && (() => {
+          // beside the cursor, flipped to stay inside the panel
+          const W = wrap.current?.clientWidth ?? 400, H = wrap.current?.clientHeight ?? 340, cw = 150, ch = 196;
+          const left = hover.at[0] + 14 + cw > W ? Math.max(0, hover.at[0] - 14 - cw) : hover.at[0] + 14;
+          const top = Math.min(Math.max(0, hover.at[1] - ch / 2), Math.max(0, H - ch));
+          const sl = p.points.slice[hover.i];
+          return (
+            <div className="hover-card" style={{ left, top, width: cw }} data-testid="scatter-hover">
+              {hover.s ? (
+                <>
+                  <img src={imageUrl(p.run, hover.s.id, false, 128)} alt={hover.s.id} width={128} height={128} />
+                  <div><b>{hover.s.label_name}</b> → {hover.s.pred_name} {hover.s.correct === false ? "✗" : hover.s.correct ? "✓" : ""}</div>
+                  <div className="muted">conf {hover.s.confidence.toFixed(2)}{sl >= 0 ? ` · ${p.table.slices[sl]?.id ?? ""}` : ""}</div>
+                </>
+              ) : <div className="muted">loading…</div>}
+            </div>
+          );
+        })()}
+      </div>
       {picked.length > 0 && (
         <div className="lasso-save" data-testid="lasso-save">
           {picked.length} samples selected{" "}

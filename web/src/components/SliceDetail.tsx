@@ -1,9 +1,11 @@
 // Slice Detail View (AttributionScanner Fig. 2 D): the slice's images with label and
-// prediction, a toggle to their attribution heatmaps, its confusion-matrix cells named
-// in words, and paging for large slices.
+// prediction at a size that can be read (adjustable), their attribution heatmaps laid
+// over them at a chosen opacity with a colour bar, a lightbox per image, its
+// confusion-matrix cells named in words, and paging for large slices.
 import { useEffect, useState } from "react";
-import { get, imageUrl, pct, setPath, type SampleRow, type SamplePage, type SliceDetail as Detail, type SliceRow } from "../api";
+import { get, pct, setPath, type SampleRow, type SamplePage, type SliceDetail as Detail, type SliceRow } from "../api";
 import { useAsync } from "../hooks";
+import { Caption, ColourBar, Lightbox, Thumb } from "./Images";
 
 const PAGE = 24;
 type Order = "stored" | "loss" | "confidence" | "-confidence";
@@ -16,10 +18,14 @@ interface Props {
 
 export default function SliceDetail({ run, slicer, row }: Props) {
   const [heat, setHeat] = useState(false);
+  const [opacity, setOpacity] = useState(0.6);
+  const [size, setSize] = useState(() => Number(localStorage.getItem("slicelens.thumb")) || 144);
+  const [open, setOpen] = useState<number | null>(null);
+  useEffect(() => localStorage.setItem("slicelens.thumb", String(size)), [size]);
   const [page, setPage] = useState(0);
   const [order, setOrder] = useState<Order>("loss");
   const [cell, setCell] = useState<[number, number] | null>(null);
-  useEffect(() => { setPage(0); setCell(null); }, [row.id]);
+  useEffect(() => { setPage(0); setCell(null); setOpen(null); }, [row.id]);
   const base = `${setPath(run, slicer)}/slices/${encodeURIComponent(row.id)}`;
   const detail = useAsync(() => get<Detail>(base), [base]);
   const q = `page=${page}&page_size=${PAGE}&order=${order}${cell ? `&label=${cell[0]}&pred=${cell[1]}` : ""}`;
@@ -48,6 +54,19 @@ export default function SliceDetail({ run, slicer, row }: Props) {
           <input type="checkbox" checked={heat} onChange={(e) => setHeat(e.target.checked)} data-testid="heatmap-toggle" />{" "}
           attribution heatmaps
         </label>
+        {heat && (
+          <label title="heatmap opacity over the image">
+            opacity{" "}
+            <input type="range" min={0} max={1} step={0.05} value={opacity} data-testid="heatmap-opacity"
+              onChange={(e) => setOpacity(Number(e.target.value))} />
+          </label>
+        )}
+        {heat && <ColourBar />}
+        <label title="thumbnail size">
+          size{" "}
+          <input type="range" min={96} max={256} step={16} value={size} data-testid="thumb-size"
+            onChange={(e) => setSize(Number(e.target.value))} />
+        </label>
         <label>
           order{" "}
           <select value={order} onChange={(e) => { setOrder(e.target.value as Order); setPage(0); }}>
@@ -64,18 +83,20 @@ export default function SliceDetail({ run, slicer, row }: Props) {
         </span>
       </div>
       {members.error && <div className="error" role="alert">{members.error}</div>}
-      <div className="grid" data-testid="sample-grid" data-heatmap={heat ? "on" : "off"}>
-        {members.data?.items.map((s: SampleRow) => (
-          <figure key={s.id} className={s.correct === false ? "wrong" : "right"} title={`${s.id}\nconfidence ${s.confidence.toFixed(3)}${s.loss !== null ? `, loss ${s.loss.toFixed(3)}` : ""}`}>
-            <img src={imageUrl(run, s.id, heat)} alt={`${s.id} (${heat ? "heatmap" : "image"})`} width={96} height={96} />
-            <figcaption>
-              label {s.label_name}
-              <br />
-              pred {s.pred_name} {s.correct === false ? "✗" : s.correct ? "✓" : ""}
-            </figcaption>
+      <div className="grid" data-testid="sample-grid" data-heatmap={heat ? "on" : "off"}
+        style={{ gridTemplateColumns: `repeat(auto-fill, minmax(${size + 8}px, 1fr))` }}>
+        {members.data?.items.map((s: SampleRow, i) => (
+          <figure key={s.id} className={s.correct === false ? "wrong" : "right"} title={`${s.id} (click to enlarge)`}
+            onClick={() => setOpen(i)}>
+            <Thumb run={run} sample={s} size={size} opacity={heat ? opacity : null} />
+            <Caption s={s} />
           </figure>
         ))}
       </div>
+      {open !== null && members.data && (
+        <Lightbox run={run} items={members.data.items} index={open} opacity={heat ? opacity : 0.6}
+          onIndex={setOpen} onClose={() => setOpen(null)} />
+      )}
     </div>
   );
 }

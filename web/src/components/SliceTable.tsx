@@ -5,13 +5,14 @@ import { fmt, pct, type SliceRow, type SliceTable as Table } from "../api";
 import { encode, type Encoding } from "../colors";
 
 type Key = "id" | "size" | "accuracy" | "confidence" | "spuriousness" | "bug_type" | "mark" | "description";
-const COLUMNS: { key: Key; label: string; numeric?: boolean }[] = [
+// short headers (full names on hover), so that the description column fits beside them
+const COLUMNS: { key: Key; label: string; title?: string; numeric?: boolean }[] = [
   { key: "id", label: "slice" },
-  { key: "size", label: "size", numeric: true },
-  { key: "accuracy", label: "accuracy", numeric: true },
-  { key: "confidence", label: "confidence", numeric: true },
-  { key: "spuriousness", label: "spuriousness", numeric: true },
-  { key: "bug_type", label: "bug type" },
+  { key: "size", label: "n", title: "size (samples)", numeric: true },
+  { key: "accuracy", label: "acc.", title: "accuracy", numeric: true },
+  { key: "confidence", label: "conf.", title: "mean confidence", numeric: true },
+  { key: "spuriousness", label: "spur.", title: "spuriousness", numeric: true },
+  { key: "bug_type", label: "bug", title: "bug type" },
   { key: "mark", label: "mark" },
   { key: "description", label: "description" },
 ];
@@ -54,7 +55,10 @@ export default function SliceTable({ table, selected, onSelect, encoding }: Prop
       <h2>
         Slices <small>{table.slices.length} slices of {table.n_samples.toLocaleString()} {table.split} samples</small>
       </h2>
-      <p className="note" data-testid="spuriousness-status">spuriousness: {table.spuriousness_status}</p>
+      <p className="note" data-testid="spuriousness-status">
+        spuriousness: {table.spuriousness_status}. ✎ = your mark (1 spurious, 0 core); ≈ = propagated to unmarked slices, a
+        score in [0, 1] read against 0.5, not a probability.
+      </p>
       <div className="scroll">
         <table data-testid="slice-table">
           <thead>
@@ -63,7 +67,7 @@ export default function SliceTable({ table, selected, onSelect, encoding }: Prop
               {COLUMNS.map((c) => (
                 <th key={c.key} className={c.numeric ? "num" : ""}
                   aria-sort={sort?.key === c.key ? (sort.dir === 1 ? "ascending" : "descending") : "none"}>
-                  <button onClick={() => click(c.key)} data-testid={`sort-${c.key}`}>
+                  <button onClick={() => click(c.key)} data-testid={`sort-${c.key}`} title={c.title ?? c.label}>
                     {c.label}
                     {sort?.key === c.key ? (sort.dir === 1 ? " ▲" : " ▼") : ""}
                   </button>
@@ -80,14 +84,17 @@ export default function SliceTable({ table, selected, onSelect, encoding }: Prop
                 <td className="num">{r.size}</td>
                 <td className="num" data-col="accuracy" title={wilson(r)}>{pct(r.accuracy)}</td>
                 <td className="num">{fmt(r.confidence)}</td>
-                <td className="num" data-col="spuriousness"
-                  title={r.spuriousness_source ? `source: ${r.spuriousness_source}` : "not propagated yet"}>
-                  {fmt(r.spuriousness)}
+                <td className="num spur" data-col="spuriousness" data-source={r.spuriousness_source ?? "none"}
+                  title={r.spuriousness_source === "human" ? "your mark" : r.spuriousness_source ? `propagated from the marks: ${table.spuriousness_status}` : "not propagated yet"}>
+                  {r.spuriousness !== null && r.spuriousness_source !== "human" && (
+                    <i className="spur-bar" style={{ width: `${Math.round(100 * r.spuriousness)}%` }} />
+                  )}
+                  <span>{r.spuriousness_source === "propagated" ? "≈" : ""}{fmt(r.spuriousness)}</span>
                   {r.spuriousness_source === "human" ? " ✎" : ""}
                 </td>
-                <td>{r.bug_type?.replace("_", " ") ?? ""}</td>
+                <td className="wrap">{r.bug_type?.replace("_", " ") ?? ""}</td>
                 <td data-col="mark">{r.annotation ? r.annotation.label.replace("_", " ") : ""}</td>
-                <td className="desc" title={r.description}>{r.annotation?.description || r.description}</td>
+                <td className="desc" title={r.description}><div>{r.annotation?.description || r.description}</div></td>
               </tr>
             ))}
           </tbody>

@@ -5,7 +5,7 @@ import { send, setPath, type Job, type Meta, type RunSummary } from "../api";
 import { ENCODINGS, type Encoding } from "../colors";
 import JobProgress from "./JobProgress";
 
-export type Layout = "combined" | "confusion";
+export type Layout = "grid" | "combined" | "confusion";
 
 interface Props {
   meta: Meta | null;
@@ -52,6 +52,7 @@ export default function SystemMenu(p: Props) {
           {p.runs.map((r) => (
             <option key={r.id} value={r.id}>
               {r.id} (val acc {r.accuracy.val !== undefined && r.accuracy.val !== null ? r.accuracy.val.toFixed(3) : "–"})
+              {r.is_control ? " · matched control" : r.base_run ? ` · repair of ${r.base_run}` : r.slice_sets.length ? " · analysed" : ""}
             </option>
           ))}
         </select>
@@ -79,6 +80,7 @@ export default function SystemMenu(p: Props) {
       <label>
         Layout
         <select data-testid="layout-select" value={p.layout} onChange={(e) => p.onLayout(e.target.value as Layout)}>
+          <option value="grid">grid (gallery)</option>
           <option value="combined">combined</option>
           <option value="confusion">confusion matrix</option>
         </select>

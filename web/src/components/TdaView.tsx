@@ -1,10 +1,13 @@
 // Training-data attribution (TDA needfinding study Sec. 5.1-5.2): for the selected error
 // group, the ranked table of training groups x actions, each effect with its interval
 // and p-value and the change of overall (validation) accuracy beside it; a forest plot
-// of the effects; the training images of a chosen group; and applying a row (retrain).
+// of the effects; the training images of a chosen group; and applying a row (retrain,
+// after a confirmation that states the plan). One selector names the error group, and the
+// table always answers that group (or says it has not been computed for it).
 import * as Plot from "@observablehq/plot";
 import { useCallback, useEffect, useState } from "react";
-import { fmt, get, imageUrl, send, type Job, type SamplePage, type SliceRow } from "../api";
+import { fmt, get, send, type Job, type SamplePage, type SliceRow } from "../api";
+import { Caption, Lightbox, Thumb } from "./Images";
 import { useAsync } from "../hooks";
 import JobProgress from "./JobProgress";
 import PlotFigure from "./PlotFigure";
@@ -25,6 +28,17 @@ interface Props {
   classes: string[];
   onRunCreated: (id: string) => void;
 }
+
+/** The error-group spec a stored result answers ("slicer:slice" or "A->B"), from its name. */
+export function specOf(name: string): string | null {
+  const sl = /^slice ([^:\s]+):(\S+?)(?: errors)?(?::|$)/.exec(name);
+  if (sl) return `${sl[1]}:${sl[2]}`;
+  const cm = /^true (.+), predicted (.+?) \(/.exec(name);
+  return cm ? `${cm[1]}->${cm[2]}` : null;
+}
+
+const specLabel = (spec: string) =>
+  spec.includes("->") ? `label ${spec.replace("->", ", predicted ")}` : `errors of slice ${spec.split(":").slice(1).join(":")}`;
 
 const ci = (lo: number | null, hi: number | null) => (lo === null || hi === null ? "" : ` [${fmt(lo, 3)}, ${fmt(hi, 3)}]`);
 
@@ -49,24 +63,32 @@ export default function TdaView({ run, slicer, row, classes, onRunCreated }: Pro
   const enc = encodeURIComponent(run);
   const [version, setVersion] = useState(0);
   const list = useAsync(() => get<Summary[]>(`/runs/${enc}/tda`), [run, version]);
-  const [key, setKey] = useState<string | null>(null);
   const [spec, setSpec] = useState<string>("");
   const [metric, setMetric] = useState("loss");
   const [exact, setExact] = useState(true);
   const [jobId, setJobId] = useState<string | null>(null);
   const [applyJob, setApplyJob] = useState<string | null>(null);
+  const [asking, setAsking] = useState<Row | null>(null);
+  const [made, setMade] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [chosen, setChosen] = useState<number | null>(null);
   const [page, setPage] = useState(0);
+  const [open, setOpen] = useState<number | null>(null);
 
   const cells = classes.flatMap((a) => classes.filter((b) => b !== a).map((b) => `${a}->${b}`));
+  const computed = (list.data ?? []).map((r) => ({ ...r, spec: specOf(r.error_group) }));
+  const rowSpec = row && slicer ? `${slicer}:${row.id}` : null;
+  const options = [...new Set([...(rowSpec ? [rowSpec] : []), ...computed.map((c) => c.spec).filter((x): x is string => !!x), ...cells])];
   useEffect(() => {
-    if (row && slicer) setSpec(`${slicer}:${row.id}`);
-    else if (!spec && cells.length) setSpec(cells[0]);
-  }, [row?.id, slicer]); // eslint-disable-line react-hooks/exhaustive-deps
+    if (rowSpec) setSpec(rowSpec);
+  }, [rowSpec]);
   useEffect(() => {
-    if (!key && list.data?.length) setKey(list.data[0].key);
-  }, [list.data, key]);
+    if (!spec && options.length) setSpec(rowSpec ?? computed[computed.length - 1]?.spec ?? options[0]);
+  }, [spec, options.length]); // eslint-disable-line react-hooks/exhaustive-deps
+  // the result shown is the newest one computed for the chosen group, never another group's
+  const answers = computed.filter((c) => c.spec === spec);
+  const key = answers.length ? answers[answers.length - 1].key : null;
+  useEffect(() => { setChosen(null); setPage(0); }, [key]);
 
   const result = useAsync(() => (key ? get<Result>(`/runs/${enc}/tda/${encodeURIComponent(key)}`) : null), [run, key, version]);
   const members = useAsync(
@@ -84,6 +106,7 @@ export default function TdaView({ run, slicer, row, classes, onRunCreated }: Pro
     }
   };
   const apply = async (rank: number) => {
+    setAsking(null);
     try {
       setApplyJob((await send<Job>("POST", `/runs/${enc}/tda/${encodeURIComponent(key!)}/rows/${rank}/apply`, {})).id);
     } catch (e) {
@@ -98,9 +121,8 @@ export default function TdaView({ run, slicer, row, classes, onRunCreated }: Pro
         <label>
           error group{" "}
           <select value={spec} onChange={(e) => setSpec(e.target.value)} data-testid="tda-group">
-            {row && slicer && <option value={`${slicer}:${row.id}`}>errors of slice {row.id}</option>}
-            {cells.map((c) => (
-              <option key={c} value={c}>label {c.replace("->", ", predicted ")}</option>
+            {options.map((o) => (
+              <option key={o} value={o}>{specLabel(o)}{computed.some((c) => c.spec === o) ? " ✓ computed" : ""}</option>
             ))}
           </select>
         </label>
@@ -114,21 +136,12 @@ export default function TdaView({ run, slicer, row, classes, onRunCreated }: Pro
         </label>
         <label><input type="checkbox" checked={exact} onChange={(e) => setExact(e.target.checked)} /> measure the top rows by retraining</label>
         <button disabled={!spec || !!jobId} onClick={start} data-testid="tda-start">attribute</button>
-        {jobId && <JobProgress jobId={jobId} onEnd={(j) => { setJobId(null); if (j.status === "done") { setKey((j.result as { key: string }).key); setVersion((v) => v + 1); } else setError(j.error); }} />}
+        {jobId && <JobProgress jobId={jobId} onEnd={(j) => { setJobId(null); if (j.status === "done") setVersion((v) => v + 1); else setError(j.error); }} />}
       </div>
       {error && <div className="error" role="alert">{error}</div>}
-      {list.data && list.data.length > 0 && (
-        <div className="toolbar">
-          <label>
-            result{" "}
-            <select value={key ?? ""} onChange={(e) => { setKey(e.target.value); setChosen(null); }}>
-              {list.data.map((s) => <option key={s.key} value={s.key}>{s.error_group} ({s.n_errors} samples, {s.metric})</option>)}
-            </select>
-          </label>
-        </div>
-      )}
-      {list.data && list.data.length === 0 && !jobId && (
-        <div className="empty" data-testid="tda-missing">No attribution computed for this run yet: choose an error group and press <b>attribute</b> (or run <code>slicelens tda</code>).</div>
+      {list.data && !key && !jobId && (
+        <div className="empty" data-testid="tda-missing">No attribution computed for {spec ? specLabel(spec) : "this group"} yet: press <b>attribute</b> (or run <code>slicelens tda</code>).
+          {computed.length > 0 && <> Computed for: {computed.map((c) => c.error_group).join("; ")}.</>}</div>
       )}
       {result.data && (
         <div className="tda-result">
@@ -154,13 +167,31 @@ export default function TdaView({ run, slicer, row, classes, onRunCreated }: Pro
                     <td className="num">{fmt(r.global_effect, 3)}{ci(r.global_ci_low, r.global_ci_high)}</td>
                     <td className="num">{fmt(r.errors_fixed, 2)}</td>
                     <td>{r.method}{r.n_retrains ? ` ×${r.n_retrains}` : ""}</td>
-                    <td><button onClick={(e) => { e.stopPropagation(); apply(r.rank); }} disabled={!!applyJob}>apply & retrain</button></td>
+                    <td><button onClick={(e) => { e.stopPropagation(); setAsking(r); }} disabled={!!applyJob} data-testid="tda-apply">apply & retrain…</button></td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
-          {applyJob && <JobProgress jobId={applyJob} onEnd={(j) => { setApplyJob(null); if (j.status === "done") onRunCreated((j.result as { run: string }).run); else setError(j.error); }} />}
+          {applyJob && <JobProgress jobId={applyJob} onEnd={(j) => { setApplyJob(null); if (j.status === "done") setMade((j.result as { run: string }).run); else setError(j.error); }} />}
+          {made && <div className="notice">New run {made} made. <button onClick={() => onRunCreated(made)}>compare it in the Repair tab</button></div>}
+          {asking && (
+            <div className="modal" onClick={(e) => e.target === e.currentTarget && setAsking(null)}>
+              <div className="modal-body confirm" role="dialog" aria-label="confirm retraining" data-testid="confirm-dialog">
+                <h3>Retrain {run} with this change?</h3>
+                <ul className="plan-summary" data-testid="plan-summary">
+                  <li><b>plan:</b> {asking.action} the training group {asking.group} ({asking.size} images)</li>
+                  <li><b>why:</b> effect on {result.data.error_group}: {fmt(asking.effect, 3)}{ci(asking.ci_low, asking.ci_high)} ({result.data.metric}), validation accuracy change {fmt(asking.global_effect, 3)}</li>
+                  <li><b>trains:</b> a new model on the changed training data, and its matched control; minutes on a CPU</li>
+                  <li><b>makes:</b> a new run beside {run} (nothing is overwritten)</li>
+                </ul>
+                <div className="actions">
+                  <button onClick={() => setAsking(null)}>cancel</button>
+                  <button className="primary" onClick={() => apply(asking.rank)} data-testid="confirm-retrain">retrain</button>
+                </div>
+              </div>
+            </div>
+          )}
         </div>
       )}
       {chosen && members.data && (
@@ -171,14 +202,15 @@ export default function TdaView({ run, slicer, row, classes, onRunCreated }: Pro
               <button disabled={(page + 1) * 24 >= members.data.total} onClick={() => setPage(page + 1)}>›</button>
             </span>
           </h3>
-          <div className="grid" data-testid="tda-images">
-            {members.data.items.map((s) => (
-              <figure key={s.id} className={s.correct === false ? "wrong" : "right"}>
-                <img src={imageUrl(run, s.id, false)} alt={s.id} width={96} height={96} />
-                <figcaption>label {s.label_name}<br />pred {s.pred_name}</figcaption>
+          <div className="grid" data-testid="tda-images" style={{ gridTemplateColumns: "repeat(auto-fill, minmax(136px, 1fr))" }}>
+            {members.data.items.map((s, i) => (
+              <figure key={s.id} className={s.correct === false ? "wrong" : "right"} onClick={() => setOpen(i)} title={`${s.id} (click to enlarge)`}>
+                <Thumb run={run} sample={s} size={128} opacity={null} />
+                <Caption s={s} />
               </figure>
             ))}
           </div>
+          {open !== null && <Lightbox run={run} items={members.data.items} index={open} opacity={0.6} onIndex={setOpen} onClose={() => setOpen(null)} />}
         </div>
       )}
     </div>

@@ -25,6 +25,10 @@ class Bar(BaseModel):
     value: str
     n: int
     mean_score: float | None
+    n_labeled: int = Field(0, description="labelled samples with this value")
+    accuracy: float | None = Field(None, description="accuracy on them (None: no labels)")
+    acc_low: float | None = Field(None, description="Wilson 95% interval, low end")
+    acc_high: float | None = Field(None, description="Wilson 95% interval, high end")
 
 
 class AttributeOut(BaseModel):
@@ -41,6 +45,7 @@ class AttributesOut(BaseModel):
     source: str | None = Field(None, description="who made the attribute list")
     attributes: list[AttributeOut]
     has_bug_slices: bool
+    overall_accuracy: float | None = Field(None, description="accuracy on the split's labelled samples")
 
 
 class AttributeEditIn(BaseModel):
@@ -56,16 +61,20 @@ class AttributeJobIn(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="the attributes slicer's Params")
 
 
+def _num(v) -> float | None:
+    return None if v is None or v != v else float(v)
+
+
 def _bar(r: dict) -> Bar:
-    s = r.get("mean_score")
-    return Bar(value=str(r["value"]), n=int(r["n"]),
-               mean_score=None if s is None or s != s else float(s))
+    return Bar(value=str(r["value"]), n=int(r["n"]), mean_score=_num(r.get("mean_score")),
+               n_labeled=int(r.get("n_labeled", 0)), accuracy=_num(r.get("accuracy")),
+               acc_low=_num(r.get("acc_low")), acc_high=_num(r.get("acc_high")))
 
 
 @router.get("/runs/{run_id}/attributes", response_model=AttributesOut)
 def get_attributes(rd: RunDep, state: StateDep, split: str = "val") -> AttributesOut:
     """The attribute list and a histogram of values per attribute on ``split``."""
-    from slicelens.pipeline.attributes import histograms, load_spec
+    from slicelens.pipeline.attributes import histograms, load_spec, overall_accuracy
 
     run = rd.run
     spec = load_spec(run.path)
@@ -85,7 +94,7 @@ def get_attributes(rd: RunDep, state: StateDep, split: str = "val") -> Attribute
                           histogram=[_bar(b) for b in bars]) for name, bars in hist.items()]
     return AttributesOut(status="ok", command=command, split=split,
                          source=None if spec is None else spec.source, attributes=attrs,
-                         has_bug_slices=has_bugs)
+                         has_bug_slices=has_bugs, overall_accuracy=overall_accuracy(run, split))
 
 
 @router.put("/runs/{run_id}/attributes", response_model=AttributesOut)

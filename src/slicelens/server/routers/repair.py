@@ -8,6 +8,7 @@ worst group, and per-slice accuracy before and after).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -106,12 +107,17 @@ def start_compare(body: CompareJobIn, rd: RunDep, state: StateDep) -> JobOut:
 
 @router.get("/runs/{run_id}/compare/{baseline}", response_model=dict[str, Any])
 def get_comparison(rd: RunDep, baseline: str, state: StateDep) -> dict[str, Any]:
-    """The last comparison of this run with ``baseline`` made by this server (404 until a
-    repair or compare job made one)."""
-    from slicelens.errors import WorkspaceError
+    """The comparison of this run with ``baseline``: the last one this server made, else
+    the one stored in the run's folder (``slicelens repair`` / ``evaluate`` / the demo),
+    with ``computed: true``; when there is none yet, ``computed: false`` and a ``detail``
+    (200, not 404: "not compared yet" is a state of the view, not an error)."""
+    from slicelens.pipeline.evaluations import load_evaluation
 
     with state.lock:
         report = state.evaluations.get((rd.run.id, baseline))
     if report is None:
-        raise WorkspaceError(f"no comparison of {rd.run.id} with {baseline} yet; start one")
-    return report
+        report = load_evaluation(rd.run, baseline) if re.fullmatch(NAME, baseline) else None
+    if report is None:
+        return {"computed": False, "run": rd.run.id, "baseline": baseline,
+                "detail": f"no comparison of {rd.run.id} with {baseline} yet; start one"}
+    return {**report, "computed": True}

@@ -47,7 +47,8 @@ def summary(state: AppState, rd: RunData) -> RunSummary:
         accuracy={str(r.split): float(r.accuracy) for r in acc.itertuples(index=False)},
         created_at=str(rec.get("created_at", "")), model=str(rec.get("model", {}).get("spec", "")),
         slice_sets=state.stored_slicers(rd.run.id), base_run=rec.get("base_run"),
-        plan=None if not plan else f"{plan.get('strategy', '')}: {plan.get('description', '')}")
+        plan=None if not plan else f"{plan.get('strategy', '')}: {plan.get('description', '')}",
+        control_run=rec.get("control_run"), is_control="control_key" in rec)
 
 
 @router.get("/runs", response_model=list[RunSummary])

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from slicelens.server.deps import RunDep
-from slicelens.server.render import heatmap_overlay, png, resize
+from slicelens.server.render import HEATMAP_ALPHA, heatmap_overlay, png, resize
 from slicelens.server.schemas import SamplePage, SampleRow
 from slicelens.server.state import RunData
 
@@ -66,9 +66,12 @@ def sample_image(rd: RunDep, id: SampleId, size: Size = None) -> Response:
 
 
 @router.get("/runs/{run_id}/samples/heatmap", responses=PNG, response_class=Response)
-def sample_heatmap(rd: RunDep, id: SampleId, size: Size = None) -> Response:
+def sample_heatmap(rd: RunDep, id: SampleId, size: Size = None,
+                   alpha: Annotated[float, Query(ge=0, le=1, description="weight of the colour "
+                                                 "map over the image (1: the map alone)")]
+                   = HEATMAP_ALPHA) -> Response:
     """The sample's attribution map, upsampled and colour-mapped over its image, as PNG."""
     row = int(rd.rows([id])[0])
     img = resize(_image(rd, id), size)
-    return Response(png(heatmap_overlay(img, rd.maps[row])), media_type="image/png",
+    return Response(png(heatmap_overlay(img, rd.maps[row], alpha)), media_type="image/png",
                     headers=CACHE)

@@ -17,6 +17,7 @@ from slicelens.server.schemas import (
     CustomSliceIn,
     JobOut,
     SamplePage,
+    SampleRow,
     SliceDetail,
     SliceJobIn,
     SliceRow,
@@ -66,6 +67,16 @@ def get_points(rd: RunDep, ssd: SliceSetDep) -> Response:
             s["pred"].to_numpy()[rows].astype("<i2").tobytes(), corr.astype("<i1").tobytes()])
     return Response(ssd.points, media_type="application/octet-stream",
                     headers={"X-Count": str(len(ss.sample_ids))})
+
+
+@router.get(BASE + "/points/{index}", response_model=SampleRow)
+def get_point(index: Annotated[int, Path(ge=0)], rd: RunDep, ssd: SliceSetDep) -> SampleRow:
+    """The sample at position ``index`` of the points payload (the scatter's hover card:
+    its id for the thumbnail, label, prediction, confidence and loss)."""
+    ids = ssd.slice_set.sample_ids
+    if index >= len(ids):
+        raise WorkspaceError(f"point {index} is out of range: the slice set has {len(ids)} points")
+    return sample_rows(rd, rd.rows([str(ids[index])]))[0]
 
 
 def _row(state, rd, ssd, slice_id: str) -> SliceRow:
