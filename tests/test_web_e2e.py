@@ -487,6 +487,17 @@ def test_repair_job_and_before_after(page, demo_url):
         assert all(("bad" in c) == (v < -0.05) for c, v in zip(classes, vals, strict=True))
     shot(pg, "13-repair-before-after")
 
+    # a label oracle for the selection repairs is uploaded from the form, not named by path
+    pg.select_option("[data-testid=repair-strategy]", "random-select")
+    ids = run.samples["id"].head(2).tolist()
+    pg.locator("[data-testid=oracle-file]").set_input_files(files=[{
+        "name": "labels.csv", "mimeType": "text/csv",
+        "buffer": ("id,true_label\n" + "".join(f"{i},{run.classes[0]}\n" for i in ids)).encode()}])
+    expect(pg.locator("[data-testid=oracle-select] option:checked")).to_contain_text("labels.csv")
+    uploads = api(url, "/uploads/oracles")
+    assert [u["name"] for u in uploads] == ["labels.csv"]
+    assert pg.input_value("[data-testid=oracle-select]") == uploads[0]["id"]
+
     # a pair never compared is a state of the view, not a 404 in the console
     pg.select_option("[data-testid=compare-before]", repaired["control_run"])
     pg.locator("[data-testid=not-compared]").wait_for()

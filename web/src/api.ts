@@ -167,6 +167,17 @@ export async function send<T>(method: string, path: string, body: unknown): Prom
   return (await check(r)).json();
 }
 
+export interface Upload { id: string; kind: string; name: string; rows: number; columns: string[]; bytes: number }
+
+/** Upload a label-oracle CSV; the server keeps it in the workspace and answers its id
+ * (job parameters name uploads by id, never by a path on the server). */
+export async function uploadOracle(file: File): Promise<Upload> {
+  const r = await fetch(`/api/uploads/oracles?name=${encodeURIComponent(file.name)}`, {
+    method: "POST", headers: { "Content-Type": "text/csv" }, body: file,
+  });
+  return (await check(r)).json();
+}
+
 const enc = encodeURIComponent;
 
 export const runPath = (run: string) => `/runs/${enc(run)}`;

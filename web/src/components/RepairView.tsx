@@ -6,7 +6,7 @@
 // (the repaired run has none), changes coloured and sorted worst first, and a verdict.
 import * as Plot from "@observablehq/plot";
 import { useCallback, useEffect, useState } from "react";
-import { ApiError, fmt, get, pct, send, type Annotation, type Job, type RunSummary } from "../api";
+import { ApiError, fmt, get, pct, send, uploadOracle, type Annotation, type Job, type RunSummary, type Upload } from "../api";
 import { useAsync } from "../hooks";
 import JobProgress from "./JobProgress";
 import PlotFigure from "./PlotFigure";
@@ -27,6 +27,36 @@ function fieldType(f: Field): string {
   return f.type ?? f.anyOf?.find((a) => a.type && a.type !== "null")?.type ?? "string";
 }
 
+/** A label oracle: chosen from this workspace's uploads or uploaded now (a CSV with an
+ * `id` column); the job gets the upload's id. */
+function OracleField({ value, onChange }: { value: string; onChange: (id: string) => void }) {
+  const [uploads, setUploads] = useState<Upload[]>([]);
+  const [error, setError] = useState("");
+  useEffect(() => { get<Upload[]>("/uploads/oracles").then(setUploads).catch(() => setUploads([])); }, []);
+  const upload = async (file: File | undefined) => {
+    if (!file) return;
+    setError("");
+    try {
+      const up = await uploadOracle(file);
+      setUploads((u) => [...u.filter((x) => x.id !== up.id), up]);
+      onChange(up.id);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <span className="oracle-field">
+      <select value={value} onChange={(e) => onChange(e.target.value)} data-testid="oracle-select">
+        <option value="">(none)</option>
+        {uploads.map((u) => <option key={u.id} value={u.id}>{u.name} ({u.rows} rows)</option>)}
+      </select>
+      <input type="file" accept=".csv,text/csv" data-testid="oracle-file"
+        onChange={(e) => upload(e.target.files?.[0])} />
+      {error && <span className="error">{error}</span>}
+    </span>
+  );
+}
+
 function ParamsForm({ strategy, values, onChange }: { strategy: Strategy; values: Record<string, unknown>; onChange: (v: Record<string, unknown>) => void }) {
   const props = strategy.params_schema.properties ?? {};
   return (
@@ -38,7 +68,9 @@ function ParamsForm({ strategy, values, onChange }: { strategy: Strategy; values
         return (
           <label key={name} title={f.description}>
             {name}{" "}
-            {f.enum ? (
+            {name === "oracle" ? (
+              <OracleField value={String(values[name] ?? "")} onChange={(id) => onChange({ ...values, [name]: id })} />
+            ) : f.enum ? (
               <select value={String(v)} onChange={(e) => onChange({ ...values, [name]: e.target.value })}>
                 {f.enum.map((o) => <option key={String(o)} value={String(o)}>{String(o)}</option>)}
               </select>
