@@ -120,10 +120,15 @@ def test_synonyms_merged_with_minilm_and_listed():
     assert C[0] == {"concept": "brick", "count": 5, "agreement": round(5 / 6, 3)}
     assert [e["concept"] for e in C] == ["brick", "grass"]
     assert {m["word"]: m["into"] for m in s["merges"]} == {"bricks": "brick", "brick wall": "brick"}
-    assert all(m["similarity"] >= 0.75 for m in s["merges"])
+    assert all(m["link"] >= 0.75 for m in s["merges"])
     # a person undoes one merge
     s2 = summarize(ans, keep_apart=["brick wall"])
     assert [e["concept"] for e in s2["classes"]["0-4"]["C"]] == ["brick", "brick wall", "grass"]
+    # single linkage: "lawn" is far from the most frequent "green grass" (0.71) but close
+    # to "grass" (0.83), so it joins that group
+    ans3 = [_a(f"w{i}", f"i{i}", "0-4", [c], ["digit"]) for i, c in
+            enumerate(["green grass"] * 3 + ["grass", "lawn"])]
+    assert summarize(ans3)["classes"]["0-4"]["C"] == [{"concept": "green grass", "count": 5, "agreement": 1.0}]
     # without unification the spellings stay apart
     assert summarize(ans, synonym_threshold=None)["classes"]["0-4"]["C"][0]["count"] == 3
 

@@ -11,9 +11,10 @@ As the paper (Experiments, "Crowd annotations"; Discussion, "bias/subjectivity")
    ("not pre-tested"); without gold items there is no pre-test and everyone counts.
    Answers on gold items are the pre-test, never votes.
 2. **synonym unification**: concepts are grouped by cosine similarity of the shipped
-   MiniLM sentence model (:func:`slicelens.attributes.text.merge_synonyms`, threshold
-   ``synonym_threshold`` = 0.75; most frequent word of a group represents it). Every
-   merge is listed with its similarity; ``keep_apart`` undoes merges of named words.
+   MiniLM sentence model (:func:`slicelens.attributes.text.similarity`): words closer
+   than ``synonym_threshold`` (0.75) are linked, a group is a connected set of links,
+   its most frequent word represents it. Every merge is listed with its similarity;
+   ``keep_apart`` undoes merges of named words.
 3. **majority vote**: per class, concepts counted once per answer, the ``top`` (10)
    most frequent kept; agreement = share of the class's counted answers naming it.
 """
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from slicelens.concepts.answers import ConceptAnswer, split_concepts
 
@@ -89,21 +92,38 @@ def unify_synonyms(concept_lists: list[list[str]], threshold: float = SYNONYM_TH
                    keep_apart=()) -> tuple[dict[str, str], list[dict]]:
     """Map every concept to its synonym group's representative (MiniLM, see module doc).
 
-    Returns ``(mapping, merges)``; ``merges`` lists ``{"word", "into", "similarity"}`` for
-    every word mapped to another, so a person can undo one (``keep_apart=[word]``).
+    Groups are the connected components of "cosine >= ``threshold``" (a word joins a
+    group when it is close to ANY member: "lawn" joins "grass" even when "green grass"
+    is the most frequent member); the most frequent member (then the shortest) represents
+    the group. Words in ``keep_apart`` stay on their own.
+
+    Returns ``(mapping, merges)``; ``merges`` lists ``{"word", "into", "similarity",
+    "link"}`` for every word mapped to another (``similarity`` to the representative,
+    ``link`` its highest cosine inside the group), so a person can undo one.
     """
-    from slicelens.attributes.text import merge_synonyms, similarity
+    from scipy.sparse.csgraph import connected_components
+
+    from slicelens.attributes.text import similarity
 
     counts = Counter(c for lst in concept_lists for c in set(lst))
-    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-    mapping = merge_synonyms(words, threshold) if words else {}
-    for w in keep_apart:
-        if w in mapping:
-            mapping[w] = w
-    merged = [w for w in words if mapping[w] != w]
-    sims = similarity(merged, [mapping[w] for w in merged]) if merged else None
-    merges = [{"word": w, "into": mapping[w], "similarity": round(float(sims[i, i]), 3)}
-              for i, w in enumerate(merged)]
+    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))]
+    if not words:
+        return {}, []
+    sim = similarity(words, words).astype(np.float64)
+    link = sim >= threshold
+    apart = [i for i, w in enumerate(words) if w in set(keep_apart)]
+    link[apart, :] = link[:, apart] = False
+    np.fill_diagonal(link, True)
+    _, comp = connected_components(link, directed=False)
+    rep = {c: words[min(np.flatnonzero(comp == c))] for c in set(comp)}  # words are by frequency
+    mapping = {w: rep[comp[i]] for i, w in enumerate(words)}
+    merges = []
+    for i, w in enumerate(words):
+        if mapping[w] != w:
+            j = words.index(mapping[w])
+            mates = [m for m in np.flatnonzero(comp == comp[i]) if m != i]
+            merges.append({"word": w, "into": mapping[w], "similarity": round(float(sim[i, j]), 3),
+                           "link": round(float(max(sim[i, m] for m in mates)), 3)})
     return mapping, merges
 
 
