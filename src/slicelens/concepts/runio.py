@@ -36,7 +36,7 @@ def load_images(run, ids) -> np.ndarray:
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
+    return torch.from_numpy(np.array(images, copy=True)).permute(0, 3, 1, 2).float() / 255.0
 
 
 def seed_saliency(run, ids, *, passes: int = 8, p: float = 0.5, tau: float = 0.1,
