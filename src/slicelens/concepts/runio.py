@@ -138,6 +138,6 @@ def salient_embeddings(run, ids, share: float = 0.5, steps: int = 16) -> np.ndar
         return np.zeros((0, 0), np.float32)
     model = _Prepared(run.adapter())
     pred = run.samples.set_index("id").loc[ids, "pred"].to_numpy(int)
-    a = integrated_gradients(model, to_tensor(load_images(run, ids)), torch.as_tensor(pred),
+    a = integrated_gradients(model, to_tensor(load_images(run, ids)), torch.tensor(pred),
                              steps=steps)
     return region_embeddings(run, ids, a.detach().abs().sum(1).numpy(), share)
