@@ -13,14 +13,16 @@ import SliceDetail from "./components/SliceDetail";
 import AnnotationPanel from "./components/AnnotationPanel";
 import AttributesView from "./components/AttributesView";
 import TdaView from "./components/TdaView";
+import ConceptView from "./components/ConceptView";
 import RepairView from "./components/RepairView";
 
-export type Tab = "slices" | "attributes" | "tda" | "repair";
+export type Tab = "slices" | "attributes" | "tda" | "repair" | "concepts";
 const TABS: { value: Tab; label: string }[] = [
   { value: "slices", label: "Slices" },
   { value: "attributes", label: "Attributes" },
   { value: "tda", label: "Training data" },
   { value: "repair", label: "Repair" },
+  { value: "concepts", label: "Concepts" },
 ];
 
 function fromUrl(key: string): string | null {
@@ -203,6 +205,7 @@ export default function App() {
         <RepairView run={run} runs={runs.data ?? []} slicer={slicer}
           onRunCreated={(id) => reloadRuns().then(() => setRun(id))} />
       )}
+      {tab === "concepts" && run && <ConceptView run={run} author={author} />}
       {annotateRow && slicer && run && (
         <div className="modal" role="dialog" aria-label={`annotate ${annotateRow.id}`}
           onClick={(e) => e.target === e.currentTarget && setAnnotating(null)}>
