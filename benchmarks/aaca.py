@@ -24,6 +24,7 @@ an unlabeled pool of ``--pool`` images whose labels the demo's ground truth reve
 Ground truth is read by the simulated crowd, the label oracle and the scores only.
 
 Run:  python benchmarks/aaca.py [--problems 2] [--budgets 15,30,60] [--size quick]
+      python benchmarks/aaca.py --concepts-only --problems 4 --out aaca-concepts
 Writes benchmarks/results/<--out>.json; prints the tables.
 """
 
@@ -129,6 +130,13 @@ def run_problem(i: int, root: Path, args) -> dict:
         save_answer(ws, run, a)
     out = {"problem": i, "backgrounds": cfg.backgrounds, "correlation": cfg.correlation,
            "concepts": c_quality(answers, gold, cfg, run.classes)}
+    if args.concepts_only:
+        from slicelens.pipeline.repair import repair_figures as figures
+
+        out["rows"] = [{"method": "ERM", "budget": 0, **figures(run, run, slicer="none")}]
+        out["seconds"] = time.perf_counter() - t0
+        print(f"  problem {i}: {json.dumps(out['concepts'])}", flush=True)
+        return out
 
     class St:  # what _gold_csv reads
         workspace = ws
@@ -165,6 +173,8 @@ def main(argv=None) -> int:
     ap.add_argument("--size", default="quick")
     ap.add_argument("--pool", type=int, default=1200)
     ap.add_argument("--out", default="aaca")
+    ap.add_argument("--concepts-only", action="store_true",
+                    help="only the crowd / C-quality part (no repairs)")
     args = ap.parse_args(argv)
     args.budgets = [int(b) for b in args.budgets.split(",")]
     results = []

@@ -63,6 +63,13 @@ def test_seeds_misclassified_first_with_saliency(bed, tmp_path):
     meta = json.loads((tmp_path / "seeds.json").read_text())
     assert meta["tau"] == 0.1 and meta["dropout"] == "1 dropout layer(s) of the model"  # SmallCNN
     assert (tmp_path / seeds[0]["image"]).exists()
+    # the task for an external labelling tool: one row per seed, empty answer columns
+    from slicelens.concepts.crowd import write_task
+
+    with open(write_task(tmp_path / "task.csv", seeds)) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["image_id"] for r in rows] == [x["image_id"] for x in seeds]
+    assert rows[0]["confounded"] == rows[0]["valid"] == "" and rows[0]["saliency"]
 
 
 def test_answers_one_row_per_image_and_annotator_with_history(bed, tmp_path):
