@@ -52,7 +52,7 @@ def seed_saliency(run, ids, *, passes: int = 8, p: float = 0.5, tau: float = 0.1
     rows = run.samples.set_index("id").loc[list(ids)]
     tgt = rows["pred" if target == "pred" else "label"].to_numpy(int)
     x = to_tensor(load_images(run, ids))
-    return mc_saliency(_Prepared(ad), x, torch.as_tensor(tgt), passes=passes, p=p, tau=tau,
+    return mc_saliency(_Prepared(ad), x, torch.tensor(tgt), passes=passes, p=p, tau=tau,
                        layer=ad._layer, baseline=baseline, steps=steps, seed=seed)
 
 
