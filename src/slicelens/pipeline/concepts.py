@@ -59,7 +59,7 @@ def write_seeds(run, out_dir, ids, sal) -> list[dict]:
     for i, sid in enumerate(ids):
         heat = _heat(sal.mean[i])
         amb = imgs[i].copy()
-        amb[sal.ambiguous[i]] = (0.5 * amb[sal.ambiguous[i]] + [0, 0, 127]).astype(np.uint8)
+        amb[sal.ambiguous[i]] = (0.5 * amb[sal.ambiguous[i]] + [127, 0, 127]).astype(np.uint8)
         name = str(sid).replace("/", "_").replace("\\", "_") + ".png"
         big = np.concatenate([imgs[i], heat, amb], 1)
         Image.fromarray(big).resize((big.shape[1] * 4, big.shape[0] * 4), Image.NEAREST).save(out / name)

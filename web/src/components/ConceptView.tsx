@@ -1,5 +1,5 @@
 // AACA concept annotation (paper Fig. 3): a seed image and its saliency side by side
-// (ambiguous pixels tinted blue), two answer boxes "confounded concept" and "valid
+// (ambiguous pixels tinted magenta), two answer boxes "confounded concept" and "valid
 // concept". Keyboard: Enter saves and moves on, Alt+ArrowRight / Alt+ArrowLeft move
 // without saving. An answer shows as saved only after the server committed it.
 import { useEffect, useMemo, useRef, useState } from "react";
@@ -87,7 +87,7 @@ export default function ConceptView({ run, author }: Props) {
         <figure>
           <img src={`/api/runs/${enc}/concepts/saliency?id=${encodeURIComponent(seed.image_id)}&size=224`}
             alt={`saliency ${seed.image_id}`} width={224} height={224} />
-          <figcaption>saliency (blue: ambiguous, variance &gt; 0.1)</figcaption>
+          <figcaption>saliency (magenta: ambiguous, variance &gt; 0.1)</figcaption>
         </figure>
       </div>
       <label>

@@ -74,7 +74,7 @@ def saliency(rd: RunDep, id: SampleId, size: Size = None,
              passes: Annotated[int, Query(ge=2, le=32)] = 6,
              tau: Annotated[float, Query(gt=0, le=1)] = 0.1) -> Response:
     """Integrated-gradients saliency of the predicted class over the image, MC-dropout-
-    ambiguous pixels (variance > tau on the normalised map) tinted blue."""
+    ambiguous pixels (variance > tau on the normalised map) tinted magenta."""
     import numpy as np
 
     from slicelens.concepts.runio import load_images, seed_saliency
@@ -83,7 +83,7 @@ def saliency(rd: RunDep, id: SampleId, size: Size = None,
     rd.rows([id])  # unknown ids fail here, naming the run
     sal = seed_saliency(rd.run, [id], passes=passes, tau=tau, steps=8)
     img = heatmap_overlay(load_images(rd.run, [id])[0], sal.mean[0])
-    img[sal.ambiguous[0]] = (0.5 * img[sal.ambiguous[0]] + [0, 0, 127]).astype(np.uint8)
+    img[sal.ambiguous[0]] = (0.5 * img[sal.ambiguous[0]] + [127, 0, 127]).astype(np.uint8)
     return Response(png(resize(img, size)), media_type="image/png")
 
 
