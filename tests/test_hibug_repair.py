@@ -212,3 +212,17 @@ def test_compositor_falls_back_to_misclassified_donors(tmp_path):
     assert gen.uncorrected == 1
     with pytest.raises(SliceLensError, match="no labelled train/val sample of that class"):
         gen.generate([PromptSpec(1, {})], [2], ctx, seed=0)
+
+
+@pytest.mark.slow
+def test_demo_runs_the_aaca_step(demo_state):
+    """The demo's AACA step: simulated crowd -> C and V, the repair beside its matched
+    control, and the JSD before and after."""
+    res = demo_state.results["aaca"]
+    backgrounds = {"brick", "bricks", "brick wall", "grass", "lawn", "green grass"}
+    for cls in ("0-4", "5-9"):
+        assert res["summary"][cls]["C"][0] in backgrounds
+        assert res["summary"][cls]["V"][0] in {"digit", "handwritten digit", "digit shape"}
+    rep = res["repair"]
+    assert rep["control"] != rep["run"] and rep["control_figures"]["average_accuracy"] > 0
+    assert 0 <= res["jsd_init_val"] <= 1 and 0 <= res["jsd_aug_val"] <= 1

@@ -35,13 +35,14 @@ PARAMS = {
     "hibug-select": {"budget": 20, "oracle": "<gt>", "oracle_column": "true_label"},
     "hibug-generate": {"n_images": 20},
     "tda-action": {"error_group": "<worst>", "top": 2},
+    "aaca": {"k": 5, "candidates": 10, "oracle": "<gt>", "oracle_column": "true_label"},
 }
 #: an invalid value of one parameter per strategy (validation must name the field)
 INVALID = {"corm": ("sigma", -1.0), "counterfactual": ("mask_threshold", 2.0),
            "dfr": ("holdout", 1.5), "gdro": ("eta", 0.0), "group-balance": ("power", 3.0),
            "jtt": ("id_epochs", 0), "random-select": ("budget", 0), "coreset-select": ("budget", 0),
            "hibug-select": ("beta", 2.0), "hibug-generate": ("n_images", 0),
-           "tda-action": ("rank", 0)}
+           "tda-action": ("rank", 0), "aaca": ("lam", 2.0)}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,15 @@ def bed(tmp_path_factory):
     annotate_slice(ws, st.run, "attribution", ss.slices[0].id, "spurious", "test bed", "t")
     annotate_slice(ws, st.run, "attribution", ss.slices[-1].id, "core", "test bed", "t")
     hibug_demo.step_hibug_attributes(st)
+    # AACA reads concept answers: a simulated crowd on a few seed images
+    from slicelens.concepts.store import save_answer
+    from slicelens.pipeline.aaca_demo import simulate_crowd
+    from slicelens.pipeline.concepts import pick_seeds
+
+    answers, _ = simulate_crowd(st.run, st.paths.ground_truth, pick_seeds(st.run, 3), workers=3,
+                                spammers=0, gold_items=0)
+    for a in answers:
+        save_answer(ws, st.run, a)
     del scanner_demo
     return st
 

@@ -524,3 +524,32 @@ def test_dark_theme_follows_the_os_and_api_docs_work_offline(page, demo_url):
     pg.goto(url + "docs")
     pg.locator(".swagger-ui .info .title", has_text="slicelens").wait_for()
     shot(pg, "14-api-docs")
+
+
+def test_concept_annotation_survives_a_reload(page, demo_url):
+    """AACA (paper Fig. 3): image and saliency side by side, answer boxes, keyboard-driven
+    next/previous; answers are stored and back after a reload."""
+    pg, errors = page
+    url, run = demo_url
+    pg.goto(f"{url}?run={run.id}&tab=concepts")
+    view = pg.get_by_test_id("concept-view")
+    expect(view).to_be_visible()
+    pg.wait_for_function("""() => [...document.querySelectorAll('[data-testid=concept-view] img')]
+        .every(i => i.complete && i.naturalWidth > 0)""")
+    first = view.locator("p").inner_text()
+    assert first.startswith("Image 1 of ")
+    shot(pg, "concepts")
+    box = pg.get_by_label("confounded concept")
+    box.fill("brick wall")
+    pg.get_by_label("valid concept").fill("digit")
+    pg.get_by_label("valid concept").press("Enter")          # save and move on
+    expect(view.locator("p")).to_contain_text("Image 2 of ")
+    expect(view.locator("p")).to_contain_text("1 answered")
+    pg.get_by_label("confounded concept").press("Alt+ArrowLeft")   # back, without saving
+    expect(view.locator("p")).to_contain_text("Image 1 of ")
+    pg.reload()
+    expect(pg.get_by_label("confounded concept")).to_have_value("brick wall")
+    expect(pg.get_by_label("valid concept")).to_have_value("digit")
+    stored = api(url, f"/runs/{run.id}/concepts/answers")
+    assert [(a["confounded"], a["valid"]) for a in stored] == [(["brick wall"], ["digit"])]
+    assert not errors

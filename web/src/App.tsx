@@ -13,14 +13,16 @@ import SliceDetail from "./components/SliceDetail";
 import AnnotationPanel from "./components/AnnotationPanel";
 import AttributesView from "./components/AttributesView";
 import TdaView from "./components/TdaView";
+import ConceptView from "./components/ConceptView";
 import RepairView from "./components/RepairView";
 
-export type Tab = "slices" | "attributes" | "tda" | "repair";
+export type Tab = "slices" | "attributes" | "tda" | "repair" | "concepts";
 const TABS: { value: Tab; label: string }[] = [
   { value: "slices", label: "Slices" },
   { value: "attributes", label: "Attributes" },
   { value: "tda", label: "Training data" },
   { value: "repair", label: "Repair" },
+  { value: "concepts", label: "Concepts" },
 ];
 
 /** The newest analysed base run (slices, not a repair or a control), else a fallback. */
@@ -207,6 +209,7 @@ export default function App() {
       {tab === "repair" && run && (
         <RepairView run={run} runs={runs.data ?? []} onRunCreated={reloadRuns} />
       )}
+      {tab === "concepts" && run && <ConceptView run={run} author={author} />}
       {annotateRow && slicer && run && (
         <div className="modal" role="dialog" aria-label={`annotate ${annotateRow.id}`}
           onClick={(e) => e.target === e.currentTarget && setAnnotating(null)}>

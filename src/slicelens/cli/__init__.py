@@ -16,7 +16,7 @@ import sys
 from slicelens.errors import SliceLensError
 
 COMMANDS = ("demo", "train", "extract", "runs", "slices", "mosaic", "annotate", "repair",
-            "evaluate", "attributes", "bugs", "tda", "report", "export", "serve")
+            "evaluate", "attributes", "bugs", "tda", "concepts", "report", "export", "serve")
 
 
 def build_parser(argv=None) -> argparse.ArgumentParser:

@@ -122,6 +122,8 @@ STEPS: list[Callable[[DemoState], None]] = [
     _later("hibug_demo:step_hibug_select"), _later("hibug_demo:step_hibug_generate"),
     # training-data attribution for the worst error group
     _later("tda_demo:step_tda"),
+    # AACA: concept annotation by a simulated crowd, repair by priority-selected debug images
+    _later("aaca_demo:step_aaca"),
 ]
 
 

@@ -44,11 +44,13 @@ def demo_summary(st) -> str:
     models += [(label, run) for label, run in (st.results.get("repairs") or {}).items()]
     hibug = st.results.get("hibug", {})
     controls = dict(st.results.get("controls") or {})
-    for key, label in (("select", "HiBug selection from the pool"),
-                       ("generate", "HiBug generated debug images")):
-        if key in hibug:
-            models.append((label, st.workspace.run(hibug[key]["run"])))
-            ctrl = hibug[key].get("control")
+    made = [(hibug.get("select"), "HiBug selection from the pool"),
+            (hibug.get("generate"), "HiBug generated debug images"),
+            ((st.results.get("aaca") or {}).get("repair"), "AACA-sel debug images (fine-tuned)")]
+    for res, label in made:
+        if res:
+            models.append((label, st.workspace.run(res["run"])))
+            ctrl = res.get("control")
             if ctrl:
                 name = next((lab for lab, r in models if r.id == ctrl), f"matched control ({ctrl})")
                 if all(r.id != ctrl for _, r in models):

@@ -3,6 +3,7 @@
 from slicelens.server.routers import (
     annotations,
     attributes,
+    concepts,
     jobs,
     mosaic,
     repair,
@@ -16,11 +17,11 @@ from slicelens.server.routers import (
 
 ROUTERS = [runs.router, samples.router, slices.router, annotations.router,
            spuriousness.router, mosaic.router, attributes.router, tda.router, repair.router,
-           uploads.router, jobs.router]
+           uploads.router, jobs.router, concepts.router]
 
 #: Routers an annotator may write through (reads need any valid token); every other
 #: router needs "admin" to write: they start jobs (slicing, repair, retraining, ...).
-ANNOTATOR_WRITES = (annotations.router,)
+ANNOTATOR_WRITES = (annotations.router, concepts.router)
 
 
 def write_role(router) -> str:

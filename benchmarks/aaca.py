@@ -1,0 +1,207 @@
+"""AACA on planted-bug problems with a simulated crowd (issue 12 "Benchmark").
+
+Per problem (benchmarks/slice_discovery.py's generator, ``--size`` quick by default, plus
+an unlabeled pool of ``--pool`` images whose labels the demo's ground truth reveals):
+
+1. ERM model, run, offline image-statistics attributes (the concept tagger);
+2. 20 seed images per class (misclassified first); a SIMULATED crowd of 10 annotators,
+   2 of them spammers who fail the pre-test on 5 gold items, honest ones slipping with
+   probability 0.1, spellings drawn from synonym lists ("brick", "bricks", "brick wall")
+   (:func:`slicelens.pipeline.aaca_demo.simulate_crowd`);
+3. C and V with and without quality control (pre-test) and synonym unification; the
+   TRUE confounded concept of a class is the background its failures are drawn on (the
+   other class's home background); we report whether it is in the top 3 (and top 1) of C;
+4. repairs at ``--budgets`` images per class, all from the pool with revealed labels,
+   each retrained from scratch and scored on test beside ONE matched control (every
+   plan only adds pool samples, so they share the control's regime):
+   random (random pool images of the class), similarity (pool images of the class
+   nearest, in the model's pooled features, to the class's seed images; the offline
+   stand-in for CLIP-similarity selection), AACA-app and AACA-sel (``aaca`` strategy,
+   sel ranks 3x the budget of candidates by Eq. 1, lambda 0.5);
+5. JS(init || val) and JS(aug || val) of every repaired training set (concept tagger:
+   class x attribute value, top 10 validation concepts).
+
+Ground truth is read by the simulated crowd, the label oracle and the scores only.
+
+Run:  python benchmarks/aaca.py [--problems 2] [--budgets 15,30,60] [--size quick]
+      python benchmarks/aaca.py --concepts-only --problems 4 --out aaca-concepts
+Writes benchmarks/results/<--out>.json; prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def build(i: int, root: Path, size: str, pool: int):
+    from slice_discovery import SIZES, problem_config
+
+    from slicelens.attributes.proposal import propose_attributes
+    from slicelens.data import load_dataset
+    from slicelens.data.demo import build_demo
+    from slicelens.models import TrainConfig
+    from slicelens.pipeline import extract_run
+    from slicelens.pipeline.attributes import assign_attributes
+    from slicelens.pipeline.train import TrainJob, train_model
+    from slicelens.store import Workspace
+
+    _, n_val, _, epochs, patience = SIZES[size]
+    cfg = problem_config(i, size).model_copy(update={"n_test": n_val, "n_pool": pool})
+    ws = Workspace(root / f"problem-{i:02d}")
+    paths = build_demo(Path(ws.root) / "demo-data", cfg)
+    ds = load_dataset(paths.manifest)
+    train_cfg = TrainConfig(epochs=epochs, patience=patience, seed=i)
+    spec, _ = train_model(ws, ds, TrainJob(model="small-cnn", input_size=cfg.image_size, name="erm"),
+                          train_cfg)
+    run = extract_run(ws, paths.manifest, spec, name="erm")
+    assign_attributes(run, spec=propose_attributes("builtin", object="digit", semantic=False),
+                      dataset=ds)
+    return ws, run, train_cfg, cfg, paths
+
+
+def c_quality(answers, gold, cfg, classes) -> dict:
+    """True confounder in the top 3 / top 1 of C, with / without QC and unification."""
+    from slicelens.concepts.quality import summarize
+    from slicelens.pipeline.aaca_demo import spellings
+
+    out = {}
+    for qc in (True, False):
+        for syn in (True, False):
+            s = summarize(answers, gold if qc else {}, synonym_threshold=0.75 if syn else None)
+            top3 = top1 = 0
+            for k, cls in enumerate(classes):
+                true = set(spellings(cfg.backgrounds[1 - k % 2]))
+                C = [e["concept"] for e in s["classes"][cls]["C"]]
+                top3 += bool(true & set(C[:3]))
+                top1 += bool(C and C[0] in true)
+            out[f"qc={qc}, synonyms={syn}"] = {"top3": top3 / len(classes), "top1": top1 / len(classes),
+                                               "C": {c: [e["concept"] for e in s["classes"][c]["C"][:3]]
+                                                     for c in classes}}
+    return out
+
+
+def baseline_plan(run, oracle, k: int, how: str, seed_ids, rng):
+    from slicelens.concepts.runio import embed_images, load_images
+    from slicelens.repair.plan import TrainingPlan
+
+    s = run.samples
+    pool = s[s["split"] == "pool"]["id"].astype(str).to_numpy()
+    lab = np.array([oracle[i] for i in pool])
+    add = {}
+    for c in range(len(run.classes)):
+        mine = pool[lab == c]
+        if how == "random":
+            pick = rng.choice(mine, size=min(k, len(mine)), replace=False)
+        else:
+            seeds = [i for i in seed_ids if int(s.set_index("id").loc[i, "label"]) == c]
+            centre = embed_images(run, load_images(run, seeds)).mean(0)
+            emb = embed_images(run, load_images(run, mine))
+            cos = emb @ centre / (np.linalg.norm(emb, axis=1) * np.linalg.norm(centre) + 1e-12)
+            pick = mine[np.argsort(-cos, kind="stable")[:k]]
+        add.update({str(i): c for i in pick})
+    return TrainingPlan(strategy=f"{how}-pool", add=add, description=f"{how}: {k} per class")
+
+
+def run_problem(i: int, root: Path, args) -> dict:
+    from slicelens.concepts.store import save_answer
+    from slicelens.pipeline.aaca_demo import _gold_csv, simulate_crowd
+    from slicelens.pipeline.concepts import alignment_report, pick_seeds
+    from slicelens.pipeline.control import matched_control
+    from slicelens.pipeline.repair import repair_figures
+    from slicelens.pipeline.retrain import apply_plan
+    from slicelens.repair.base import get_repair
+    from slicelens.repair.select import load_oracle
+
+    t0 = time.perf_counter()
+    ws, run, train_cfg, cfg, paths = build(i, root, args.size, args.pool)
+    seeds = pick_seeds(run, 20)
+    answers, gold = simulate_crowd(run, paths.ground_truth, seeds, seed=i)
+    for a in answers:
+        save_answer(ws, run, a)
+    out = {"problem": i, "backgrounds": cfg.backgrounds, "correlation": cfg.correlation,
+           "concepts": c_quality(answers, gold, cfg, run.classes)}
+    if args.concepts_only:
+        from slicelens.pipeline.repair import repair_figures as figures
+
+        out["rows"] = [{"method": "ERM", "budget": 0, **figures(run, run, slicer="none")}]
+        out["seconds"] = time.perf_counter() - t0
+        print(f"  problem {i}: {json.dumps(out['concepts'])}", flush=True)
+        return out
+
+    class St:  # what _gold_csv reads
+        workspace = ws
+    gold_csv = _gold_csv(St, gold)
+    oracle = load_oracle(str(paths.ground_truth), "true_label", run.classes)
+    rng = np.random.default_rng(i)
+    rows = [{"method": "ERM", "budget": 0, **repair_figures(run, run, slicer="none")}]
+    control = None
+    for k in args.budgets:
+        plans = {"random": baseline_plan(run, oracle, k, "random", seeds, rng),
+                 "similarity": baseline_plan(run, oracle, k, "similarity", seeds, rng)}
+        for variant in ("app", "sel"):
+            plans[f"AACA-{variant}"] = get_repair("aaca").plan(
+                ws, run, variant=variant, k=k, candidates=3 * k, oracle=str(paths.ground_truth),
+                oracle_column="true_label", gold=gold_csv, seed=i)
+        for name, plan in plans.items():
+            new = apply_plan(ws, run, plan, train_cfg, name=name.lower())
+            if control is None:
+                control = matched_control(ws, run, plan, train_cfg, echo=lambda *_: None)
+                rows.append({"method": "control", "budget": 0, **repair_figures(run, control, "none")})
+            al = alignment_report(run, new)
+            rows.append({"method": name, "budget": k, **repair_figures(run, new, "none"),
+                         "jsd_init_val": al["jsd_init_val"], "jsd_aug_val": al["jsd_aug_val"]})
+            print(f"  problem {i} {name} k={k}: {rows[-1]}", flush=True)
+    out["rows"] = rows
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--problems", type=int, default=2)
+    ap.add_argument("--budgets", default="15,30,60", help="debug images per class")
+    ap.add_argument("--size", default="quick")
+    ap.add_argument("--pool", type=int, default=1200)
+    ap.add_argument("--out", default="aaca")
+    ap.add_argument("--concepts-only", action="store_true",
+                    help="only the crowd / C-quality part (no repairs)")
+    args = ap.parse_args(argv)
+    args.budgets = [int(b) for b in args.budgets.split(",")]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.problems):
+            results.append(run_problem(i, Path(tmp), args))
+            (HERE / "results").mkdir(exist_ok=True)
+            (HERE / "results" / f"{args.out}.json").write_text(json.dumps(
+                {"args": vars(args), "problems": results}, indent=1, default=str))
+    print(json.dumps(summarise(results), indent=1))
+    return 0
+
+
+def summarise(results) -> dict:
+    """Mean over problems per (method, budget) and the concept-quality shares."""
+    agg: dict = {}
+    for r in results:
+        for row in r["rows"]:
+            a = agg.setdefault(f"{row['method']} k={row['budget']}", {})
+            for m in ("worst_group", "average", "jsd_init_val", "jsd_aug_val"):
+                if row.get(m) is not None:
+                    a.setdefault(m, []).append(row[m])
+    table = {k: {m: float(np.mean(v)) for m, v in d.items()} for k, d in agg.items()}
+    conc = {k: float(np.mean([r["concepts"][k]["top3"] for r in results]))
+            for k in results[0]["concepts"]}
+    return {"repairs": table, "true_confounder_in_top3": conc}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

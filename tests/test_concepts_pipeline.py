@@ -1,0 +1,194 @@
+"""AACA on a run: seeds with saliency, answers stored like marks (history, undo, one row
+per image and annotator), crowd CSV import with row/field errors and export, the C / V
+summary, the aaca repair (app / sel, pool and compositor) and concept alignment."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from slicelens.cli import main
+from slicelens.concepts import store
+from slicelens.concepts.answers import ConceptAnswer
+from slicelens.errors import DataError, SliceLensError
+from slicelens.models import TrainConfig
+from slicelens.pipeline import demo
+from slicelens.pipeline.demo import DemoRun, DemoState
+from slicelens.repair.base import get_repair
+from slicelens.store import Workspace
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    from slicelens.pipeline import hibug_demo
+    from slicelens.pipeline.aaca_demo import simulate_crowd
+    from slicelens.pipeline.concepts import pick_seeds
+
+    ws = Workspace(tmp_path_factory.mktemp("concepts") / "ws")
+    cfg = DemoRun.fast()
+    cfg.train = TrainConfig(epochs=2, patience=2, seed=0)
+    st = DemoState(workspace=ws, cfg=cfg, echo=lambda *_: None)
+    for step in (demo.step_build_data, demo.step_train, demo.step_extract):
+        step(st)
+    hibug_demo.step_hibug_attributes(st)
+    st.seeds = pick_seeds(st.run, 4)
+    st.answers, st.gold = simulate_crowd(st.run, st.paths.ground_truth, st.seeds, workers=5,
+                                         spammers=1, gold_items=3, slip=0.0)
+    return st
+
+
+def _write(path, rows):
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return str(path)
+
+
+def test_seeds_misclassified_first_with_saliency(bed, tmp_path):
+    from slicelens.pipeline.concepts import make_seeds
+
+    s = bed.run.samples.set_index("id")
+    seeds = make_seeds(bed.run, tmp_path, per_class=3, passes=3, steps=4)
+    assert len(seeds) == 6
+    for cls in bed.run.classes:
+        mine = [x for x in seeds if x["class"] == cls]
+        flags = [not x["correct"] for x in mine]
+        assert flags == sorted(flags, reverse=True)  # wrong ones come first
+        wrong = ~s["correct"].to_numpy(dtype=bool, na_value=True)
+        n_wrong = int(((s["split"] == "val") & (s["label"] == bed.run.classes.index(cls))
+                       & wrong).sum())
+        assert sum(flags) == min(3, n_wrong)
+    meta = json.loads((tmp_path / "seeds.json").read_text())
+    assert meta["tau"] == 0.1 and meta["dropout"] == "1 dropout layer(s) of the model"  # SmallCNN
+    assert (tmp_path / seeds[0]["image"]).exists()
+    # the task for an external labelling tool: one row per seed, empty answer columns
+    from slicelens.concepts.crowd import write_task
+
+    with open(write_task(tmp_path / "task.csv", seeds)) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["image_id"] for r in rows] == [x["image_id"] for x in seeds]
+    assert rows[0]["confounded"] == rows[0]["valid"] == "" and rows[0]["saliency"]
+
+
+def test_answers_one_row_per_image_and_annotator_with_history(bed, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    img = bed.seeds[0]
+    cls = bed.run.classes[int(bed.run.samples.set_index("id").loc[img, "label"])]
+    a1 = store.save_answer(ws, bed.run, ConceptAnswer("ana", img, cls, ["brick"], ["digit"]))
+    a2 = store.save_answer(ws, bed.run, ConceptAnswer("ana", img, cls, ["bricks"], ["digit"]))
+    b = store.save_answer(ws, bed.run, ConceptAnswer("bo", img, cls, ["grass"], []))
+    assert a1.id == a2.id != b.id
+    assert [x.confounded for x in store.answers(ws, bed.run)] == [["bricks"], ["grass"]]
+    assert [e.action for e in store.answer_history(ws, a1.id)] == ["create", "edit"]
+    store.undo_answer(ws, a1.id, "ana")
+    assert [x.worker for x in store.answers(ws, bed.run)] == ["bo"]
+    store.redo_answer(ws, a1.id, "ana")
+    assert len(store.answers(ws, bed.run)) == 2
+    with pytest.raises(DataError, match="not a sample"):
+        store.save_answer(ws, bed.run, ConceptAnswer("ana", "nope.png", cls, ["x"], []))
+
+
+def test_crowd_csv_import_errors_name_row_and_field(bed, tmp_path):
+    from slicelens.pipeline.concepts import import_crowd
+
+    ws = Workspace(tmp_path / "ws")
+    img = bed.seeds[0]
+    bad = _write(tmp_path / "bad.csv", [["worker_id", "image_id", "confounded", "valid", "time"],
+                                        ["w1", img, "brick", "digit", "12"],
+                                        ["w2", img, "brick", "digit", "soon"]])
+    with pytest.raises(DataError, match=r"row 3.*field 'time'"):
+        import_crowd(ws, bed.run, bad)
+    assert store.answers(ws, bed.run) == []  # nothing from a file with an error
+    for rows, where in (([["w1", "zzz.png", "a", "b", ""]], r"row 2.*field 'image_id'"),
+                        ([["w1", img, "", "", ""]], r"row 2.*field 'confounded'")):
+        with pytest.raises(DataError, match=where):
+            import_crowd(ws, bed.run, _write(tmp_path / "b2.csv", [["worker_id", "image_id",
+                                                                     "confounded", "valid", "time"], *rows]))
+    with pytest.raises(DataError, match="missing column 'valid'"):
+        import_crowd(ws, bed.run, _write(tmp_path / "b3.csv", [["worker_id", "image_id", "confounded"]]))
+
+
+def test_cli_import_summary_export_annotate(bed, tmp_path, capsys):
+    from slicelens.concepts.crowd import write_answers
+
+    ws = Workspace(tmp_path / "ws")
+    ws_arg = ["--workspace", str(bed.workspace.root)]
+    # the bed's own workspace: import the simulated crowd there once
+    crowd = write_answers(tmp_path / "crowd.csv", bed.answers)
+    gold = _write(tmp_path / "gold.csv", [["image_id", "confounded", "valid"]] +
+                  [[g.image_id, "; ".join(g.confounded), "; ".join(g.valid)] for g in bed.gold.values()])
+    assert main(["concepts", "import", str(crowd), *ws_arg]) == 0
+    assert f"imported {len(bed.answers)} answers" in capsys.readouterr().out
+    assert main(["concepts", "summary", "--gold", gold, *ws_arg]) == 0
+    out = capsys.readouterr().out
+    assert "spam-04" in out and "no" in out.split("spam-04")[1].split("\n")[0]
+    assert "synonyms unified" in out
+    assert main(["concepts", "export", "--answers", str(tmp_path / "out.csv"), *ws_arg]) == 0
+    capsys.readouterr()
+    with open(tmp_path / "out.csv") as f:
+        assert len(list(csv.DictReader(f))) == len(bed.answers)
+    # annotate from the CLI, then undo
+    assert main(["concepts", "annotate", "--image", bed.seeds[1], "--confounded", "brick",
+                 "--valid", "digit", "--author", "cli", *ws_arg]) == 0
+    row_id = int(capsys.readouterr().out.split("\n")[2].split()[0])
+    assert main(["concepts", "annotate", "--undo", str(row_id), *ws_arg]) == 0
+    assert "undone" in capsys.readouterr().out
+    assert main(["concepts", "import", "--workspace", str(ws.root)]) == 2  # no CSV given
+    del ws
+
+
+def test_summary_finds_the_backgrounds(bed):
+    from slicelens.concepts.quality import summarize
+
+    s = summarize(bed.answers, bed.gold)
+    assert {w for w, r in s["workers"].items() if not r["passed"]} == {"spam-04"}
+    for e in s["classes"].values():
+        top = [x["concept"] for x in e["C"][:2]]
+        assert set(top) <= {"brick", "bricks", "brick wall", "grass", "lawn", "green grass"}
+        assert e["V"][0]["concept"] in {"digit", "handwritten digit", "digit shape"}
+        assert e["V"][0]["agreement"] == 1.0
+
+
+def _answers_in(ws, bed):
+    if not store.answers(ws, bed.run):
+        for a in bed.answers:
+            store.save_answer(ws, bed.run, a)
+
+
+@pytest.mark.slow
+def test_aaca_plans_sel_app_pool_and_compositor(bed, tmp_path):
+    _answers_in(bed.workspace, bed)
+    gold = _write(tmp_path / "gold.csv", [["image_id", "confounded", "valid"]] +
+                  [[g.image_id, "; ".join(g.confounded), "; ".join(g.valid)] for g in bed.gold.values()])
+    common = dict(k=5, candidates=15, oracle=str(bed.paths.ground_truth), oracle_column="true_label",
+                  gold=gold)
+    sel = get_repair("aaca").plan(bed.workspace, bed.run, variant="sel", **common)
+    app = get_repair("aaca").plan(bed.workspace, bed.run, variant="app", **common)
+    pool = set(bed.run.samples.query("split == 'pool'")["id"])
+    for plan in (sel, app):
+        assert len(plan.add) == 10 and set(plan.add) <= pool
+        assert np.bincount(list(plan.add.values())).tolist() == [5, 5]
+        assert all(p.startswith("a photo of ") and " containing " in p
+                   for p in plan.params["prompts"].values())
+    assert len(sel.params["scores"]) == 10 and not app.params.get("scores")
+    assert sel.add != app.add
+    assert sel.control().add == {}
+    comp = get_repair("aaca").plan(bed.workspace, bed.run, variant="sel", source="compositor",
+                                   k=3, candidates=6, gold=gold)
+    with np.load(comp.extra_images) as z:
+        assert z["images"].shape[0] == 6
+    assert len(comp.params["prompts"]) == 6
+    with pytest.raises(SliceLensError, match="oracle"):
+        get_repair("aaca").plan(bed.workspace, bed.run, variant="sel", k=2)
+
+
+@pytest.mark.slow
+def test_alignment_report_and_chart(bed, tmp_path):
+    from slicelens.pipeline.concepts import alignment_report
+
+    rep = alignment_report(bed.run, None, tmp_path)
+    assert 0 <= rep["jsd_init_val"] <= 1 and len(rep["concepts"]) == 10
+    assert (tmp_path / "concept_alignment.png").stat().st_size > 1000
+    assert sum(rep["val"]) == pytest.approx(1.0)

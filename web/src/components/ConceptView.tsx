@@ -1,0 +1,110 @@
+// AACA concept annotation (paper Fig. 3): a seed image and its saliency side by side
+// (ambiguous pixels tinted magenta), two answer boxes "confounded concept" and "valid
+// concept". Keyboard: Enter saves and moves on, Alt+ArrowRight / Alt+ArrowLeft move
+// without saving. An answer shows as saved only after the server committed it.
+import { useEffect, useMemo, useRef, useState } from "react";
+import { get, imageUrl, send } from "../api";
+import { useAsync } from "../hooks";
+
+interface Seed { image_id: string; label: string; predicted: string; correct: boolean }
+interface Answer {
+  id: number; image_id: string; label: string; author: string;
+  confounded: string[]; valid: string[]; seconds: number | null; status: string; updated_at: string;
+}
+
+interface Props { run: string; author: string }
+
+export default function ConceptView({ run, author }: Props) {
+  const enc = encodeURIComponent(run);
+  const seeds = useAsync(() => get<Seed[]>(`/runs/${enc}/concepts/seeds?per_class=20`), [run]);
+  const [version, setVersion] = useState(0);
+  const answers = useAsync(() => get<Answer[]>(`/runs/${enc}/concepts/answers`), [run, version]);
+  const [index, setIndex] = useState(0);
+  const [confounded, setConfounded] = useState("");
+  const [valid, setValid] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const started = useRef(Date.now());
+  const first = useRef<HTMLInputElement>(null);
+  const list = seeds.data ?? [];
+  const seed = list[index] ?? null;
+  const mine = useMemo(() => {
+    const m = new Map<string, Answer>();
+    for (const a of answers.data ?? []) if (!author || a.author === author) m.set(a.image_id, a);
+    return m;
+  }, [answers.data, author]);
+
+  useEffect(() => {
+    const a = seed ? mine.get(seed.image_id) : undefined;
+    setConfounded(a ? a.confounded.join("; ") : "");
+    setValid(a ? a.valid.join("; ") : "");
+    started.current = Date.now();
+    first.current?.focus();
+  }, [seed?.image_id, mine]);
+
+  const go = (d: number) => setIndex((i) => Math.min(Math.max(i + d, 0), Math.max(list.length - 1, 0)));
+
+  async function save() {
+    if (!seed || saving) return;
+    setSaving(true);
+    setError(null);
+    try {
+      await send<Answer>("POST", `/runs/${enc}/concepts/answers`, {
+        image_id: seed.image_id, confounded, valid, author,
+        seconds: (Date.now() - started.current) / 1000,
+      });
+      setVersion((v) => v + 1);
+      go(1);
+    } catch (e) {
+      setError(String((e as Error).message ?? e));
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  function onKey(e: React.KeyboardEvent) {
+    if (e.key === "Enter") { e.preventDefault(); void save(); }
+    else if (e.altKey && e.key === "ArrowRight") { e.preventDefault(); go(1); }
+    else if (e.altKey && e.key === "ArrowLeft") { e.preventDefault(); go(-1); }
+  }
+
+  if (seeds.error) return <div className="error" role="alert">{seeds.error}</div>;
+  if (!seeds.data) return <div className="empty">Loading seed images…</div>;
+  if (!seed) return <div className="empty">No seed images in this run's validation split.</div>;
+  const saved = mine.get(seed.image_id);
+  return (
+    <main className="concepts" data-testid="concept-view" onKeyDown={onKey}>
+      <p>
+        Image {index + 1} of {list.length} · class <b>{seed.label}</b> · predicted{" "}
+        <b>{seed.predicted}</b> {seed.correct ? "(correct)" : "(wrong)"} ·{" "}
+        {mine.size} answered{saved ? " · saved" : ""}
+      </p>
+      <div className="concept-pair">
+        <figure>
+          <img src={imageUrl(run, seed.image_id, false, 224)} alt={`image ${seed.image_id}`} width={224} height={224} />
+          <figcaption>image</figcaption>
+        </figure>
+        <figure>
+          <img src={`/api/runs/${enc}/concepts/saliency?id=${encodeURIComponent(seed.image_id)}&size=224`}
+            alt={`saliency ${seed.image_id}`} width={224} height={224} />
+          <figcaption>saliency (magenta: ambiguous, variance &gt; 0.1)</figcaption>
+        </figure>
+      </div>
+      <label>
+        Confounded concept (what misleads the model in the highlighted region)
+        <input ref={first} aria-label="confounded concept" value={confounded}
+          onChange={(e) => setConfounded(e.target.value)} />
+      </label>
+      <label>
+        Valid concept (what shows the class)
+        <input aria-label="valid concept" value={valid} onChange={(e) => setValid(e.target.value)} />
+      </label>
+      <div className="concept-buttons">
+        <button onClick={() => go(-1)} disabled={index === 0}>Previous (Alt+←)</button>
+        <button onClick={() => void save()} disabled={saving}>Save and next (Enter)</button>
+        <button onClick={() => go(1)} disabled={index >= list.length - 1}>Next (Alt+→)</button>
+      </div>
+      {error && <div className="error" role="alert">{error}</div>}
+    </main>
+  );
+}
