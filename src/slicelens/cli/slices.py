@@ -2,12 +2,16 @@
 
 Slices are learned on one split (default: val), assigned to every other split, and
 ranked by the upper end of the Wilson 95% interval of their accuracy (most problematic
-first; small slices need more evidence to rank high). Each slicer's parameters are the
+first; small slices need more evidence to rank high; the error-aware slicer puts its
+bug slices first). Each slice gets a bug type with its evidence and, when the run has
+an attribute matrix, words: the attribute values enriched in it against the rest of its
+class (Fisher exact test, Benjamini-Hochberg), with its confusion cell as second line. Each slicer's parameters are the
 options below; an option of another slicer is an error.
 
 Examples:
   slicelens slices --workspace ws
   slicelens slices --workspace ws --slicer error-clustering --n-slices 16
+  slicelens slices --workspace ws --slicer error-aware
   slicelens slices --workspace ws --min-clusters 40 --segregate confusion
   slicelens slices --workspace ws --consistency      # the paper's Fig. 4 comparison
 """
@@ -63,11 +67,22 @@ def run(args) -> int:
     ws, r = open_run(args)
     chosen = from_args(model, args).model_dump()
     slice_set = find_slices(r, args.slicer, chosen, split=args.split)
-    rows = [_row(s) for s in slice_set.slices[: args.top]]
+    rows = [r for s in slice_set.slices[: args.top] for r in _rows(s)]
     print(f"{len(slice_set.slices)} slices of run {r.id} by {args.slicer!r}, learned on "
           f"{args.split!r}, most problematic first (accuracy with its Wilson 95% interval):")
     print(table(rows, ["slice", "size", "accuracy", "interval", "confidence", "loss",
                        "bug type", "description"]))
+    typed = [s for s in slice_set.slices[: args.top] if s.evidence.get("explanation")]
+    if typed:
+        print("\nwhy each bug type (evidence):")
+        for s in typed:
+            print(f"  {s.id}: {s.bug_type or '-'}: {s.evidence['explanation']}")
+            if s.bug_type == "wrong_labels":
+                print(f"    training samples behind its errors: slicelens tda --slice "
+                      f"{args.slicer}:{s.id}; all suspect labels: slicelens tda --wrong-labels")
+    if not any(s.evidence.get("conditions") for s in slice_set.slices):
+        print("\n(descriptions are confusion cells: run `slicelens attributes assign` to "
+              "describe the slices by the attribute values enriched in them)")
     if len(slice_set.slices) > args.top:
         print(f"... {len(slice_set.slices) - args.top} more (--top N)")
     print(f"\nsaved in {r.path / 'slices' / (args.slicer + '.json')}")
@@ -88,6 +103,14 @@ def _row(s) -> dict:
             "interval": f"[{m['acc_low']:.2f}-{m['acc_high']:.2f}]",
             "confidence": m["confidence"], "loss": m["loss"], "bug type": s.bug_type or "-",
             "description": s.description}
+
+
+def _rows(s) -> list[dict]:
+    """The slice's row, then its confusion cell as a second line under the words (when
+    the words are not the cell itself)."""
+    cell = s.metrics.get("confusion_text", "")
+    second = [] if not cell or cell == s.description else [{"description": f"  {cell}"}]
+    return [_row(s), *second]
 
 
 def _report_marks(ws, run, slicer: str) -> None:

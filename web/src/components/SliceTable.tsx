@@ -85,9 +85,13 @@ export default function SliceTable({ table, selected, onSelect, encoding }: Prop
                   {fmt(r.spuriousness)}
                   {r.spuriousness_source === "human" ? " ✎" : ""}
                 </td>
-                <td>{r.bug_type?.replace("_", " ") ?? ""}</td>
+                <td title={r.bug_evidence ?? ""}>{r.bug_type?.replace("_", " ") ?? ""}</td>
                 <td data-col="mark">{r.annotation ? r.annotation.label.replace("_", " ") : ""}</td>
-                <td className="desc" title={r.description}>{r.annotation?.description || r.description}</td>
+                <td className="desc" title={r.description}>
+                  {r.annotation?.description || r.description}
+                  {r.confusion && r.confusion !== r.description
+                    ? <div className="desc-cell">{r.confusion}</div> : null}
+                </td>
               </tr>
             ))}
           </tbody>
