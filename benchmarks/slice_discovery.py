@@ -138,6 +138,24 @@ def score(slices, truth: set) -> dict:
     return {**m, "found": m["p_at_10"] >= FOUND_AT}
 
 
+def train_wrong_labels(run, ws_dir: Path, i: int) -> dict:
+    """The wrong-labels slicer fitted on the TRAINING split, scored against the training
+    samples whose labels were flipped (P@10 as above; found at >= 0.8)."""
+    from slicelens.evaluate.groups import load_ground_truth
+    from slicelens.evaluate.planted import join_ground_truth
+    from slicelens.slicing.base import get_slicer
+
+    gt = load_ground_truth(ws_dir / "demo-data" / "ground_truth.csv")
+    df = join_ground_truth(run.samples, gt)
+    flipped = set(df.loc[(df["split"] == "train") & df["flipped"].astype(bool), "id"])
+    t1 = time.perf_counter()
+    model = get_slicer("wrong-labels").fit(run, "train")
+    fit_s = time.perf_counter() - t1
+    return {"problem": i, "slicer": "wrong-labels (train split)", "bug": "flip",
+            "n_slices": len(model.slices_), "group_size": len(flipped), "fit_seconds": fit_s,
+            **score(model.slices_, flipped)}
+
+
 def typed_slice_set(run, model):
     """The fitted slicer's SliceSet with a bug type (or None) and evidence on every slice
     (:func:`slicelens.pipeline.describe.type_slices`, as ``slicelens slices`` does)."""
@@ -218,7 +236,7 @@ def mosaic_timing(run, n_slices: int = 50) -> dict:
 
 def summarise(rows: list[dict]) -> list[dict]:
     out = []
-    for slicer in SLICERS:
+    for slicer in [*SLICERS, "wrong-labels (train split)"]:
         for bug in BUGS:
             r = [x for x in rows if x["slicer"] == slicer and x["bug"] == bug]
             if r:
@@ -312,6 +330,8 @@ def main(argv=None) -> int:
                                                                "rare_digit", "rare_fraction",
                                                                "flip_digit", "flip_rate", "seed"}),
                              **score(fitted[slicer].slices, truth[bug])})
+        if not args.only or "wrong-labels" in args.only:
+            rows.append(train_wrong_labels(run, root / f"problem-{i:02d}", i))
         if args.words:
             words_rows.extend(words(run, cfg, val, fitted, root / f"problem-{i:02d}", i))
         done = [r for r in rows if r["problem"] == i]

@@ -110,3 +110,38 @@ def test_error_aware_slicer_types_the_rare_failure(rare_run):
     # the train split can be assigned (the pipeline's per-split metrics)
     out = s.assign(rare_run, "train")
     assert out.shape == ((rare_run.samples.split == "train").sum(),) and out.min() >= -1
+
+
+def test_wrong_label_slicer_finds_flipped_training_labels(tmp_path):
+    """A third of group 0's training labels flipped a -> b: the top wrong-labels slice
+    of the training split is made of them, with the clean label suggested."""
+    import test_slicing_support as sup
+
+    from slicelens.slicing.base import get_slicer
+    from slicelens.store import Run
+    from slicelens.store.atomic import write_parquet
+
+    old = dict(sup.SPLITS)
+    sup.SPLITS.clear()
+    sup.SPLITS.update({"train": 450, **old})
+    try:
+        run = sup.write_run(tmp_path / "runs" / "run-0001-synth", seed=3)
+    finally:
+        sup.SPLITS.clear()
+        sup.SPLITS.update(old)
+    s = run.samples.copy()
+    g = np.asarray(run.array("fw")).argmax(1)
+    g0 = np.flatnonzero((s["split"].to_numpy() == "train") & (g == 0))
+    flipped = g0[::3]
+    s.loc[flipped, "label"] = 1
+    s["correct"] = (s["pred"] == s["label"]).astype("boolean")
+    write_parquet(run.path / "samples.parquet", s)
+    run = Run(run.path)  # the sample table is cached per Run object
+    model = get_slicer("wrong-labels", folds=3).fit(run, "train")
+    top = model.slices_[0]
+    ids = set(s["id"].to_numpy()[flipped])
+    assert top.bug_type == "wrong_labels" and top.evidence["suggested"] == "a"
+    assert np.mean([m in ids for m in top.members]) >= 0.8
+    found = set().union(*[set(x.members) for x in model.slices_ if x.bug_type])
+    assert len(found & ids) >= 0.6 * len(ids)
+    assert model.slices_[-1].bug_type is None  # the consistent rest
