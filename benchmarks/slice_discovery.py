@@ -301,7 +301,12 @@ def main(argv=None) -> int:
                     help="also score the slices' words (attribute enrichment, offline and "
                          "oracle taggers) and the bug types")
     ap.add_argument("--no-mosaic", action="store_true", help="skip the mosaic timing")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="STEM",
+                    help="only merge the rows of these results files (runs over disjoint "
+                         "problems, e.g. made while more problems trained) into --out")
     args = ap.parse_args(argv)
+    if args.merge:
+        return _merge(args)
     n = args.problems or (3 if args.quick else 20)
     size = "quick" if args.quick else "demo" if args.demo_size else "default"
     os.environ.setdefault("SLICELENS_QUIET", "1")
@@ -352,6 +357,24 @@ def main(argv=None) -> int:
               f"{mosaic['seconds']:.1f} s = {mosaic['ratio']:.0f} x one forward+backward pass "
               f"over the same images ({mosaic['reference_fwd_bwd_seconds'] * 1000:.0f} ms)")
     print(f"total {time.perf_counter() - t_all:.0f} s; results in {RESULTS}")
+    return 0
+
+
+def _merge(args) -> int:
+    from slicelens.cli.common import table
+
+    parts = [json.loads((RESULTS / f"{stem}.json").read_text()) for stem in args.merge]
+    rows = [r for p in parts for r in p["rows"]]
+    words_rows = [r for p in parts for r in p.get("words_rows", [])]
+    if len({r["problem"] for r in rows}) != sum(p["problems"] for p in parts):
+        raise SystemExit("the merged files share problems")
+    args.quick = False
+    args.demo_size = parts[0]["size"] == "demo"
+    summary = _write(rows, None, args, parts[0]["workdir"], words_rows)
+    print(table(summary, ["slicer", "bug", "problems", "found", "p_at_10", "precision",
+                          "recall", "n_slices", "type_accuracy"], floatfmt=".2f"))
+    print(table(summarise_words(words_rows), ["slicer", "tagger", "problems", "described",
+                                              "spurious", "rare", "flip"], floatfmt=".2f"))
     return 0
 
 
