@@ -22,11 +22,20 @@ Per bug and slicer:
   is found only if one of the 10 slices a person would look at first is, at its core,
   made of that group.
 
+Also (issue 13): the bug type of the slice that reaches the best P@10 (bug-type
+accuracy: spurious / rare_case / wrong_labels expected); the ``wrong-labels`` slicer
+fitted on the TRAINING split, scored the same way against the training samples whose
+labels were flipped; with ``--words``, each slicer's slices described by attribute
+enrichment with the offline tagger (built-in image statistics) and the oracle tagger
+(true digit, background, size), judged by ``benchmarks/hibug.py:discovery``.
+
 Mosaic time: 50 attribution slices of the last problem's run inverted in one batch,
 reported as a ratio to ONE plain forward + backward pass of the model over the same 50
 images (measured in the same process, median of 5).
 
-Run:  python benchmarks/slice_discovery.py [--problems 20] [--quick]
+Run:  python benchmarks/slice_discovery.py [--problems 20] [--quick] [--demo-size] [--words]
+      [--workdir DIR (keeps and reuses trained problems)] [--first 100 (development problems)]
+      [--merge STEM ... --out STEM (join runs over disjoint problems)]
 Writes benchmarks/results/slice_discovery.json and .png; prints the table.
 """
 
