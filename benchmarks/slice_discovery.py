@@ -22,11 +22,20 @@ Per bug and slicer:
   is found only if one of the 10 slices a person would look at first is, at its core,
   made of that group.
 
+Also (issue 13): the bug type of the slice that reaches the best P@10 (bug-type
+accuracy: spurious / rare_case / wrong_labels expected); the ``wrong-labels`` slicer
+fitted on the TRAINING split, scored the same way against the training samples whose
+labels were flipped; with ``--words``, each slicer's slices described by attribute
+enrichment with the offline tagger (built-in image statistics) and the oracle tagger
+(true digit, background, size), judged by ``benchmarks/hibug.py:discovery``.
+
 Mosaic time: 50 attribution slices of the last problem's run inverted in one batch,
 reported as a ratio to ONE plain forward + backward pass of the model over the same 50
 images (measured in the same process, median of 5).
 
-Run:  python benchmarks/slice_discovery.py [--problems 20] [--quick]
+Run:  python benchmarks/slice_discovery.py [--problems 20] [--quick] [--demo-size] [--words]
+      [--workdir DIR (keeps and reuses trained problems)] [--first 100 (development problems)]
+      [--merge STEM ... --out STEM (join runs over disjoint problems)]
 Writes benchmarks/results/slice_discovery.json and .png; prints the table.
 """
 
@@ -51,6 +60,7 @@ PAIRS = [("grass", "brick"), ("gravel", "moon"), ("grass", "moon"), ("brick", "g
 #: confusion-segregated variant, and the baseline
 SLICERS = {"attribution": ("attribution", {}),
            "attribution-confusion": ("attribution", {"segregate": "confusion"}),
+           "error-aware": ("error-aware", {}),
            "error-clustering": ("error-clustering", {})}
 BUGS = ("spurious", "rare", "flip")
 FOUND_AT = 0.8
@@ -89,7 +99,18 @@ def build_problem(i: int, root: Path, size: str = "default"):
 
     cfg = problem_config(i, size)
     _, _, _, epochs, patience = SIZES[size]
-    ws = Workspace(root / f"problem-{i:02d}")
+    ws_dir = root / f"problem-{i:02d}"
+    gt = ws_dir / "demo-data" / "ground_truth.csv"
+    if (ws_dir / "workspace.json").exists() and gt.exists():
+        ws = Workspace(ws_dir, create=False)
+        if ws.runs():  # a kept workspace (--workdir): score its run again, do not retrain
+            run = ws.latest_run()
+            df = join_ground_truth(run.samples, load_ground_truth(gt))
+            return run, cfg, df[df["split"] == "val"].set_index("id")
+        import shutil
+
+        shutil.rmtree(ws_dir)  # an interrupted problem: build it again
+    ws = Workspace(ws_dir)
     paths = build_demo(Path(ws.root) / "demo-data", cfg)
     ds = load_dataset(paths.manifest)
     spec, _ = train_model(ws, ds, TrainJob(model="small-cnn", input_size=cfg.image_size, name="m"),
@@ -110,13 +131,92 @@ def truth_groups(val, cfg) -> dict[str, set]:
             "flip": set(val.index[val["digit"] == cfg.flip_digit])}
 
 
+EXPECTED = {"spurious": "spurious", "rare": "rare_case", "flip": "wrong_labels"}
+
+
 def score(slices, truth: set) -> dict:
-    """Best-F1 slice (precision, recall, rank) and P@10 over the 10 top-ranked slices."""
+    """Best-F1 slice (precision, recall, rank), P@10 over the 10 top-ranked slices, and
+    the bug type of the top-10 slice that reaches that P@10 (first such slice)."""
     from slicelens.slicing.metrics import best_match
 
     m = best_match(slices, truth, k=10)
     m["p_at_10"] = m.pop("p_at_k")
+    at = [s for s in slices[:10] if len(s.members)
+          and np.mean([x in truth for x in s.members[:10]]) >= m["p_at_10"]]
+    m["type"] = at[0].bug_type if at and m["p_at_10"] > 0 else None
     return {**m, "found": m["p_at_10"] >= FOUND_AT}
+
+
+def train_wrong_labels(run, ws_dir: Path, i: int) -> dict:
+    """The wrong-labels slicer fitted on the TRAINING split, scored against the training
+    samples whose labels were flipped (P@10 as above; found at >= 0.8)."""
+    from slicelens.evaluate.groups import load_ground_truth
+    from slicelens.evaluate.planted import join_ground_truth
+    from slicelens.slicing.base import get_slicer
+
+    gt = load_ground_truth(ws_dir / "demo-data" / "ground_truth.csv")
+    df = join_ground_truth(run.samples, gt)
+    flipped = set(df.loc[(df["split"] == "train") & df["flipped"].astype(bool), "id"])
+    t1 = time.perf_counter()
+    model = get_slicer("wrong-labels").fit(run, "train")
+    fit_s = time.perf_counter() - t1
+    return {"problem": i, "slicer": "wrong-labels (train split)", "bug": "flip",
+            "n_slices": len(model.slices_), "group_size": len(flipped), "fit_seconds": fit_s,
+            **score(model.slices_, flipped)}
+
+
+def typed_slice_set(run, model):
+    """The fitted slicer's SliceSet with a bug type (or None) and evidence on every slice
+    (:func:`slicelens.pipeline.describe.type_slices`, as ``slicelens slices`` does)."""
+    from slicelens.pipeline.describe import type_slices
+    from slicelens.slicing.base import SliceSet
+
+    ss = SliceSet.from_slicer(model, run.id)
+    assigned = np.full(len(run.samples), -1, np.int64)
+    assigned[np.flatnonzero(run.samples["split"].to_numpy() == "val")] = ss.labels
+    type_slices(run, ss, assigned)
+    return ss
+
+
+def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int) -> list[dict]:
+    """Words for each slicer's slices from the offline (built-in image statistics) and the
+    oracle tagger (ground-truth digit, background, size), judged as benchmarks/hibug.py
+    judges HiBug's own slices (:func:`hibug.discovery`)."""
+    from hibug import discovery, oracle_matrix
+
+    from slicelens.attributes.proposal import propose_attributes
+    from slicelens.evaluate.groups import load_ground_truth
+    from slicelens.pipeline.attributes import assign_attributes
+    from slicelens.pipeline.describe import describe_slices
+
+    out = []
+    gt = load_ground_truth(ws_dir / "demo-data" / "ground_truth.csv")
+    for tagger in ("offline", "oracle"):
+        if tagger == "offline":
+            assign_attributes(run, spec=propose_attributes("builtin", object="digit",
+                                                           semantic=False), force=True)
+        else:
+            oracle_matrix(run, gt)
+        for slicer, ss in fitted.items():
+            describe_slices(run, ss)
+            d = discovery(ss, val, cfg)
+            out.append({"problem": i, "slicer": slicer, "tagger": tagger, **d,
+                        "top10": [{"description": s.description, "bug_type": s.bug_type,
+                                   "confusion": s.metrics.get("confusion_text")}
+                                  for s in ss.slices[:10]]})
+    return out
+
+
+def summarise_words(rows: list[dict]) -> list[dict]:
+    out = []
+    for slicer in SLICERS:
+        for tagger in ("offline", "oracle"):
+            r = [x for x in rows if x["slicer"] == slicer and x["tagger"] == tagger]
+            if r:
+                out.append({"slicer": slicer, "tagger": tagger, "problems": len(r),
+                            "described": float(np.mean([x["described"] for x in r])),
+                            **{b: float(np.mean([x[f"found_{b}"] for x in r])) for b in BUGS}})
+    return out
 
 
 def mosaic_timing(run, n_slices: int = 50) -> dict:
@@ -145,7 +245,7 @@ def mosaic_timing(run, n_slices: int = 50) -> dict:
 
 def summarise(rows: list[dict]) -> list[dict]:
     out = []
-    for slicer in SLICERS:
+    for slicer in [*SLICERS, "wrong-labels (train split)"]:
         for bug in BUGS:
             r = [x for x in rows if x["slicer"] == slicer and x["bug"] == bug]
             if r:
@@ -154,8 +254,15 @@ def summarise(rows: list[dict]) -> list[dict]:
                             "p_at_10": float(np.mean([x["p_at_10"] for x in r])),
                             "precision": float(np.mean([x["precision"] for x in r])),
                             "recall": float(np.mean([x["recall"] for x in r])),
-                            "n_slices": float(np.mean([x["n_slices"] for x in r]))})
+                            "n_slices": float(np.mean([x["n_slices"] for x in r])),
+                            # over the problems where the bug is found: the found slice's type
+                            "type_accuracy": _mean_or_nan([x["type"] == EXPECTED[bug]
+                                                           for x in r if x["found"]])})
     return out
+
+
+def _mean_or_nan(v) -> float:
+    return float(np.mean(v)) if len(v) else float("nan")
 
 
 def plot(summary: list[dict], mosaic: dict | None, path: Path) -> None:
@@ -195,40 +302,65 @@ def main(argv=None) -> int:
                     help="the demo's data and training (3,000 images of 32 px, 15 epochs)")
     ap.add_argument("--out", default="slice_discovery", help="results file stem")
     ap.add_argument("--workdir", default=None, help="keep the problems' workspaces here")
+    ap.add_argument("--first", type=int, default=0,
+                    help="index of the first problem (e.g. 100: development problems kept apart "
+                         "from the benchmark's 0-19, for choosing parameters)")
+    ap.add_argument("--only", nargs="*", default=None, help="score only these slicer labels")
+    ap.add_argument("--words", action="store_true",
+                    help="also score the slices' words (attribute enrichment, offline and "
+                         "oracle taggers) and the bug types")
     ap.add_argument("--no-mosaic", action="store_true", help="skip the mosaic timing")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="STEM",
+                    help="only merge the rows of these results files (runs over disjoint "
+                         "problems, e.g. made while more problems trained) into --out")
     args = ap.parse_args(argv)
+    if args.merge:
+        return _merge(args)
     n = args.problems or (3 if args.quick else 20)
     size = "quick" if args.quick else "demo" if args.demo_size else "default"
     os.environ.setdefault("SLICELENS_QUIET", "1")
     warnings.filterwarnings("ignore")
     root = Path(args.workdir or tempfile.mkdtemp(prefix="slice-discovery-"))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    rows, run = [], None
+    rows, words_rows, run = [], [], None
     t_all = time.perf_counter()
-    for i in range(n):
+    for i in range(args.first, args.first + n):
         t0 = time.perf_counter()
         run, cfg, val = build_problem(i, root, size)
         truth = truth_groups(val, cfg)
+        fitted = {}
         for slicer, (name, params) in SLICERS.items():
+            if args.only and slicer not in args.only:
+                continue
             t1 = time.perf_counter()
-            slices = get_slicer(name, **params).fit(run, "val").slices_
+            model = get_slicer(name, **params).fit(run, "val")
             fit_s = time.perf_counter() - t1
+            fitted[slicer] = typed_slice_set(run, model)
             for bug in BUGS:
-                rows.append({"problem": i, "slicer": slicer, "bug": bug, "n_slices": len(slices),
-                             "group_size": len(truth[bug]), "fit_seconds": fit_s,
+                rows.append({"problem": i, "slicer": slicer, "bug": bug,
+                             "n_slices": len(model.slices_), "group_size": len(truth[bug]),
+                             "fit_seconds": fit_s,
                              "config": cfg.model_dump(include={"backgrounds", "correlation",
                                                                "rare_digit", "rare_fraction",
                                                                "flip_digit", "flip_rate", "seed"}),
-                             **score(slices, truth[bug])})
+                             **score(fitted[slicer].slices, truth[bug])})
+        if not args.only or "wrong-labels" in args.only:
+            rows.append(train_wrong_labels(run, root / f"problem-{i:02d}", i))
+        if args.words:
+            words_rows.extend(words(run, cfg, val, fitted, root / f"problem-{i:02d}", i))
         done = [r for r in rows if r["problem"] == i]
         print(f"problem {i}: {time.perf_counter() - t0:.0f}s  " + "  ".join(
             f"{r['slicer']}/{r['bug']} P@10={r['p_at_10']:.1f}" for r in done), flush=True)
-        _write(rows, None, args, root)
+        _write(rows, None, args, root, words_rows)
     mosaic = None if args.no_mosaic or run is None else mosaic_timing(run)
-    summary = _write(rows, mosaic, args, root)
+    summary = _write(rows, mosaic, args, root, words_rows)
     print()
     print(table(summary, ["slicer", "bug", "problems", "found", "p_at_10", "precision",
-                          "recall", "n_slices"], floatfmt=".2f"))
+                          "recall", "n_slices", "type_accuracy"], floatfmt=".2f"))
+    if words_rows:
+        print("\nplanted bugs described correctly in words in the top 10 (enrichment)")
+        print(table(summarise_words(words_rows), ["slicer", "tagger", "problems", "described",
+                                                  "spurious", "rare", "flip"], floatfmt=".2f"))
     if mosaic:
         print(f"\nmosaic: {mosaic['n_slices']} slices x {mosaic['steps']} steps in "
               f"{mosaic['seconds']:.1f} s = {mosaic['ratio']:.0f} x one forward+backward pass "
@@ -237,9 +369,28 @@ def main(argv=None) -> int:
     return 0
 
 
-def _write(rows, mosaic, args, root) -> list[dict]:
+def _merge(args) -> int:
+    from slicelens.cli.common import table
+
+    parts = [json.loads((RESULTS / f"{stem}.json").read_text()) for stem in args.merge]
+    rows = [r for p in parts for r in p["rows"]]
+    words_rows = [r for p in parts for r in p.get("words_rows", [])]
+    if len({r["problem"] for r in rows}) != sum(p["problems"] for p in parts):
+        raise SystemExit("the merged files share problems")
+    args.quick = False
+    args.demo_size = parts[0]["size"] == "demo"
+    summary = _write(rows, None, args, parts[0]["workdir"], words_rows)
+    print(table(summary, ["slicer", "bug", "problems", "found", "p_at_10", "precision",
+                          "recall", "n_slices", "type_accuracy"], floatfmt=".2f"))
+    print(table(summarise_words(words_rows), ["slicer", "tagger", "problems", "described",
+                                              "spurious", "rare", "flip"], floatfmt=".2f"))
+    return 0
+
+
+def _write(rows, mosaic, args, root, words_rows=()) -> list[dict]:
     summary = summarise(rows)
-    out = {"problems": len({r["problem"] for r in rows}), "quick": args.quick,
+    out = {"words": summarise_words(list(words_rows)), "words_rows": list(words_rows),
+           "problems": len({r["problem"] for r in rows}), "quick": args.quick,
            "size": "quick" if args.quick else "demo" if args.demo_size else "default",
            "found_threshold": FOUND_AT, "summary": summary, "mosaic": mosaic, "rows": rows,
            "workdir": str(root)}

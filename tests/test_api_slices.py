@@ -24,6 +24,10 @@ def test_table_rows_match_members(api):
         assert row["accuracy"] == pytest.approx(members["correct"].mean())
         assert row["confidence"] == pytest.approx(members["confidence"].mean())
         assert row["spuriousness"] is None and row["annotation"] is None
+        # words (or the cell) on the first line, the confusion cell as second line
+        assert row["description"] == sl.description
+        assert row["confusion"] == sl.metrics["confusion_text"]
+        assert row["bug_evidence"] == sl.evidence.get("explanation")
 
 
 def test_points_payload_is_columnar_and_aligned(api):

@@ -104,3 +104,26 @@ def test_cli_rejects_another_slicers_option(demo):
 
     with pytest.raises(SliceLensError, match="--n-slices is not an option of the 'attribution'"):
         _cli("slices", ["--workspace", str(demo.workspace.root), "--n-slices", "4"])
+
+
+def test_cli_error_aware_slices_in_words_with_bug_types(demo, capsys):
+    """Words from the attribute matrix, the confusion cell under them, a bug type with
+    its evidence for every slice (the demo run has a training split)."""
+    from slicelens.attributes.proposal import propose_attributes
+    from slicelens.pipeline.attributes import assign_attributes
+    from slicelens.pipeline.slices import load_slices
+
+    assign_attributes(demo.run, spec=propose_attributes("builtin", object="digit",
+                                                        semantic=False))
+    ws = str(demo.workspace.root)
+    assert _cli("slices", ["--workspace", ws, "--slicer", "error-aware", "--n-slices", "8",
+                           "--top", "8"]) == 0
+    out = capsys.readouterr().out
+    ss = load_slices(demo.run, "error-aware")
+    assert all("explanation" in s.evidence for s in ss.slices)
+    assert "why each bug type" in out and ss.slices[0].evidence["explanation"] in out
+    worded = [s for s in ss.slices if s.evidence.get("conditions")]
+    assert worded, "no slice got words from the attribute matrix"
+    s = worded[0]
+    assert s.description in out and f"  {s.metrics['confusion_text']}" in out
+    assert all(t["q"] <= 0.05 for t in s.evidence["enrichment"])

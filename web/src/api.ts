@@ -53,6 +53,8 @@ export interface SliceRow {
   spuriousness_source: string | null;
   bug_type: string | null;
   description: string;
+  confusion?: string;
+  bug_evidence?: string | null;
   annotation: Annotation | null;
   polygon: number[][] | null;
   metrics: Record<string, unknown>;

@@ -2,13 +2,17 @@
 
 Slices are learned on one split (default: val), assigned to every other split, and
 ranked by the upper end of the Wilson 95% interval of their accuracy (most problematic
-first; small slices need more evidence to rank high). Each slicer's parameters are the
+first; small slices need more evidence to rank high; the error-aware slicer puts its
+bug slices first). Each slice gets a bug type with its evidence and, when the run has
+an attribute matrix, words: the attribute values enriched in it against the rest of its
+class (Fisher exact test, Benjamini-Hochberg), with its confusion cell as second line. Each slicer's parameters are the
 options below; an option of another slicer is an error.
 
 Examples:
   slicelens slices --workspace ws
   slicelens slices --list                            # the stored slices, no recomputation
   slicelens slices --workspace ws --slicer error-clustering --n-slices 16
+  slicelens slices --workspace ws --slicer error-aware
   slicelens slices --workspace ws --min-clusters 40 --segregate confusion
   slicelens slices --workspace ws --consistency      # the paper's Fig. 4 comparison
 """
@@ -109,12 +113,23 @@ def _list(ws, r, args) -> int:
 def _print_slices(slice_set, r, args, stored: bool = False) -> None:
     from slicelens.cli.common import table
 
-    rows = [_row(s) for s in slice_set.slices[: args.show]]
+    rows = [row for s in slice_set.slices[: args.show] for row in _rows(s)]
     print(f"{len(slice_set.slices)} {'stored ' if stored else ''}slices of run {r.id} by "
           f"{slice_set.slicer!r}, learned on {slice_set.split!r}, most problematic first "
           "(accuracy with its Wilson 95% interval):")
     print(table(rows, ["slice", "size", "accuracy", "interval", "confidence", "loss",
                        "bug type", "description"]))
+    typed = [s for s in slice_set.slices[: args.show] if s.evidence.get("explanation")]
+    if typed:
+        print("\nwhy each bug type (evidence):")
+        for s in typed:
+            print(f"  {s.id}: {s.bug_type or '-'}: {s.evidence['explanation']}")
+            if s.bug_type == "wrong_labels":
+                print(f"    training samples behind its errors: slicelens tda --slice "
+                      f"{slice_set.slicer}:{s.id}; all suspect labels: slicelens tda --wrong-labels")
+    if not any(s.evidence.get("conditions") for s in slice_set.slices):
+        print("\n(descriptions are confusion cells: run `slicelens attributes assign` to "
+              "describe the slices by the attribute values enriched in them)")
     if len(slice_set.slices) > args.show:
         print(f"... {len(slice_set.slices) - args.show} more (--show N)")
 
@@ -125,6 +140,14 @@ def _row(s) -> dict:
             "interval": f"[{m['acc_low']:.2f}-{m['acc_high']:.2f}]",
             "confidence": m["confidence"], "loss": m["loss"], "bug type": s.bug_type or "-",
             "description": s.description}
+
+
+def _rows(s) -> list[dict]:
+    """The slice's row, then its confusion cell as a second line under the words (when
+    the words are not the cell itself)."""
+    cell = s.metrics.get("confusion_text", "")
+    second = [] if not cell or cell == s.description else [{"description": f"  {cell}"}]
+    return [_row(s), *second]
 
 
 def _report_marks(ws, run, slicer: str) -> None:

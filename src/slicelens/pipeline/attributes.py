@@ -76,7 +76,9 @@ def assign_attributes(run, backend: str = "default", spec: AttributeSpec | None 
     Returns
     -------
     AttributeMatrix
-        Also saved to ``<run>/attributes/matrix.parquet``, with the spec it used.
+        Also saved to ``<run>/attributes/matrix.parquet``, with the spec it used; the
+        run's stored slice sets are described again from it
+        (:func:`slicelens.pipeline.slices.redescribe_stored`).
     """
     from slicelens.attributes.proposal import propose_attributes
     from slicelens.attributes.values import NEEDS_VALUES, propose_values
@@ -102,6 +104,9 @@ def assign_attributes(run, backend: str = "default", spec: AttributeSpec | None 
     from slicelens.store.atomic import write_json
 
     write_json(meta, {"key": _cache_key(spec, backend, backend_params), "backend": backend})
+    from slicelens.pipeline.slices import redescribe_stored
+
+    redescribe_stored(run)  # stored slices get words from the new matrix
     return matrix
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from slicelens.errors import WorkspaceError
+from slicelens.pipeline.describe import describe_slices, type_slices
 from slicelens.slicing.base import SliceSet, get_slicer
 from slicelens.slicing.metrics import slice_metrics
 from slicelens.store.atomic import save_npz
@@ -42,7 +43,9 @@ def find_slices(run, slicer: str = "attribution", params: dict | None = None,
     -------
     SliceSet
         Ranked (slice 0 = most problematic); each slice's ``metrics["by_split"][s]``
-        holds its metrics on split ``s`` (members assigned by ``slicer.assign``).
+        holds its metrics on split ``s`` (members assigned by ``slicer.assign``). Every
+        slice has a bug type (or None) with evidence, and words when the run has an
+        attribute matrix (:mod:`slicelens.pipeline.describe`).
     """
     from slicelens.utils import progress
 
@@ -60,12 +63,30 @@ def find_slices(run, slicer: str = "attribution", params: dict | None = None,
             bar.set_postfix_str(f"assign {other}")
             assigned[np.flatnonzero(samples["split"].to_numpy() == other)] = model.assign(run, other)
             bar.update(1)
-        bar.set_postfix_str("metrics")
+        bar.set_postfix_str("metrics, bug types, words")
         _add_split_metrics(slice_set, samples, assigned, run.classes)
+        type_slices(run, slice_set, assigned)
+        describe_slices(run, slice_set)
         slice_set.save(run.path)
         _save_assignments(run, slice_set, samples, assigned)
         bar.update(1)
     return slice_set
+
+
+def redescribe_stored(run) -> list[str]:
+    """Describe the stored slice sets of a run again (after ``attributes assign``).
+
+    Returns the slicers whose sets were rewritten.
+    """
+    done = []
+    for path in sorted((Path(run.path) / "slices").glob("*.json")):
+        if path.stem == "attributes":
+            continue
+        ss = SliceSet.load(run.path, path.stem)
+        if describe_slices(run, ss) or any(s.evidence.get("enrichment_note") for s in ss.slices):
+            ss.save(run.path)
+            done.append(path.stem)
+    return done
 
 
 def load_slices(run, slicer: str) -> SliceSet:

@@ -99,7 +99,10 @@ class SliceRow(BaseModel):
     spuriousness: float | None
     spuriousness_source: str | None = Field(None, description="'human' or 'propagated'")
     bug_type: str | None
-    description: str
+    description: str = Field(description="words: the attribute values enriched in the slice "
+                                         "(else its confusion cell)")
+    confusion: str = Field("", description="the dominant confusion cell (the second line)")
+    bug_evidence: str | None = Field(None, description="why the bug type, in one sentence")
     annotation: AnnotationOut | None
     polygon: list[list[float]] | None
     metrics: dict[str, Any]

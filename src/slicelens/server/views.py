@@ -108,6 +108,8 @@ def slice_row(s: Slice, split: str, ann, spur: tuple | None) -> SliceRow:
         spuriousness=None if spur is None else spur[0],
         spuriousness_source=None if spur is None else spur[1],
         bug_type=s.bug_type, description=s.description,
+        confusion=str(s.metrics.get("confusion_text") or ""),
+        bug_evidence=s.evidence.get("explanation"),
         annotation=None if ann is None else annotation_out(ann),
         polygon=s.polygon, metrics=s.metrics, conditions=_conditions(s))
 

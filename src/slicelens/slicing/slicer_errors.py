@@ -54,6 +54,8 @@ class ErrorClusteringSlicer(Slicer):
 
     Params = ErrorClusteringParams
     requires = ("features", "probs")
+    #: the run array clustered (subclasses: "fw")
+    feature_array = "features"
 
     def _fit(self, run, split: str) -> None:
         from sklearn.decomposition import PCA
@@ -62,7 +64,7 @@ class ErrorClusteringSlicer(Slicer):
         p = self.p_
         samples = run.samples
         rows = split_rows(samples, split)
-        F = np.asarray(run.array("features")[rows], np.float64)
+        F = self._features(run, rows)
         dim = min(p.pca_dim, F.shape[1], len(rows) - 1)
         self.pca_ = PCA(n_components=dim, whiten=True, random_state=p.seed).fit(F)
         X = self._inputs(run, rows)
@@ -87,6 +89,9 @@ class ErrorClusteringSlicer(Slicer):
         rows = split_rows(run.samples, split)
         return self._component_to_slice[self.gmm_.predict(self._inputs(run, rows))]
 
+    def _features(self, run, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(run.array(self.feature_array)[rows], np.float64)
+
     def _inputs(self, run, rows: np.ndarray) -> np.ndarray:
         """The mixture's input for the given rows, shape (len(rows), pca_dim + 2C + 1)."""
         p = self.p_
@@ -100,6 +105,6 @@ class ErrorClusteringSlicer(Slicer):
         yhat = np.eye(C)[s["pred"].to_numpy(np.int64)]
         p_label = np.where(lab, probs[np.arange(len(rows)), np.maximum(labels, 0)],
                            s["confidence"].to_numpy(np.float64))
-        Z = self.pca_.transform(np.asarray(run.array("features")[rows], np.float64))
+        Z = self.pca_.transform(self._features(run, rows))
         return np.hstack([Z, p.label_weight * y, p.pred_weight * yhat,
                           p.error_weight * (1.0 - p_label)[:, None]])

@@ -92,9 +92,13 @@ export default function SliceTable({ table, selected, onSelect, encoding }: Prop
                   <span>{r.spuriousness_source === "propagated" ? "≈" : ""}{fmt(r.spuriousness)}</span>
                   {r.spuriousness_source === "human" ? " ✎" : ""}
                 </td>
-                <td className="wrap">{r.bug_type?.replace("_", " ") ?? ""}</td>
+                <td className="wrap" title={r.bug_evidence ?? ""}>{r.bug_type?.replace("_", " ") ?? ""}</td>
                 <td data-col="mark">{r.annotation ? r.annotation.label.replace("_", " ") : ""}</td>
-                <td className="desc" title={r.description}><div>{r.annotation?.description || r.description}</div></td>
+                <td className="desc" title={r.description}>
+                  <div>{r.annotation?.description || r.description}</div>
+                  {r.confusion && r.confusion !== r.description
+                    ? <div className="desc-cell">{r.confusion}</div> : null}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -1,0 +1,147 @@
+"""Wrong-label slices, learned on the training split (``--split train``).
+
+A training sample is *suspect* when its label is out-voted twice:
+
+1. by a head that never saw it: the cross-validated margin of ``slicelens tda
+   --wrong-labels`` (:func:`slicelens.tda.labels.cv_margin`, ``max_{c != y} p_c - p_y``
+   from a linear softmax head on the pooled features F fitted on the other folds) is
+   positive;
+2. by its neighbours: at least ``min_disagree`` of its ``k`` nearest labelled samples of
+   the same split in PCA(F_W) (the attribution space) carry another label.
+
+The suspects are grouped by K-Means in PCA(F_W) (at most ``n_slices`` groups, at least
+``min_size`` suspects each): each group is a slice of type ``wrong_labels`` whose
+evidence names the label its neighbours suggest, the mean margin and disagreement, and
+``slicelens tda --wrong-labels`` to see every sample ranked. Every other labelled sample
+goes to one slice ``consistent labels`` (no type); unlabelled samples to none. The
+suspect slices are promoted ahead of it (``evidence["promoted"]``), largest first (a
+group of many look-alike suspects is a labelling error worth checking first; chosen on
+development problems 100+ of the slice-discovery benchmark, not on its problems);
+members are listed most suspect (highest margin) first.
+
+``assign`` gives a sample of another split the slice of its nearest labelled fit-split
+neighbour in the same space (for display: wrong labels are a property of the fit split).
+Requiring both signs is ours: the margin alone also flags hard but correct samples,
+neighbour disagreement alone flags class borders.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from slicelens.slicing.base import Slicer, register_slicer
+from slicelens.slicing.metrics import build_slices, split_rows
+
+
+class WrongLabelParams(BaseModel):
+    """Parameters of the wrong-label slicer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_slices: int = Field(8, ge=1, description="most groups of suspect samples")
+    min_size: int = Field(3, ge=1, description="fewest suspects per group")
+    k: int = Field(10, ge=2, description="neighbours for the label disagreement")
+    min_disagree: float = Field(0.5, gt=0, le=1,
+                                description="share of neighbours with another label")
+    lam: float = Field(1e-3, gt=0, description="L2 strength of the cross-validated head")
+    folds: int = Field(5, ge=2, description="folds of the cross-validated margin")
+    pca_dim: int = Field(32, ge=2, description="PCA dimensions of F_W for the neighbours")
+    seed: int = Field(0, description="random seed of the folds, PCA and K-Means")
+
+
+@register_slicer("wrong-labels")
+class WrongLabelSlicer(Slicer):
+    """Groups of samples whose labels a held-out head and their neighbours both reject.
+
+    Examples
+    --------
+    >>> s = WrongLabelSlicer().fit(run, split="train")        # doctest: +SKIP
+    >>> s.slices_[0].bug_type, s.slices_[0].evidence["suggested"]  # doctest: +SKIP
+    """
+
+    Params = WrongLabelParams
+    requires = ("features", "fw")
+
+    def _fit(self, run, split: str) -> None:
+        from sklearn.cluster import KMeans
+        from sklearn.decomposition import PCA
+        from sklearn.neighbors import NearestNeighbors
+
+        from slicelens.tda.head import add_bias
+        from slicelens.tda.labels import cv_margin
+
+        p, samples = self.p_, run.samples
+        rows = split_rows(samples, split)
+        y_all = samples["label"].to_numpy(np.int64)[rows]
+        lab = np.flatnonzero(y_all >= 0)
+        y = y_all[lab]
+        C = len(run.classes)
+        fw = np.asarray(run.array("fw")[rows], np.float64)
+        dim = min(p.pca_dim, fw.shape[1], len(rows) - 1)
+        self.pca_ = PCA(n_components=dim, random_state=p.seed).fit(fw)
+        Z = self.pca_.transform(fw)
+        F = np.asarray(run.array("features")[rows], np.float64)[lab]
+        F = (F - F.mean(0)) / (F.std(0) + 1e-8)
+        margin = np.full(len(rows), -np.inf)
+        disagree = np.zeros(len(rows))
+        suggested = y_all.copy()
+        if len(np.unique(y)) > 1 and len(lab) > p.k + 1:
+            margin[lab] = cv_margin(add_bias(F), y, C, p.lam, p.folds, p.seed)
+            k = min(p.k, len(lab) - 1)
+            idx = NearestNeighbors(n_neighbors=k + 1).fit(Z[lab]).kneighbors(
+                Z[lab], return_distance=False)[:, 1:]
+            ny = y[idx]
+            disagree[lab] = (ny != y[:, None]).mean(1)
+            suggested[lab] = np.array([np.bincount(r, minlength=C).argmax() for r in ny])
+        suspect = (margin > 0) & (disagree >= p.min_disagree)
+        groups = np.full(len(rows), -1, np.int64)
+        s_idx = np.flatnonzero(suspect)
+        n_groups = int(min(p.n_slices, len(s_idx) // p.min_size))
+        if n_groups >= 1:
+            km = KMeans(n_clusters=n_groups, n_init=4, random_state=p.seed).fit(Z[s_idx])
+            groups[s_idx] = km.labels_
+        rest = np.setdiff1d(lab, s_idx[groups[s_idx] >= 0])
+        groups[rest] = n_groups  # the "consistent labels" slice
+        typicality = np.where(suspect, margin, -disagree)
+        evidence = [self._evidence(groups == g, margin, disagree, suggested, y_all, run.classes)
+                    for g in range(n_groups)] + [{"consistent": True}]
+        slices, ranked = build_slices(self.name, samples["id"].to_numpy(str)[rows], groups,
+                                      typicality, samples.iloc[rows], run.classes,
+                                      evidence=evidence)
+        # suspect groups first, largest first; then the consistent rest
+        order = sorted(range(len(slices)), key=lambda i: (slices[i].evidence.get(
+            "consistent", False), -slices[i].size, i))
+        new_of_old = np.empty(len(order), np.int64)
+        new_of_old[order] = np.arange(len(order))
+        self.slices_ = [slices[i] for i in order]
+        for rank, s in enumerate(self.slices_):
+            s.id = f"{self.name}-{rank:02d}"
+            if s.evidence.pop("consistent", False):
+                s.description = f"consistent labels; {s.metrics['confusion_text']}"
+                s.evidence.update(promoted=False, explanation="labels agree with a held-out "
+                                  "head or with their neighbours")
+            else:
+                s.bug_type = "wrong_labels"
+                s.evidence["promoted"] = True
+        self.labels_ = np.where(ranked >= 0, new_of_old[np.maximum(ranked, 0)], -1)
+        self.sample_ids_ = samples["id"].to_numpy(str)[rows]
+        self.nn_ = NearestNeighbors(n_neighbors=1).fit(Z[lab])
+        self.lab_slice_ = self.labels_[lab]
+
+    def _evidence(self, members, margin, disagree, suggested, y, classes) -> dict:
+        m = np.asarray(members, bool)
+        sug = int(np.bincount(suggested[m], minlength=len(classes)).argmax())
+        given = int(np.bincount(y[m][y[m] >= 0], minlength=len(classes)).argmax())
+        text = (f"{int(m.sum())} samples labelled mostly {classes[given]} whose label a head "
+                f"fitted without them out-votes (mean margin {margin[m].mean():.2f}) and "
+                f"{disagree[m].mean():.0%} of whose neighbours carry another label; suggested "
+                f"label {classes[sug]}. Every sample ranked: slicelens tda --wrong-labels")
+        return {"suggested": classes[sug], "labelled": classes[given],
+                "mean_margin": float(margin[m].mean()),
+                "neighbour_disagreement": float(disagree[m].mean()), "explanation": text}
+
+    def _assign(self, run, split: str) -> np.ndarray:
+        rows = split_rows(run.samples, split)
+        Z = self.pca_.transform(np.asarray(run.array("fw")[rows], np.float64))
+        return self.lab_slice_[self.nn_.kneighbors(Z, return_distance=False)[:, 0]]
