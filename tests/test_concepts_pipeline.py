@@ -132,7 +132,8 @@ def test_cli_import_summary_export_annotate(bed, tmp_path, capsys):
     # annotate from the CLI, then undo
     assert main(["concepts", "annotate", "--image", bed.seeds[1], "--confounded", "brick",
                  "--valid", "digit", "--author", "cli", *ws_arg]) == 0
-    row_id = int(capsys.readouterr().out.split("\n")[2].split()[0])
+    lines = capsys.readouterr().out.splitlines()  # "run ... read", header, dashes, row
+    row_id = int(lines[next(i for i, ln in enumerate(lines) if ln.startswith("--")) + 1].split()[0])
     assert main(["concepts", "annotate", "--undo", str(row_id), *ws_arg]) == 0
     assert "undone" in capsys.readouterr().out
     assert main(["concepts", "import", "--workspace", str(ws.root)]) == 2  # no CSV given

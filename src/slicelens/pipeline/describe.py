@@ -86,6 +86,10 @@ def type_slices(run, slice_set, assigned: np.ndarray) -> None:
         return
     samples = run.samples
     rows = np.flatnonzero(samples["split"].to_numpy() == slice_set.split)
-    ctx, nb = run_context(run, rows)
+    # F_W where the run has it; a run made from predictions has only its features
+    array = "fw" if "fw" in run.stored_arrays else "features"
+    if array not in run.stored_arrays:
+        return
+    ctx, nb = run_context(run, rows, array=array)
     attach_neighbour_bug_types(slice_set.slices, samples, rows, np.asarray(assigned)[rows], ctx,
                                nb, run.classes, overwrite=False)
