@@ -1,4 +1,4 @@
-"""Small shared helpers: seeding, device choice, progress bars."""
+"""Small shared helpers: seeding, device choice, progress bars, plain text tables."""
 
 from __future__ import annotations
 
@@ -34,3 +34,27 @@ def progress(iterable=None, *, total=None, desc=None, disable=None, **kw):
     if disable is None:
         disable = bool(os.environ.get("SLICELENS_QUIET"))
     return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, **kw)
+
+
+def table(rows: list[dict], columns: list[str] | None = None, floatfmt: str = ".3f") -> str:
+    """A plain text table (no dependency) for terminal output.
+
+    >>> print(table([{"slice": "a-0", "acc": 0.5}], floatfmt=".1f"))
+    slice  acc
+    -----  ---
+    a-0    0.5
+    """
+    if not rows:
+        return "(none)"
+    columns = columns or list(rows[0])
+
+    def fmt(v):
+        if isinstance(v, float):
+            return format(v, floatfmt)
+        return str(v)
+    cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(out)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from slicelens.utils import table  # noqa: F401 - re-exported: the table moved down to utils
+
 DEFAULT_WORKSPACE = "slicelens-workspace"
 
 
@@ -62,21 +64,3 @@ def add_show(p, default: int) -> None:
     p.add_argument("--show", type=int, default=default, metavar="N",
                    help=f"rows of the table to print (default: {default})")
     add_deprecated(p, "--top", "show", "--show", type=int, metavar="N")
-
-
-def table(rows: list[dict], columns: list[str] | None = None, floatfmt: str = ".3f") -> str:
-    """A plain text table (no dependency) for terminal output."""
-    if not rows:
-        return "(none)"
-    columns = columns or list(rows[0])
-
-    def fmt(v):
-        if isinstance(v, float):
-            return format(v, floatfmt)
-        return str(v)
-    cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(out)

@@ -91,7 +91,7 @@ def save_arrays(dataset: ImageDataset, path) -> str:
     """
     from pathlib import Path
 
-    from slicelens.store.atomic import save_npz
+    from slicelens.atomic import save_npz
 
     if dataset.arrays is None:
         raise DataError("only an in-memory dataset (arrays) is saved this way", field="images")

@@ -136,7 +136,7 @@ def load_model(spec: str, *, classes, input_size: int | None = None, weights: st
 
 def save_model(module: nn.Module, path) -> Path:
     """Write ``module.state_dict()`` to ``path`` atomically; return the path."""
-    from slicelens.store.atomic import atomic_open
+    from slicelens.atomic import atomic_open
 
     path = Path(path)
     with atomic_open(path, "wb") as f:

@@ -345,7 +345,7 @@ def _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable, gdro_eta
 
 
 def _save_state(state: dict, path: Path) -> Path:
-    from slicelens.store.atomic import atomic_open
+    from slicelens.atomic import atomic_open
 
     with atomic_open(path, "wb") as f:
         torch.save(state, f)

@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from slicelens.cli.common import table
 from slicelens.concepts.answers import ConceptAnswer
 from slicelens.concepts.quality import GoldItem
+from slicelens.utils import table
 
 SPELLINGS = {"brick": ["brick", "bricks", "brick wall"], "grass": ["grass", "lawn", "green grass"],
              "gravel": ["gravel", "pebbles", "small stones"], "moon": ["moon", "moon surface", "craters"]}

@@ -22,24 +22,14 @@ import pandas as pd
 from slicelens.attributes.accuracy import value_accuracy
 from slicelens.attributes.base import ASSIGNERS, AttributeSpec, get_backend
 from slicelens.attributes.matrix import AttributeMatrix
+from slicelens.attributes.runio import (  # noqa: F401 - spec_path re-exported
+    load_spec,
+    save_spec,
+    spec_path,
+)
 from slicelens.errors import DataError
 
 DEFAULT_BACKEND = "imagenet"  # for attributes that name no backend
-
-
-def spec_path(run_dir) -> Path:
-    return Path(run_dir) / "attributes" / "spec.json"
-
-
-def load_spec(run_dir) -> AttributeSpec | None:
-    """The run's stored attribute spec, or None."""
-    path = spec_path(run_dir)
-    return AttributeSpec.load(path) if path.exists() else None
-
-
-def save_spec(run, spec: AttributeSpec) -> Path:
-    """Store ``spec`` with the run (``attributes/spec.json``)."""
-    return spec.save(spec_path(run.path))
 
 
 def edit_spec(run, path) -> AttributeSpec:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from slicelens.cli.common import table
 from slicelens.data.demo import DemoConfig
 from slicelens.extract import ExtractConfig
 from slicelens.models import TrainConfig
+from slicelens.utils import table
 
 
 class DemoRun(BaseModel):

@@ -39,7 +39,7 @@ def describe_slices(run, slice_set, max_attributes: int = 3) -> int:
         return 0
     from slicelens.attributes.enrichment import enriched_values, top_conditions
     from slicelens.attributes.matrix import AttributeMatrix
-    from slicelens.pipeline.attributes import load_spec
+    from slicelens.attributes.runio import load_spec
     from slicelens.slicing.slicer_attributes import describe
 
     matrix, spec = AttributeMatrix.load(run.path), load_spec(run.path)

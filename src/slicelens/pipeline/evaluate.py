@@ -262,7 +262,7 @@ def _annotation_masks(ws, ref, slicer, split, ids: np.ndarray, size: int, p):
 
 def print_evaluation(report: dict, echo=print, max_slices: int = 12) -> None:
     """Print an :func:`evaluate_run` report as plain-text tables."""
-    from slicelens.cli.common import table
+    from slicelens.utils import table
 
     p = report["params"]
     echo(f"evaluation on split {report['split']!r} ({report['n']} images)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from slicelens.cli.common import table
+from slicelens.utils import table
 
 
 def _indent(text: str) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from slicelens.cli.common import table
 from slicelens.evaluate.summary import near_chance, split_class_summary
+from slicelens.utils import table
 
 
 def print_run_summary(run, echo=print) -> None:

@@ -14,66 +14,12 @@ from typing import Literal
 import numpy as np
 
 from slicelens.data.loader import load_images
-from slicelens.errors import SliceLensError
+from slicelens.models.initial import initial_module as _initial_module
 from slicelens.pipeline.augment import compose, noise_augment, swap_augment
+from slicelens.repair.trainset import training_set
 from slicelens.utils import seed_everything
 
 __all__ = ["apply_plan", "noise_augment", "resolve_train_config", "training_set"]
-
-
-def training_set(dataset, plan, size: int):
-    """The modified training split a plan asks for.
-
-    Returns
-    -------
-    x : uint8 Tensor (n, 3, size, size)
-    y : long Tensor (n,)
-    w : float Tensor (n,)
-    ids : ndarray of str (n,)
-        Sample ids (``"extra-<i>"`` for extra images).
-    """
-    import torch
-
-    from slicelens.data.images import resize_rgb
-    from slicelens.repair.plan import load_extra_images
-
-    tr = dataset.split_indices("train")
-    tr = tr[dataset.labels[tr] >= 0]
-    known = set(dataset.ids[tr])
-    unknown = [i for i in list(plan.remove) + list(plan.relabel) + list(plan.weights) if i not in known]
-    if unknown:
-        raise SliceLensError(f"plan names {len(unknown)} ids that are not labelled training "
-                             f"samples, e.g. {unknown[0]!r}")
-    drop = set(plan.remove)
-    idx = np.array([i for i in tr if dataset.ids[i] not in drop], dtype=np.int64)
-    ids = dataset.ids[idx]
-    labels = dataset.labels[idx].copy()
-    for j, sid in enumerate(ids):
-        if sid in plan.relabel:
-            labels[j] = int(plan.relabel[sid])
-    weights = np.array([float(plan.weights.get(s, 1.0)) for s in ids], dtype=np.float32)
-    if plan.add:
-        add_idx = dataset.index_of(list(plan.add))
-        not_pool = [dataset.ids[i] for i in add_idx if dataset.splits[i] == "train"]
-        if not_pool:
-            raise SliceLensError(f"plan adds {not_pool[0]!r}, which is already a training sample")
-        idx = np.concatenate([idx, add_idx])
-        ids = np.concatenate([ids, dataset.ids[add_idx]])
-        labels = np.concatenate([labels, np.array(list(plan.add.values()), dtype=np.int64)])
-        weights = np.concatenate([weights, np.ones(len(add_idx), np.float32)])
-    if ((labels < 0) | (labels >= len(dataset.classes))).any():
-        raise SliceLensError("plan relabels or adds a label outside the classes (field 'relabel'/'add')")
-    imgs = load_images(dataset, idx, size, uint8=True)
-    if plan.extra_images:
-        ex, ey = load_extra_images(plan.extra_images)
-        if ex.shape[1:3] != (size, size):
-            ex = np.stack([resize_rgb(im, size) for im in ex])
-        imgs = np.concatenate([imgs, ex])
-        labels = np.concatenate([labels, ey])
-        weights = np.concatenate([weights, np.ones(len(ey), np.float32)])
-        ids = np.concatenate([ids, np.array([f"extra-{i}" for i in range(len(ey))])])
-    x = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2)
-    return x, torch.from_numpy(labels), torch.from_numpy(weights), ids
 
 
 def apply_plan(workspace, base_run, plan, train_cfg=None, *,
@@ -218,32 +164,6 @@ def _stored_train_config(spec):
     if side.exists():
         return TrainConfig.model_validate(json.loads(side.read_text()))
     return None
-
-
-def _initial_module(spec, classes, init: str):
-    """(module, the start actually used): a model file that cannot be rebuilt from scratch
-    starts from the run's weights, with a warning, and the record says ``finetune``."""
-    import warnings
-
-    from slicelens.models import build_model, load_model
-    from slicelens.models.builtin import BUILTINS
-
-    if init == "finetune" or spec.spec not in BUILTINS:
-        if init == "scratch" and ":" not in spec.spec:
-            # a TorchScript / torch.export / pickled file holds no constructor to rebuild
-            warnings.warn(f"model {spec.spec} cannot be rebuilt from scratch (the file holds "
-                          "no constructor); retraining starts from the run's weights instead",
-                          UserWarning, stacklevel=2)
-            init = "finetune"
-        adapter = load_model(**spec.model_dump(), classes=classes)
-        module = adapter.module
-        if init == "scratch":
-            for m in module.modules():
-                if hasattr(m, "reset_parameters"):
-                    m.reset_parameters()
-        return module, init
-    # scratch built-in: same architecture; pretrained backbones keep their ImageNet weights
-    return build_model(spec.spec, len(classes), spec.input_size, pretrained=True), init
 
 
 def _claim_weights_path(folder: Path, prefix: str) -> Path:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from slicelens.cli.common import table
 from slicelens.errors import SliceLensError
+from slicelens.utils import table
 
 SLICER = "attribution"
 #: CoRM settings of the demo: the slices the script marked spurious.

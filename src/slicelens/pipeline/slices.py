@@ -18,7 +18,11 @@ from slicelens.errors import WorkspaceError
 from slicelens.pipeline.describe import describe_slices, type_slices
 from slicelens.slicing.base import SliceSet, get_slicer
 from slicelens.slicing.metrics import slice_metrics
-from slicelens.store.atomic import save_npz
+from slicelens.slicing.runio import (  # noqa: F401 - assign_all, load_slices re-exported
+    assign_all,
+    load_slices,
+    save_assignments,
+)
 
 #: Metrics kept per split in ``slice.metrics["by_split"]`` (the confusion stays fit-split only).
 SPLIT_KEYS = ("size", "n_labeled", "accuracy", "acc_low", "acc_high", "errors", "confidence",
@@ -68,7 +72,7 @@ def find_slices(run, slicer: str = "attribution", params: dict | None = None,
         type_slices(run, slice_set, assigned)
         describe_slices(run, slice_set)
         slice_set.save(run.path)
-        _save_assignments(run, slice_set, samples, assigned)
+        save_assignments(run, slice_set, samples, assigned)
         bar.update(1)
     return slice_set
 
@@ -87,32 +91,6 @@ def redescribe_stored(run) -> list[str]:
             ss.save(run.path)
             done.append(path.stem)
     return done
-
-
-def load_slices(run, slicer: str) -> SliceSet:
-    """The slice set ``find_slices`` saved for ``slicer`` (WorkspaceError if none)."""
-    return SliceSet.load(run.path, slicer)
-
-
-def assign_all(run, slice_set: SliceSet) -> dict[str, np.ndarray]:
-    """Slice index of every sample, per split.
-
-    Returns
-    -------
-    dict split -> int array (n_split,)
-        In the order of ``run.samples``; -1 = in no slice.
-    """
-    path = _assign_path(run, slice_set.slicer)
-    if not path.exists():
-        raise WorkspaceError(f"no assignments for {slice_set.slicer!r} in {run.path}; run "
-                             f"`slicelens slices --slicer {slice_set.slicer}` again")
-    with np.load(path) as z:
-        ids, labels = z["ids"], z["labels"]
-    samples = run.samples
-    if not np.array_equal(ids, samples["id"].to_numpy(str)):
-        raise WorkspaceError(f"{path} does not match the run's samples; find the slices again")
-    splits = samples["split"].to_numpy()
-    return {s: labels[splits == s] for s in samples["split"].unique()}
 
 
 def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> dict:
@@ -203,12 +181,3 @@ def _add_split_metrics(slice_set: SliceSet, samples, assigned: np.ndarray, class
             m = slice_metrics(samples.iloc[rows], classes)
             by_split[str(name)] = {k: m[k] for k in SPLIT_KEYS}
         s.metrics["by_split"] = by_split
-
-
-def _assign_path(run, slicer: str) -> Path:
-    return Path(run.path) / "slices" / f"{slicer}.assign.npz"
-
-
-def _save_assignments(run, slice_set: SliceSet, samples, assigned: np.ndarray) -> None:
-    save_npz(_assign_path(run, slice_set.slicer), ids=samples["id"].to_numpy(str),
-             labels=assigned)

@@ -17,11 +17,11 @@ def step_tda(st) -> None:
     """Run training-data attribution on ``st.run`` and print the top rows (``st.results["tda"]``)."""
     from sklearn.metrics import roc_auc_score
 
-    from slicelens.cli.common import table
     from slicelens.evaluate.groups import load_ground_truth
     from slicelens.pipeline.tda import attribute_errors, load_problem, wrong_label_ranking
     from slicelens.tda.groups import worst_confusion_cell
     from slicelens.tda.report import summary_rows
+    from slicelens.utils import table
 
     gt = load_ground_truth(st.paths.ground_truth)
     pb = load_problem(st.run)

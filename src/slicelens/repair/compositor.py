@@ -1,6 +1,6 @@
 """The counterfactual compositor: HiBug's generation prompts realised from the data itself.
 
-Offline there is no text-to-image model, so a :class:`~slicelens.repair.generate.PromptSpec`
+Offline there is no text-to-image model, so a :class:`~slicelens.repair.generators.PromptSpec`
 ("a photo of small 0-4 on brown background") is realised by composition:
 
 1. **object donors**: correctly classified labelled samples (train / val) of the
@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from slicelens.errors import SliceLensError
-from slicelens.repair.generate import GenerationContext, Generator, register_generator
+from slicelens.repair.generators import GenerationContext, Generator, register_generator
 
 OBJECT_MEASURES = ("object_size", "position", "object_colour", "sharpness", "attention_size")
 

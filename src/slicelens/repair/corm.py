@@ -177,7 +177,7 @@ def slice_assignment(run, slice_set, split: str) -> np.ndarray:
 
     Read from the assignments ``find_slices`` stored for every split.
     """
-    from slicelens.pipeline.slices import assign_all
+    from slicelens.slicing.runio import assign_all
 
     split_of = assign_all(run, slice_set)
     if split not in split_of:

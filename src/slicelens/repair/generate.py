@@ -7,7 +7,8 @@ and writes prompts (App. 7.1 Eq. 2)::
 
 against the baseline "A photo of *label." (Eq. 3). A text-to-image model turns prompts
 into images, which join the training set. Here a prompt is a :class:`PromptSpec` (label
-+ attribute conditions + its text), and generators are a family (``GENERATORS``):
++ attribute conditions + its text), and generators are a family (``GENERATORS``,
+:mod:`slicelens.repair.generators`):
 
 - ``compositor`` (offline default, :mod:`slicelens.repair.compositor`): realises the
   same spec from the data itself (a class's object pasted on backgrounds that carry the
@@ -22,64 +23,23 @@ the generated images (HiBug Table 5, first row).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from slicelens.errors import SliceLensError
-from slicelens.registry import registrar
 from slicelens.repair.base import RepairStrategy, register_repair
+from slicelens.repair.generators import (  # noqa: F401 - the family's names, re-exported
+    GENERATORS,
+    GenerationContext,
+    Generator,
+    PromptSpec,
+    get_generator,
+    register_generator,
+)
 from slicelens.repair.plan import TrainingPlan, new_plan_dir
-
-GENERATORS: dict[str, type] = {}
-
-
-#: Class decorator adding a generator to ``GENERATORS``.
-register_generator = registrar(GENERATORS, "generator")
-
-
-@dataclass
-class PromptSpec:
-    """What to generate: a class and the attribute values it should show."""
-
-    label: int
-    conditions: dict[str, str] = field(default_factory=dict)
-    text: str = ""
-
-
-@dataclass
-class GenerationContext:
-    """What a generator may read: the run, its dataset and attributes, the output size."""
-
-    run: object
-    dataset: object
-    size: int
-    matrix: object = None
-    spec: object = None
-
-
-class Generator:
-    """Base: ``Params`` validated on construction; ``generate(prompts, counts, ctx, seed)``
-    returns ``(images uint8 (n, size, size, 3), labels int64 (n,))``."""
-
-    name: ClassVar[str] = ""
-    Params: ClassVar[type[BaseModel]] = BaseModel
-
-    def __init__(self, **params):
-        from slicelens.params import validate
-
-        self.p = validate(self.Params, params)
-
-
-def get_generator(name: str, **params) -> Generator:
-    import slicelens.repair.compositor  # noqa: F401 - registers the offline default
-
-    if name not in GENERATORS:
-        raise SliceLensError(f"unknown generator {name!r}; choose one of {sorted(GENERATORS)}")
-    return GENERATORS[name](**params)
 
 
 def prompt_text(label: str, conditions: dict[str, str], spec) -> str:
@@ -158,7 +118,7 @@ class HiBugGenerate(RepairStrategy):
 
     def _plan(self, workspace, run, p) -> TrainingPlan:
         from slicelens.attributes.matrix import AttributeMatrix
-        from slicelens.pipeline.attributes import load_spec
+        from slicelens.attributes.runio import load_spec
         from slicelens.repair.select import default_attributes
         from slicelens.store.atomic import save_npz
 

@@ -141,8 +141,8 @@ def pseudo_groups(workspace, run, p: PseudoGroupParams) -> PseudoGroups:
         When no slice counts as spurious (nothing to balance): the message says to mark one.
     """
     from slicelens.feedback.propagation import current_spuriousness
-    from slicelens.pipeline.slices import assign_all
     from slicelens.slicing.base import SliceSet
+    from slicelens.slicing.runio import assign_all
 
     table = current_spuriousness(workspace, run, p.slicer)
     chosen = require_spurious(table, p.slicer, p.source, p.threshold)

@@ -35,14 +35,15 @@ class JTT(RepairStrategy):
 
     def _plan(self, workspace, run, p: JTTParams) -> TrainingPlan:
         from slicelens.models import ModelSpec, TrainConfig, TrainData, fit, predict_logits
-        from slicelens.pipeline.retrain import _initial_module, training_set
+        from slicelens.models.initial import initial_module
+        from slicelens.repair.trainset import training_set
         from slicelens.utils import seed_everything
 
         rec = run.record["model"]
         spec = ModelSpec.model_validate({k: v for k, v in rec.items() if k in ModelSpec.model_fields})
         x, y, _, ids = training_set(run.dataset(), TrainingPlan(), int(spec.input_size))
         seed_everything(p.id_seed)
-        module, _ = _initial_module(spec, run.classes, "scratch")
+        module, _ = initial_module(spec, run.classes, "scratch")
         fit(module, TrainData(x, y), None, TrainConfig(epochs=p.id_epochs, seed=p.id_seed),
             normalize=spec.normalize)
         wrong = predict_logits(module, x, normalize=spec.normalize).argmax(1).numpy() != y.numpy()

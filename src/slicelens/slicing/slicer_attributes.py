@@ -147,7 +147,7 @@ class AttributeSlicer(Slicer):
         return codes
 
     def _fit(self, run, split: str) -> None:
-        from slicelens.pipeline.attributes import load_spec
+        from slicelens.attributes.runio import load_spec
 
         p, samples = self.p_, run.samples
         rows = split_rows(samples, split)

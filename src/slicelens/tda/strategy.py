@@ -1,7 +1,7 @@
 """The repair strategy ``tda-action``: the best row of a training-data attribution as a plan.
 
 ``get_repair("tda-action").plan(workspace, run, error_group="0-4->5-9")`` attributes the
-errors (``slicelens.pipeline.tda.attribute_errors``) and returns the TrainingPlan of the
+errors (``slicelens.tda.analysis.attribute_errors``) and returns the TrainingPlan of the
 row ranked ``rank`` (default the best), so the repair loop and its comparisons run it like
 any other strategy.
 """
@@ -29,7 +29,7 @@ class TDAAction(RepairStrategy):
     Params = TDAActionParams
 
     def _plan(self, workspace, run, p):
-        from slicelens.pipeline.tda import attribute_errors, read_oracle
+        from slicelens.tda.analysis import attribute_errors, read_oracle
         from slicelens.tda.result import to_plan
 
         oracle = read_oracle(p.oracle, run.classes) if p.oracle else None

@@ -1,0 +1,58 @@
+"""The slice sets stored with a run and their per-sample assignments.
+
+Files under the run directory::
+
+    slices/<slicer>.json|.npz     the SliceSet (:meth:`SliceSet.save`)
+    slices/<slicer>.assign.npz    slice index of every sample of the run (all splits)
+
+The part that owns the artifact reads it, so repair strategies and TDA reach it without
+importing :mod:`slicelens.pipeline` (``slicelens.pipeline.slices`` re-exports these names
+and writes the files in ``find_slices``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from slicelens.errors import WorkspaceError
+from slicelens.slicing.base import SliceSet
+from slicelens.store.atomic import save_npz
+
+
+def load_slices(run, slicer: str) -> SliceSet:
+    """The slice set ``find_slices`` saved for ``slicer`` (WorkspaceError if none)."""
+    return SliceSet.load(run.path, slicer)
+
+
+def assign_all(run, slice_set: SliceSet) -> dict[str, np.ndarray]:
+    """Slice index of every sample, per split.
+
+    Returns
+    -------
+    dict split -> int array (n_split,)
+        In the order of ``run.samples``; -1 = in no slice.
+    """
+    path = assign_path(run, slice_set.slicer)
+    if not path.exists():
+        raise WorkspaceError(f"no assignments for {slice_set.slicer!r} in {run.path}; run "
+                             f"`slicelens slices --slicer {slice_set.slicer}` again")
+    with np.load(path) as z:
+        ids, labels = z["ids"], z["labels"]
+    samples = run.samples
+    if not np.array_equal(ids, samples["id"].to_numpy(str)):
+        raise WorkspaceError(f"{path} does not match the run's samples; find the slices again")
+    splits = samples["split"].to_numpy()
+    return {s: labels[splits == s] for s in samples["split"].unique()}
+
+
+def assign_path(run, slicer: str) -> Path:
+    """``<run>/slices/<slicer>.assign.npz``."""
+    return Path(run.path) / "slices" / f"{slicer}.assign.npz"
+
+
+def save_assignments(run, slice_set: SliceSet, samples, assigned: np.ndarray) -> None:
+    """Store the slice index of every sample of ``samples`` (the run's rows, in order)."""
+    save_npz(assign_path(run, slice_set.slicer), ids=samples["id"].to_numpy(str),
+             labels=assigned)
