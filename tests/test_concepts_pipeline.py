@@ -9,14 +9,12 @@ import json
 
 import numpy as np
 import pytest
+from demo_bed import fast_demo_run
 
 from slicelens.cli import main
 from slicelens.concepts import store
 from slicelens.concepts.answers import ConceptAnswer
 from slicelens.errors import DataError, SliceLensError
-from slicelens.models import TrainConfig
-from slicelens.pipeline import demo
-from slicelens.pipeline.demo import DemoRun, DemoState
 from slicelens.repair.base import get_repair
 from slicelens.store import Workspace
 
@@ -27,12 +25,7 @@ def bed(tmp_path_factory):
     from slicelens.pipeline.aaca_demo import simulate_crowd
     from slicelens.pipeline.concepts import pick_seeds
 
-    ws = Workspace(tmp_path_factory.mktemp("concepts") / "ws")
-    cfg = DemoRun.fast()
-    cfg.train = TrainConfig(epochs=2, patience=2, seed=0)
-    st = DemoState(workspace=ws, cfg=cfg, echo=lambda *_: None)
-    for step in (demo.step_build_data, demo.step_train, demo.step_extract):
-        step(st)
+    st = fast_demo_run(tmp_path_factory.mktemp("concepts") / "ws", epochs=2)
     hibug_demo.step_hibug_attributes(st)
     st.seeds = pick_seeds(st.run, 4)
     st.answers, st.gold = simulate_crowd(st.run, st.paths.ground_truth, st.seeds, workers=5,

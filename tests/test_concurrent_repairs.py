@@ -14,11 +14,9 @@ import sys
 
 import numpy as np
 import pytest
+from demo_bed import fast_demo_run
 
 from slicelens.feedback import annotate_slice
-from slicelens.models import TrainConfig
-from slicelens.pipeline import demo
-from slicelens.pipeline.demo import DemoRun, DemoState
 from slicelens.store import Workspace
 
 
@@ -28,12 +26,8 @@ def test_two_concurrent_repairs_keep_both_models(tmp_path):
 
     from slicelens.pipeline.slices import find_slices
 
-    ws = Workspace(tmp_path / "ws")
-    cfg = DemoRun.fast()
-    cfg.train = TrainConfig(epochs=1, patience=1, seed=0)
-    st = DemoState(workspace=ws, cfg=cfg, echo=lambda *_: None)
-    for step in (demo.step_build_data, demo.step_train, demo.step_extract):
-        step(st)
+    st = fast_demo_run(tmp_path / "ws", epochs=1)
+    ws = st.workspace
     ss = find_slices(st.run, "attribution")
     annotate_slice(ws, st.run, "attribution", ss.slices[0].id, "spurious", "bed", "t")
     cmd = [sys.executable, "-m", "slicelens", "repair", "--workspace", str(ws.root), "--run",

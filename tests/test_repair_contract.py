@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from demo_bed import fast_demo_run
 
 from slicelens.errors import SliceLensError
 from slicelens.feedback import annotate_slice
 from slicelens.models import TrainConfig
-from slicelens.pipeline import demo
-from slicelens.pipeline.demo import DemoRun, DemoState
 from slicelens.repair.base import REPAIRS, get_repair, load_repairs
 from slicelens.repair.groups import PseudoGroupParams, pseudo_groups
 from slicelens.repair.plan import TrainingPlan
-from slicelens.store import Workspace
 
 #: parameters each strategy needs on the test bed (a strategy missing here fails the test)
 PARAMS = {
@@ -50,12 +48,8 @@ def bed(tmp_path_factory):
     from slicelens.pipeline import hibug_demo, scanner_demo
     from slicelens.pipeline.slices import find_slices
 
-    ws = Workspace(tmp_path_factory.mktemp("contract") / "ws")
-    cfg = DemoRun.fast()
-    cfg.train = TrainConfig(epochs=2, patience=2, seed=0)
-    st = DemoState(workspace=ws, cfg=cfg, echo=lambda *_: None)
-    for step in (demo.step_build_data, demo.step_train, demo.step_extract):
-        step(st)
+    st = fast_demo_run(tmp_path_factory.mktemp("contract") / "ws", epochs=2)
+    ws = st.workspace
     ss = find_slices(st.run, "attribution")
     annotate_slice(ws, st.run, "attribution", ss.slices[0].id, "spurious", "test bed", "t")
     annotate_slice(ws, st.run, "attribution", ss.slices[-1].id, "core", "test bed", "t")

@@ -1,0 +1,23 @@
+"""The fast demo's first three steps (data, a briefly trained model, the extracted run) as
+a test bed: shared by the repair contract, the concept pipeline and the concurrent-repair
+tests. Nothing here is a test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slicelens.models import TrainConfig
+from slicelens.pipeline import demo
+from slicelens.pipeline.demo import DemoRun, DemoState
+from slicelens.store import Workspace
+
+
+def fast_demo_run(root: Path, epochs: int = 2) -> DemoState:
+    """A workspace at ``root`` with the fast demo's data, a model trained ``epochs`` epochs
+    (seed 0) and its extracted run (``state.run``)."""
+    cfg = DemoRun.fast()
+    cfg.train = TrainConfig(epochs=epochs, patience=epochs, seed=0)
+    st = DemoState(workspace=Workspace(root), cfg=cfg, echo=lambda *_: None)
+    for step in (demo.step_build_data, demo.step_train, demo.step_extract):
+        step(st)
+    return st
