@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -84,7 +83,7 @@ def run_imagenet_probs(run, dataset, region: str = "image", image_size: int = 96
     from slicelens.store.atomic import save_npy
     from slicelens.utils import progress
 
-    path = Path(run.path) / "attributes" / f"imagenet_{region}_{image_size}.npy"
+    path = run.artifact_path("attribute_cache", f"imagenet_{region}_{image_size}")
     ids = run.samples["id"].to_numpy(str)
     if path.exists():
         cached = np.load(path, mmap_mode="r")

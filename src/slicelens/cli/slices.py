@@ -80,7 +80,7 @@ def run(args) -> int:
     chosen = from_args(model, args).model_dump()
     slice_set = find_slices(r, args.slicer, chosen, split=args.split)
     _print_slices(slice_set, r, args)
-    print(f"\nsaved in {r.path / 'slices' / (args.slicer + '.json')}")
+    print(f"\nsaved in {r.artifact_path('slices', args.slicer)}")
     _report_marks(ws, r, args.slicer)
     if args.consistency:
         print("\nNeighbour consistency (App. A-I): mean over points of their 10 nearest "

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from html import escape
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -122,7 +121,7 @@ def worst_images(run, sets, top: int, per_slice: int) -> tuple:
 def mosaic(run, sets) -> tuple:
     from slicelens.export.images import file_uri
 
-    found = [(ss.slicer, Path(run.path) / "mosaic" / ss.slicer / "mosaic.png") for ss in sets]
+    found = [(ss.slicer, run.artifact_path("mosaic", ss.slicer) / "mosaic.png") for ss in sets]
     found = [(n, p) for n, p in found if p.exists()]
     if not found:
         why = ("this run has no model, and the mosaic inverts the model's features"

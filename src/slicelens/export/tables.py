@@ -28,11 +28,10 @@ def stored_slice_sets(run) -> list:
     """Every slice set stored in ``run`` (``<run>/slices/*.json``), by slicer name."""
     from slicelens.slicing.base import SliceSet
 
-    folder = Path(run.path) / "slices"
     out = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for name in run.artifact_names("slices"):
         try:
-            out.append(SliceSet.load(run.path, path.stem))
+            out.append(SliceSet.load(run.path, name))
         except (SliceLensError, OSError, ValueError, KeyError):
             continue  # not a slice set (or one being written): nothing to export
     return out
@@ -42,11 +41,10 @@ def tda_results(run) -> list:
     """The stored training-data attribution results of ``run`` (``<run>/tda/*.json``)."""
     from slicelens.tda.result import TDAResult
 
-    folder = Path(run.path) / "tda"
     out = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for name in run.artifact_names("tda"):
         try:
-            out.append(TDAResult.load(path))
+            out.append(TDAResult.load(run.artifact_path("tda", name)))
         except SliceLensError:
             continue
     return out

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -75,7 +74,7 @@ def assign_attributes(run, backend: str = "default", spec: AttributeSpec | None 
 
     spec = spec or load_spec(run.path) or propose_attributes("builtin")
     key = _cache_key(spec, backend, backend_params)
-    meta = Path(run.path) / "attributes" / "meta.json"
+    meta = run.artifact_path("attribute_meta")
     if not force and meta.exists() and json.loads(meta.read_text()).get("key") == key:
         return AttributeMatrix.load(run.path)
     dataset = dataset if dataset is not None else run.dataset()

@@ -18,8 +18,6 @@ values and keep their own description and bug type.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 #: enriched values kept in the evidence per slice
@@ -27,7 +25,7 @@ KEEP_TESTS = 6
 
 
 def has_attributes(run) -> bool:
-    return (Path(run.path) / "attributes" / "matrix.parquet").exists()
+    return run.has_artifact("attribute_matrix")
 
 
 def describe_slices(run, slice_set, max_attributes: int = 3) -> int:

@@ -217,7 +217,7 @@ def _ground_truth(run, ground_truth):
 
 
 def _has_slices(run, slicer: str) -> bool:
-    return (Path(run.path) / "slices" / f"{slicer}.json").exists()
+    return run.has_artifact("slices", slicer)
 
 
 def _slice_names(run, slicer: str, split: str, ids: pd.Index) -> pd.Series:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 def evaluation_path(run, baseline_id: str) -> Path:
     """Where the comparison of ``run`` with ``baseline_id`` is stored."""
-    return Path(run.path) / "evaluations" / f"{baseline_id}.json"
+    return run.artifact_path("evaluation", baseline_id)
 
 
 def save_evaluation(run, report: dict) -> Path:

@@ -35,6 +35,7 @@ def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=Fa
     from slicelens.models import ModelSpec, load_model
     from slicelens.models.builtin import BUILTINS
     from slicelens.store import Workspace
+    from slicelens.store.artifacts import artifact_path
     from slicelens.store.atomic import write_bytes
 
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
@@ -56,7 +57,7 @@ def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=Fa
     try:
         report = getattr(dataset, "bad_inputs", None)
         if report is not None and len(report.rows):
-            write_bytes(Path(run_dir) / "bad_inputs.csv", report.to_csv().encode())
+            write_bytes(artifact_path(run_dir, "bad_inputs"), report.to_csv().encode())
         data_spec = {"source": str(Path(source).resolve()), "skip_bad": skip_bad,
                      "classes": dataset.classes}
         if dataset.notes:  # e.g. the validation split made for a folder without split folders

@@ -10,8 +10,6 @@ Files written under the run directory::
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from slicelens.errors import WorkspaceError
@@ -83,13 +81,13 @@ def redescribe_stored(run) -> list[str]:
     Returns the slicers whose sets were rewritten.
     """
     done = []
-    for path in sorted((Path(run.path) / "slices").glob("*.json")):
-        if path.stem == "attributes":
+    for name in run.artifact_names("slices"):
+        if name == "attributes":
             continue
-        ss = SliceSet.load(run.path, path.stem)
+        ss = SliceSet.load(run.path, name)
         if describe_slices(run, ss) or any(s.evidence.get("enrichment_note") for s in ss.slices):
             ss.save(run.path)
-            done.append(path.stem)
+            done.append(name)
     return done
 
 
@@ -119,7 +117,7 @@ def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> di
         raise WorkspaceError(f"slicer {slicer!r} stored no 2-D layout; the mosaic needs one")
     values = _colour_values(run, slice_set, color_by)
     result = invert_slices(run, slice_set, p)
-    out = Path(run.path) / "mosaic" / slicer
+    out = run.artifact_path("mosaic", slicer)
     tiles = result.save_tiles(out, [s.id for s in slice_set.slices])
     mosaic = draw_mosaic(result.images, [s.polygon for s in slice_set.slices], values,
                          out / "mosaic.png", label=color_by, canvas=p.canvas,
@@ -164,8 +162,9 @@ def _colour_values(run, slice_set: SliceSet, color_by: str) -> np.ndarray:
     if color_by == "spuriousness":
         from slicelens.feedback.propagation import spuriousness
         from slicelens.store import Workspace
+        from slicelens.store.paths import workspace_of
 
-        ws = Workspace(Path(run.path).parent.parent, create=False)
+        ws = Workspace(workspace_of(run.path), create=False)
         annotations = ws.db.list(run_id=run.id, target_type="slice")
         table = spuriousness(run, slice_set, annotations).set_index("slice_id")
         return np.array([table["spuriousness"].get(s.id, np.nan) for s in slice_set.slices])

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from slicelens.errors import SliceLensError
+from slicelens.store.artifacts import register_reader
 
 
 @dataclass
@@ -189,6 +190,13 @@ class TrainingPlan:
             return cls(**json.loads(Path(path).read_text()))
         except (OSError, ValueError, TypeError) as e:
             raise SliceLensError(f"cannot read training plan {path}: {e}") from None
+
+
+@register_reader("plan")
+def _read_plan(run, name: None = None) -> TrainingPlan | None:
+    """``run.plan()``: the plan a repair or control run was trained with, or None."""
+    path = run.artifact_path("plan")
+    return TrainingPlan.load(path) if path.exists() else None
 
 
 def load_noise_masks(path) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,6 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -136,7 +135,7 @@ class AppState:
     def slice_set(self, run_id: str, slicer: str) -> SliceSetData:
         """The stored slice set of ``slicer`` on a run, re-read when its file changed."""
         rd = self.run_data(run_id)
-        path = Path(rd.run.path) / "slices" / f"{slicer}.json"
+        path = rd.run.artifact_path("slices", slicer)
         mtime = path.stat().st_mtime if path.exists() else -1.0
         key = (run_id, slicer)
         with self.lock:
@@ -150,5 +149,4 @@ class AppState:
 
     def stored_slicers(self, run_id: str) -> list[str]:
         """Names of the slice sets stored in a run."""
-        d = Path(self.run_data(run_id).run.path) / "slices"
-        return sorted(p.stem for p in d.glob("*.json")) if d.exists() else []
+        return self.run_data(run_id).run.artifact_names("slices")

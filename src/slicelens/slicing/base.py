@@ -203,35 +203,35 @@ class SliceSet:
     def save(self, run_dir) -> None:
         """Write atomically: slices as JSON, per-sample arrays as .npz."""
         import io
-        from pathlib import Path
 
+        from slicelens.store.artifacts import artifact_path
         from slicelens.store.atomic import write_bytes
 
-        d = Path(run_dir) / "slices"
+        d = artifact_path(run_dir, "slices", self.slicer).parent
         d.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         arrays = {"sample_ids": self.sample_ids, "labels": self.labels}
         if self.layout is not None:
             arrays["layout"] = np.asarray(self.layout, np.float32)
         np.savez(buf, **arrays)
-        write_bytes(d / f"{self.slicer}.npz", buf.getvalue())
+        write_bytes(artifact_path(run_dir, "slice_arrays", self.slicer), buf.getvalue())
         meta = {"slicer": self.slicer, "params": self.params, "run_id": self.run_id,
                 "split": self.split, "slices": [s.to_json() for s in self.slices]}
-        write_bytes(d / f"{self.slicer}.json", json.dumps(_jsonable(meta), indent=1).encode())
+        write_bytes(artifact_path(run_dir, "slices", self.slicer),
+                    json.dumps(_jsonable(meta), indent=1).encode())
 
     @classmethod
     def load(cls, run_dir, slicer: str) -> SliceSet:
-        from pathlib import Path
-
         from slicelens.errors import WorkspaceError
+        from slicelens.store.artifacts import artifact_names, artifact_path
 
-        d = Path(run_dir) / "slices"
-        if not (d / f"{slicer}.json").exists():
-            have = sorted(p.stem for p in d.glob("*.json")) if d.exists() else []
+        path = artifact_path(run_dir, "slices", slicer)
+        if not path.exists():
+            have = artifact_names(run_dir, "slices")
             raise WorkspaceError(f"no slices from {slicer!r} in {run_dir}; run `slicelens slices "
                                  f"--slicer {slicer}` first (have: {have or 'none'})")
-        meta = json.loads((d / f"{slicer}.json").read_text())
-        arr = np.load(d / f"{slicer}.npz")
+        meta = json.loads(path.read_text())
+        arr = np.load(artifact_path(run_dir, "slice_arrays", slicer))
         return cls(meta["slicer"], meta["params"], meta["run_id"], meta["split"],
                    [Slice.from_json(s) for s in meta["slices"]], arr["sample_ids"],
                    arr["labels"], arr["layout"] if "layout" in arr.files else None)

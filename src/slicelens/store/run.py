@@ -10,6 +10,8 @@ Layout of ``runs/<run_id>/``::
     fw.npy            float32 (n, d)      F_W, AttributionScanner Eq. 1
     maps.npy          float16 (n, m, k)   attribution maps, each summing to 1
     chunks/           partial results while running (deleted when complete)
+    slices/ attributes/ tda/ evaluations/ mosaic/ plan.json
+                      what the parts computed from it (slicelens.store.artifacts)
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import json
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from slicelens.errors import WorkspaceError
+from slicelens.store import artifacts
 from slicelens.store.paths import resolve, workspace_of
 
 ARRAYS = ("logits", "probs", "features", "fw", "maps")
@@ -131,6 +135,61 @@ class Run:
                                  "heatmaps, the mosaic and CoRM")
         self._require_complete()
         return np.load(self.path / f"{name}.npy", mmap_mode="r")
+
+    # -- artifacts: what the parts stored beside the run (slicelens.store.artifacts) -------
+    def artifact_path(self, kind: str, name: str | None = None) -> Path:
+        """Where artifact ``kind`` (named ``name``) of this run is (whether or not it exists),
+        e.g. ``run.artifact_path("slices", "attribution")``."""
+        return artifacts.artifact_path(self.path, kind, name)
+
+    def artifact_names(self, kind: str) -> list[str]:
+        """Names of the stored artifacts of ``kind``, e.g. the slicers with a slice set."""
+        return artifacts.artifact_names(self.path, kind)
+
+    def has_artifact(self, kind: str, name: str | None = None) -> bool:
+        """True when artifact ``kind`` (named ``name``) is stored."""
+        return self.artifact_path(kind, name).exists()
+
+    def slice_set(self, slicer: str) -> Any:
+        """The :class:`~slicelens.slicing.base.SliceSet` stored for ``slicer``
+        (WorkspaceError naming the stored ones when there is none)."""
+        return artifacts.read(self, "slices", slicer)
+
+    def slice_sets(self) -> list[Any]:
+        """Every stored slice set, by slicer name."""
+        return [self.slice_set(name) for name in self.artifact_names("slices")]
+
+    def assignments(self, slicer: str) -> dict[str, np.ndarray]:
+        """Slice index of every sample of ``slicer``'s slice set, per split (-1: none)."""
+        return artifacts.read(self, "assignments", slicer)
+
+    def attribute_spec(self) -> Any:
+        """The stored :class:`~slicelens.attributes.base.AttributeSpec`, or None."""
+        return artifacts.read(self, "attribute_spec")
+
+    def attribute_matrix(self) -> Any:
+        """The stored :class:`~slicelens.attributes.matrix.AttributeMatrix`, or None."""
+        return artifacts.read(self, "attribute_matrix")
+
+    def tda_results(self) -> dict[str, Any]:
+        """Stored training-data attributions (:class:`~slicelens.tda.result.TDAResult`)
+        by name (the error group's slug)."""
+        return {name: artifacts.read(self, "tda", name) for name in self.artifact_names("tda")}
+
+    def plan(self) -> Any:
+        """The :class:`~slicelens.repair.plan.TrainingPlan` this run was trained with (a
+        repair or control run), or None."""
+        return artifacts.read(self, "plan")
+
+    def evaluations(self) -> dict[str, Any]:
+        """Stored comparisons with a baseline
+        (:class:`~slicelens.evaluate.report.EvaluationReport`) by baseline run id."""
+        return {name: artifacts.read(self, "evaluation", name)
+                for name in self.artifact_names("evaluation")}
+
+    def evaluation(self, baseline_id: str) -> Any:
+        """The stored comparison with ``baseline_id``, or None."""
+        return artifacts.read(self, "evaluation", baseline_id)
 
     def dataset(self):
         """Reload the :class:`ImageDataset` this run was extracted from."""
