@@ -37,7 +37,7 @@ def image_paths(run) -> pd.Series:
     """Absolute image path per sample id of ``run`` (None where the images live only in the
     run's saved arrays, or the data source cannot be read)."""
     ids = run.samples["id"].astype(str)
-    source = str(run.record.get("data", {}).get("source", ""))
+    source = run.record.data.source
     path = Path(source)
     paths = pd.Series([None] * len(ids), index=ids.to_numpy(), dtype=object)
     if not source or source.startswith("<") or path.suffix.lower() == ".npz":

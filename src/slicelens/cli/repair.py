@@ -116,8 +116,8 @@ def run(args) -> int:
                            progress=lambda _f, msg: print(msg), init=args.init, name=args.name,
                            control=not args.no_control)
     print(plan.description or plan.summary())
-    print(f"new run: {new.id}" + (f"; matched control: {new.record['control_run']}"
-                                  if new.record.get("control_run") else ""))
+    control = new.record.control_run
+    print(f"new run: {new.id}" + (f"; matched control: {control}" if control else ""))
     print()
     slicer = args.slicer if getattr(args, "slicer", None) else "attribution"
     try:

@@ -32,7 +32,7 @@ class _Prepared(nn.Module):
 def load_images(run, ids) -> np.ndarray:
     """uint8 (n, S, S, 3) images of the run's samples at the model's input size."""
     ds = run.dataset()
-    return ds.load_uint8(ds.index_of(list(ids)), int(run.record["model"]["input_size"]))
+    return ds.load_uint8(ds.index_of(list(ids)), run.record.input_size)
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:

@@ -39,14 +39,14 @@ def summary(run) -> tuple:
 
     rec = run.record
     s = run.samples
-    model = rec.get("model", {}).get("spec", "")
+    model = rec.model.spec
     facts = [("run", run.id), ("samples", len(s)), ("classes", ", ".join(run.classes)),
              ("model", "none (made from predictions; attribution parts need a model)"
               if not run.has_model else model),
-             ("data", rec.get("data", {}).get("source", "")),
-             ("created", str(rec.get("created_at", ""))[:19])]
-    if rec.get("base_run"):
-        facts.append(("made from", rec["base_run"]))
+             ("data", rec.data.source),
+             ("created", str(rec.created_at or "")[:19])]
+    if rec.base_run:
+        facts.append(("made from", rec.base_run))
     dl = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts)
     acc = split_class_summary(s, run.classes)
     return ("summary", "Run summary", f'<dl class="facts">{dl}</dl>'
@@ -181,15 +181,14 @@ def repairs(run) -> tuple:
     from slicelens.export.svg import bar_chart
 
     ws = run.workspace
-    derived = [r for r in ws.runs() if r.record.get("base_run") == run.id
-               and r.record.get("control_run")]
+    derived = [r for r in ws.runs() if r.record.base_run == run.id and r.record.control_run]
     if not derived:
         return ("repairs", "Repairs", empty("No repairs of this run: `slicelens repair` "
                                             "trains one beside its matched control."), False)
     parts = []
     for new in derived:
         try:
-            ctrl = ws.run(new.record["control_run"])
+            ctrl = ws.run(new.record.control_run)
         except SliceLensError:
             continue
         split = "test" if (new.samples["split"] == "test").any() else "val"
@@ -197,7 +196,7 @@ def repairs(run) -> tuple:
                    (("before", run), ("matched control", ctrl), ("after", new))}
         metrics = ["accuracy", "worst class"]
         groups = [(m, [figures[k][m] for k in figures]) for m in metrics]
-        strategy = (new.record.get("plan") or {}).get("strategy", new.id)
+        strategy = (new.record.plan or {}).get("strategy", new.id)
         parts.append(f"<h3>{escape(str(strategy))}: {escape(new.id)} (control {escape(ctrl.id)}, "
                      f"{split} split)</h3>")
         parts.append(bar_chart(groups, list(figures), title="before / matched control / after",

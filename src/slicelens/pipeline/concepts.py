@@ -133,7 +133,7 @@ def alignment_report(base, repaired=None, out_dir=None, top: int = 10) -> dict:
     ti = concept_tags(base, train["id"].astype(str), train["label"])
     ta = None
     if repaired is not None:
-        plan = repaired.record.get("plan") or {}
+        plan = repaired.record.plan or {}
         if plan.get("extra_images"):
             raise SliceLensError(f"run {repaired.id} added generated images, which carry no "
                                  "attribute values to tag; alignment needs a pool-route repair")
@@ -144,7 +144,7 @@ def alignment_report(base, repaired=None, out_dir=None, top: int = 10) -> dict:
             base, list(add), list(add.values()))
     rep = alignment(tv, ti, ta, top)
     rep.update(base_run=base.id, repaired_run=None if repaired is None else repaired.id,
-               added=0 if repaired is None else len((repaired.record.get("plan") or {}).get("add") or {}))
+               added=0 if repaired is None else len((repaired.record.plan or {}).get("add") or {}))
     if out_dir is not None:
         rep["chart"] = str(bar_chart(rep, Path(out_dir) / "concept_alignment.png"))
         (Path(out_dir) / "concept_alignment.json").write_text(json.dumps(rep, indent=1))

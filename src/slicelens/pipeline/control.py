@@ -65,7 +65,6 @@ def matched_control(workspace, base_run, plan, train_cfg=None, *, init: str = "s
             pass  # the control run was deleted or is incomplete: train it again
     say("matched control: training the same regime on unchanged data")
     run = apply_plan(workspace, base_run, plan.control(), cfg, init=init, name="control")
-    record = dict(run.record, control_key=key)
-    write_json(Path(run.path) / "record.json", record)
+    run.update_record(control_key=key)
     write_json(index, {"run": run.id, "base_run": base_run.id, "init": init})
     return type(run)(run.path)

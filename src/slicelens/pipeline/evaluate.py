@@ -76,7 +76,7 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     if not len(rows):
         raise SliceLensError(f"run {run.id} has no labelled samples in split {split!r}")
     ids = np.asarray(samples["id"], dtype=str)[rows]
-    size = int(run.record["model"]["input_size"])
+    size = run.record.input_size
     dataset = run.dataset()
     images = load_images(dataset, dataset.index_of(ids), size, uint8=True)
     if gt is not None:
@@ -131,7 +131,7 @@ def _control(ws, run, control):
     if control is None:
         return None
     if control == "auto":
-        control = run.record.get("control_run")
+        control = run.record.control_run
         if not control:
             return None
     return _run(ws, control)
@@ -210,7 +210,7 @@ def _ground_truth(run, ground_truth):
     if isinstance(ground_truth, pd.DataFrame):
         return ground_truth, "<DataFrame>"
     if ground_truth == "auto":
-        src = Path(str(run.record.get("data", {}).get("source", "")))
+        src = Path(run.record.data.source)
         path = src.parent / "ground_truth.csv"
         return (load_ground_truth(path), path) if src.suffix and path.exists() else (None, None)
     return load_ground_truth(ground_truth), Path(ground_truth)

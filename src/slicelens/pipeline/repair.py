@@ -46,14 +46,13 @@ def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | 
     Examples
     --------
     >>> plan, new = run_repair("ws", "run-0001-demo", "dfr")  # doctest: +SKIP
-    >>> new.record["control_run"]                              # doctest: +SKIP
+    >>> new.record.control_run                                 # doctest: +SKIP
     'run-0003-control'
     """
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.retrain import apply_plan, resolve_train_config
     from slicelens.repair.base import get_repair
     from slicelens.store import Workspace
-    from slicelens.store.atomic import write_json
 
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
     run = ws.run(run) if isinstance(run, str) else run
@@ -71,7 +70,7 @@ def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | 
         return plan, new_run
     tell(0.6, "matched control")
     ctrl = matched_control(ws, run, plan, cfg, init=init, echo=lambda m: tell(0.6, m))
-    write_json(Path(new_run.path) / "record.json", dict(new_run.record, control_run=ctrl.id))
+    new_run.update_record(control_run=ctrl.id)
     new_run = type(new_run)(new_run.path)
     tell(1.0, f"new run {new_run.id}; control {ctrl.id}")
     return plan, new_run
@@ -123,7 +122,7 @@ def run_repair_seeds(workspace, run, strategy: str = DEFAULT_STRATEGY, params: d
                 p[f] = int(p.get(f, fields[f].default or 0)) + k
         _, new = run_repair(ws, run, strategy, p, cfg.model_copy(update={"seed": cfg.seed + k}),
                             progress, init=init, name=f"{name or strategy}-s{k}")
-        ctrl = ws.run(new.record["control_run"])
+        ctrl = ws.run(new.record.control_run)
         rows.append({"seed": cfg.seed + k, "run": new.id, "control": ctrl.id,
                      "after": repair_figures(run, new, slicer),
                      "control_figures": repair_figures(run, ctrl, slicer)})

@@ -12,9 +12,10 @@ def print_run_summary(run, echo=print) -> None:
     summ = split_class_summary(s, run.classes)
     echo(f"run {run.id}: {len(s)} samples, classes {', '.join(run.classes)}")
     echo(f"  stored in {run.path}")
-    for note in run.record.get("data", {}).get("notes", []):
+    record = run.record
+    for note in record.data.notes:
         echo(f"  note: {note}")
-    method = run.record.get("extract", {}).get("method_used") or run.record.get("method", "")
+    method = record.extract.get("method_used") or record.method or ""
     if method:
         echo(f"  attribution maps: {method}")
     echo(table(summ.to_dict("records"), ["split", "class", "n", "accuracy"]))

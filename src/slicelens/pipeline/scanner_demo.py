@@ -163,7 +163,7 @@ def step_repair(st) -> None:
         except SliceLensError as e:  # e.g. the script marked no slice spurious
             st.echo(_indent(f"{label} skipped: {e}"))
             continue
-        ctrl = st.workspace.run(new.record["control_run"])
+        ctrl = st.workspace.run(new.record.control_run)
         repairs[label], repairs[f"matched control of {label}"] = new, ctrl
         controls[label] = f"matched control of {label}"
         st.echo(_indent(f"{new.id}: {plan.description}"))
@@ -173,7 +173,7 @@ def step_repair(st) -> None:
     repairs["group oracle: DFR with TRUE groups (evaluation only)"] = oracle
     st.echo(_indent(f"{oracle.id}: group oracle (reads the true groups; a reference, not a repair)"))
     main = next(iter(repairs.values()), oracle)
-    st.results["repair"] = {"run": main.id, "plan": main.record["plan"]["strategy"],
+    st.results["repair"] = {"run": main.id, "plan": (main.record.plan or {})["strategy"],
                             "runs": {k: r.id for k, r in repairs.items()}, "controls": controls}
     st.results["repaired_run"] = main
     st.results["repairs"] = repairs

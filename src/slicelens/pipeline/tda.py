@@ -13,7 +13,6 @@ Example
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,7 +36,6 @@ def apply_row(workspace, run, result, rank: int, train_cfg=None, *, init: str = 
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.retrain import apply_plan
     from slicelens.store import Workspace
-    from slicelens.store.atomic import write_json
     from slicelens.tda.result import to_plan
 
     workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
@@ -45,7 +43,7 @@ def apply_row(workspace, run, result, rank: int, train_cfg=None, *, init: str = 
     new = apply_plan(workspace, run, plan, train_cfg, init=init,
                      name=name or f"tda-{result.row(rank).action}")
     ctrl = matched_control(workspace, run, plan, train_cfg, init=init)
-    write_json(Path(new.path) / "record.json", dict(new.record, control_run=ctrl.id))
+    new.update_record(control_run=ctrl.id)
     return type(new)(new.path)
 
 
@@ -77,7 +75,7 @@ def model_effects(workspace, run, result, rank: int, *, seeds: Sequence[int] = (
         raise SliceLensError("model effects need at least two seeds (field 'seeds')")
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     row = result.row(rank)
-    spec = ModelSpec.model_validate({k: v for k, v in run.record["model"].items() if k in ModelSpec.model_fields})
+    spec = ModelSpec.model_validate({k: v for k, v in run.record.model.to_json().items() if k in ModelSpec.model_fields})
     cfg = train_cfg or _stored_train_config(spec) or TrainConfig()
     err = result.error_group.ids
     diffs = []
@@ -101,8 +99,8 @@ def model_effects(workspace, run, result, rank: int, *, seeds: Sequence[int] = (
 def _cached_baseline(ws, run, cfg, init):
     for r in ws.runs():
         rec = r.record
-        if (rec.get("base_run") == run.id and rec.get("plan", {}).get("strategy") == "tda-baseline"
-                and rec.get("init") == init and rec.get("train") == cfg.model_dump(mode="json")):
+        if (rec.base_run == run.id and (rec.plan or {}).get("strategy") == "tda-baseline"
+                and rec.init == init and rec.train == cfg.model_dump(mode="json")):
             return r
     return None
 

@@ -180,7 +180,7 @@ class AACA(RepairStrategy):
             specs += [PromptSpec(run.classes.index(cls), {}, _prompt(cls, v)) for v in concepts]
             counts += n.tolist()
         gen = get_generator("compositor" if p.source == "compositor" else p.generator)
-        size = int(run.record["model"]["input_size"])
+        size = run.record.input_size
         images, labels = gen.generate(specs, np.asarray(counts), GenerationContext(
             run, run.dataset(), size), p.seed)
         prompts = [s.text for s, n in zip(specs, counts, strict=True) for _ in range(n)]

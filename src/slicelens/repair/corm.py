@@ -116,7 +116,7 @@ def corm_masks(run, slicer: str, slice_ids: list[str], p: CoRMParams) -> tuple[n
     train = np.flatnonzero(samples["split"].to_numpy() == "train")
     keep = np.isin(slice_assignment(run, slice_set, "train"), wanted)
     rows = train[keep & (samples["label"].to_numpy()[train] >= 0)]
-    size = int(run.record["model"]["input_size"])
+    size = run.record.input_size
     rel = relative_maps(np.asarray(run.array("maps"))[rows], size)
     if p.mask_threshold > 0:
         rel = dilate_masks(rel >= p.mask_threshold, p.dilate).astype(np.float32)

@@ -131,7 +131,7 @@ class HiBugGenerate(RepairStrategy):
             raise SliceLensError("no validation slice with failures to write prompts from")
         counts = np.full(len(prompts), p.n_images // len(prompts))
         counts[: p.n_images - counts.sum()] += 1
-        size = int(run.record["model"]["input_size"])
+        size = run.record.input_size
         ctx = GenerationContext(run, run.dataset(), size, matrix, spec)
         gen = get_generator(p.generator)
         images, labels = gen.generate(prompts, counts, ctx, p.seed)

@@ -39,7 +39,7 @@ class JTT(RepairStrategy):
         from slicelens.repair.trainset import training_set
         from slicelens.utils import seed_everything
 
-        rec = run.record["model"]
+        rec = run.record.model.to_json()
         spec = ModelSpec.model_validate({k: v for k, v in rec.items() if k in ModelSpec.model_fields})
         x, y, _, ids = training_set(run.dataset(), TrainingPlan(), int(spec.input_size))
         seed_everything(p.id_seed)

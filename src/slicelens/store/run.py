@@ -17,7 +17,6 @@ Layout of ``runs/<run_id>/``::
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from functools import cached_property
 from pathlib import Path
@@ -28,7 +27,9 @@ import pandas as pd
 
 from slicelens.errors import WorkspaceError
 from slicelens.store import artifacts
+from slicelens.store.atomic import write_json
 from slicelens.store.paths import resolve, workspace_of
+from slicelens.store.record import RunRecord, parse_record, read_record
 
 ARRAYS = ("logits", "probs", "features", "fw", "maps")
 #: The arrays a run made without a model (``slicelens.from_predictions``) has; the others
@@ -62,23 +63,29 @@ class Run:
         return self.path.name
 
     @property
-    def record(self) -> dict:
-        """The run record (``record.json``), re-read on each access.
+    def record(self) -> RunRecord:
+        """The run record (``record.json``), re-read and validated on each access.
 
         Its file paths are valid where the workspace is now, even if it was moved or
-        copied since the run was written (:func:`slicelens.store.paths.resolve`).
+        copied since the run was written (:func:`slicelens.store.paths.resolve`). A field
+        of the wrong type is a DataError naming the file and the field.
         """
-        try:
-            record = json.loads((self.path / "record.json").read_text())
-        except FileNotFoundError:
-            raise WorkspaceError(f"{self.path} is not a run (no record.json)") from None
-        return resolve(record, workspace_of(self.path))
+        path = self.artifact_path("record")
+        return parse_record(resolve(read_record(path), workspace_of(self.path)), path)
+
+    def update_record(self, **fields: Any) -> RunRecord:
+        """Set ``fields`` in ``record.json`` (validated, written atomically); returns the
+        new record. Paths are kept as stored (not resolved against a moved workspace)."""
+        path = self.artifact_path("record")
+        record = parse_record({**read_record(path), **fields}, path)
+        write_json(path, record.to_json())
+        return record
 
     @property
     def is_complete(self) -> bool:
         """True once extraction finished and every artifact is in place."""
         try:
-            status = self.record.get("status")
+            status = self.record.status
         except WorkspaceError:
             return False
         return status == "complete" and all(
@@ -88,7 +95,7 @@ class Run:
     @property
     def has_model(self) -> bool:
         """False for a run made from predictions alone (no attribution maps, no F_W)."""
-        return not self.record.get("model_free", False)
+        return not self.record.model_free
 
     @property
     def stored_arrays(self) -> tuple[str, ...]:
@@ -99,10 +106,9 @@ class Run:
     def is_derived(self) -> bool:
         """True for a repair, retraining or matched-control run (made from another run)."""
         try:
-            record = self.record
+            return self.record.is_derived
         except WorkspaceError:
             return False
-        return bool(record.get("base_run") or record.get("control_key"))
 
     def _require_complete(self) -> None:
         if not self.is_complete:
@@ -113,7 +119,7 @@ class Run:
     @property
     def classes(self) -> list[str]:
         """Class names in the model's output order."""
-        return list(self.record["classes"])
+        return list(self.record.classes)
 
     @cached_property
     def samples(self) -> pd.DataFrame:
@@ -195,16 +201,17 @@ class Run:
         """Reload the :class:`ImageDataset` this run was extracted from."""
         from slicelens.data import load_dataset
 
-        data = self.record["data"]
-        source = data["source"]
+        record = self.record
+        data, classes = record.data, record.classes
+        source = data.source
         if source == "<arrays>":
             raise WorkspaceError(f"run {self.id} was extracted from in-memory arrays, "
                                  "which cannot be reloaded; pass the dataset yourself")
         if not Path(source).exists():
             raise WorkspaceError(f"run {self.id}: its data {source} is missing (data root "
-                                 f"{data.get('root', Path(source).parent)}); put the data back there, "
+                                 f"{data.root or Path(source).parent}); put the data back there, "
                                  "or copy it into the workspace before moving it")
-        return load_dataset(source, classes=self.classes, skip_bad=bool(data.get("skip_bad", False)))
+        return load_dataset(source, classes=classes, skip_bad=data.skip_bad)
 
     def adapter(self):
         """Reload the model adapter this run was extracted with.
@@ -223,7 +230,7 @@ class Run:
         from slicelens.models import load_model
 
         check_weights(record, self.id)
-        return load_model(**record["model"])
+        return load_model(**record.model.to_json())
 
 
 def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
@@ -243,13 +250,13 @@ def weights_hash(model_spec: dict) -> str | None:
     return sha256_file(weights)
 
 
-def check_weights(record: dict, run_id: str) -> None:
+def check_weights(record: RunRecord, run_id: str) -> None:
     """Raise :class:`ModelError` when the run's weights file no longer has the hash the
     run was extracted with (records without a stored hash are not checked)."""
     from slicelens.errors import ModelError
 
-    want = record.get("weights_sha256")
-    weights = record.get("model", {}).get("weights")
+    want = record.weights_sha256
+    weights = record.model.weights
     if not want or not weights:
         return
     path = Path(weights)

@@ -87,7 +87,7 @@ def start_repair(body: RepairJobIn, rd: RunDep, state: StateDep) -> JobOut:
         report(0.9, f"comparing {new_run.id} with {rd.run.id} and its matched control")
         ev = _evaluate(state, state.run_data(new_run.id).run, rd.run, body.slicer)
         return {"run": new_run.id, "plan": plan.summary(),
-                "control": new_run.record.get("control_run"), "verdict": ev.get("verdict", "")}
+                "control": new_run.record.control_run, "verdict": ev.get("verdict", "")}
 
     return job_out(state.jobs.submit("repair", work, {"run": rd.run.id, **body.model_dump()}))
 
