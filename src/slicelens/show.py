@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import ModuleType as _ModuleType
 
 from slicelens.errors import SliceLensError
 
@@ -77,7 +78,7 @@ def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "an
     return url
 
 
-class _CallableModule(__import__("types").ModuleType):
+class _CallableModule(_ModuleType):
     """``import slicelens.show`` binds this module to ``slicelens.show``; calling it still
     calls :func:`show`, so ``sl.show(ws)`` works however the module was imported."""
 

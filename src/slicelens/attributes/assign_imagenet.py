@@ -136,6 +136,7 @@ class ImageNetAssigner(Backend):
     """EfficientNet-Lite0 ImageNet classes mapped onto values by MiniLM text similarity."""
 
     requires = ()
+    p: _ImageNetParams  # the validated parameters (set in __init__/fit)
     Params = _ImageNetParams
 
     def supports(self, attribute: Attribute) -> bool:
@@ -162,6 +163,7 @@ class ImageNetAssigner(Backend):
 class ImageNetTagger(Backend):
     """Answers "what is the <attribute>?" with the top ImageNet class names of an image."""
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(_ImageNetParams):
         answers: int = Field(2, ge=1, le=20, description="class names returned per image")
 

@@ -41,6 +41,7 @@ class MetadataAssigner(Backend):
 
     requires = ()
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         max_categories: int = Field(12, ge=2, description="numeric columns with more values are binned")
         bins: int = Field(3, ge=2, le=10, description="quantile bins for numeric columns")

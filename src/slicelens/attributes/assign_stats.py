@@ -179,6 +179,7 @@ class StatsAssigner(Backend):
 
     requires = ("maps",)
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         image_size: int | None = Field(
             None, ge=8, le=1024,
@@ -228,7 +229,7 @@ class StatsAssigner(Backend):
             return from_codes(ids, a.name, values, code, meas[a.measure + "_share"])
         values = a.values or ["low", "medium", "high"]
         code, score = quantile_bins(meas[a.measure], len(values),
-                                    ASCENDING_VALUES.get(a.measure, True))
+                                    ASCENDING_VALUES.get(a.measure or "", True))
         return from_codes(ids, a.name, values, code, score)
 
 
@@ -261,7 +262,7 @@ def region_images(images: np.ndarray, region: str) -> np.ndarray:
         else:
             ys, xs = np.nonzero(fg[i])
             crop = images[i, ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-            out[i] = np.asarray(Image.fromarray(crop).resize((w, h), Image.BILINEAR))
+            out[i] = np.asarray(Image.fromarray(crop).resize((w, h), Image.Resampling.BILINEAR))
     return out
 
 

@@ -29,6 +29,7 @@ class _BlipParams(BaseModel):
 
 
 class _Blip(Backend):
+    p: _BlipParams  # the validated parameters (set in __init__/fit)
     Params = _BlipParams
 
     def answer(self, images: np.ndarray, question: str) -> list[str]:

@@ -88,6 +88,7 @@ class ClipAssigner(Backend):
 
     requires = ()
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         model_path: str | None = Field(None, description="local CLIP folder (env SLICELENS_CLIP_PATH)")
         template: str = Field("a photo with {value} {attribute}",

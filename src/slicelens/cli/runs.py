@@ -33,7 +33,8 @@ def run(args) -> int:
     if args.run:
         print_run_summary(ws.run(args.run))
         return 0
-    rows, missing = [], {}
+    rows: list[dict] = []
+    missing: dict[str, list[str]] = {}
     for r in ws.runs():
         s = r.samples
         lab = s[s["label"] >= 0]

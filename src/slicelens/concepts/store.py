@@ -28,9 +28,9 @@ LABEL = "concepts"
 
 
 def _ws(workspace):
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
 
-    return workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    return as_workspace(workspace)
 
 
 def _payload(a: ConceptAnswer) -> str:

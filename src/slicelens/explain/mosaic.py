@@ -86,6 +86,17 @@ class Inversion:
         return paths
 
 
+@dataclass
+class MosaicResult:
+    """What :func:`slicelens.pipeline.slices.make_mosaic` drew: one tile per slice, the
+    composed mosaic, the inversion's loss per step and its wall-clock seconds."""
+
+    tiles: list[Path]
+    mosaic: Path
+    history: np.ndarray
+    seconds: float
+
+
 def hull_mask(polygon, size: int) -> np.ndarray:
     """The polygon stretched to fill a ``size x size`` square, as a soft mask.
 

@@ -27,13 +27,13 @@ from slicelens.feedback.anchoring import ResolvedMark, resolve
 from slicelens.store.db import LABELS, Annotation, Event
 
 #: The labels a slice can carry (the store enforces the same set).
-SLICE_LABELS: tuple[str, ...] = tuple(sorted(LABELS["slice"]))
+SLICE_LABELS: tuple[str, ...] = tuple(sorted(LABELS["slice"] or ()))
 
 
 def _ws(workspace):
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
 
-    return workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    return as_workspace(workspace)
 
 
 def annotate_slice(workspace, run, slicer: str, slice_id: str, label: str, description: str = "",
@@ -134,7 +134,7 @@ def marks_in_force(workspace, run, slice_set) -> dict[str, Annotation]:
     found = [r for r in resolve(marks, ws.db.members([a.id for a in marks]), slice_set)
              if r.slice_id is not None] if marks else []
     found.sort(key=lambda r: (r.annotation.updated_at, r.annotation.id))
-    return {r.slice_id: r.annotation for r in found}
+    return {r.slice_id: r.annotation for r in found if r.slice_id is not None}
 
 
 def slice_marks(workspace, run, slicer: str) -> dict[str, Annotation]:

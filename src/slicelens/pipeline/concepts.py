@@ -62,7 +62,7 @@ def write_seeds(run, out_dir, ids, sal) -> list[dict]:
         amb[sal.ambiguous[i]] = (0.5 * amb[sal.ambiguous[i]] + [127, 0, 127]).astype(np.uint8)
         name = str(sid).replace("/", "_").replace("\\", "_") + ".png"
         big = np.concatenate([imgs[i], heat, amb], 1)
-        Image.fromarray(big).resize((big.shape[1] * 4, big.shape[0] * 4), Image.NEAREST).save(out / name)
+        Image.fromarray(big).resize((big.shape[1] * 4, big.shape[0] * 4), Image.Resampling.NEAREST).save(out / name)
         r = rows.loc[sid]
         seeds.append({"image_id": str(sid), "class": run.classes[int(r["label"])],
                       "predicted": run.classes[int(r["pred"])], "correct": bool(r["correct"]),

@@ -22,13 +22,14 @@ import pandas as pd
 
 from slicelens.data.loader import load_images
 from slicelens.errors import SliceLensError
+from slicelens.evaluate.report import EvaluationReport
 from slicelens.evaluate.robustness import RobustnessParams, demo_digit_masks
 from slicelens.pipeline.evaluations import save_evaluation
 
 
 def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribution",
                  ground_truth="auto", params: RobustnessParams | None = None,
-                 split: str = "test", control="auto") -> dict:
+                 split: str = "test", control="auto") -> EvaluationReport:
     """Evaluate ``run`` (and ``baseline`` and the matched control, on the same images,
     noise and masks).
 
@@ -49,8 +50,8 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
 
     Returns
     -------
-    dict (JSON-serialisable): ``run``, ``baseline``, ``control``, ``split``, ``n``,
-    ``mask_source``, ``mask_note``, ``ground_truth``, ``params``, ``models`` (one dict
+    EvaluationReport (``.to_json()`` is what is stored): ``run``, ``baseline``, ``control``,
+    ``split``, ``n``, ``mask_source``, ``mask_note``, ``ground_truth``, ``params``, ``models`` (one dict
     per model, roles ``before`` / ``control`` / ``after``: clean, core, spurious, rcs,
     average, worst_slice, worst_slice_accuracy, worst_group, worst_group_accuracy),
     ``groups`` and ``slices`` (before/after rows, with the control's accuracy where there
@@ -64,9 +65,9 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     from slicelens.evaluate.compare import group_comparison, slice_comparison
     from slicelens.evaluate.groups import group_accuracy
     from slicelens.evaluate.planted import join_ground_truth
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    ws = as_workspace(workspace)
     run, base = _run(ws, run), _run(ws, baseline) if baseline is not None else None
     ctrl = _control(ws, run, control)
     p = params or RobustnessParams()
@@ -95,11 +96,11 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     roles = (("before", base), ("control", ctrl), ("after" if base or ctrl else "model", run))
     models = [_model_entry(r, role, ids, gt, x, y, masks[keep], p, names)
               for role, r in roles if r is not None]
-    report = {"run": run.id, "baseline": base.id if base else None,
-              "control": ctrl.id if ctrl else None, "split": split,
-              "n": int(keep.sum()), "mask_source": source, "mask_note": note,
-              "ground_truth": str(gt_path) if gt_path else None, "params": p.model_dump(),
-              "models": models, "groups": [], "slices": [], "slicer": slicer}
+    report = EvaluationReport(
+        run=run.id, baseline=base.id if base else None, control=ctrl.id if ctrl else None,
+        split=split, n=int(keep.sum()), mask_source=source, mask_note=note,
+        ground_truth=str(gt_path) if gt_path else None, params=p.model_dump(),
+        models=models, groups=[], slices=[], slicer=slicer)
     index = pd.Index(ids)
     if gt is not None:
         groups = pd.Series(join_ground_truth(samples.iloc[rows], gt)["group"].to_numpy(str), index=index)
@@ -112,15 +113,15 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
         else:
             table = group_accuracy(_rows_of(run, ids)["correct"].to_numpy(bool, na_value=False),
                                    groups.to_numpy())
-        report["groups"] = table.to_dict("records")
+        report.groups = table.to_dict("records")
     if base is not None and names is not None:
         table = slice_comparison(base.samples, run.samples, names, order=names.attrs["order"])
         if ctrl is not None:
             vs = slice_comparison(ctrl.samples, run.samples, names, order=names.attrs["order"])
             table["acc_control"] = vs["acc_before"].to_numpy()
             table["delta_vs_control"] = vs["delta"].to_numpy()
-        report["slices"] = table.to_dict("records")
-    report.update(_versus_control(models))
+        report.slices = table.to_dict("records")
+    report.versus_control, report.verdict = _versus_control(models)
     if base is not None:  # kept beside the run: the web app shows it after a restart
         save_evaluation(run, report)
     return report
@@ -141,13 +142,12 @@ def _control(ws, run, control):
 VERDICT_METRICS = ("worst_group_accuracy", "worst_slice_accuracy", "average")
 
 
-def _versus_control(models: list[dict]) -> dict:
+def _versus_control(models: list[dict]) -> tuple[dict[str, float], str]:
     """``versus_control`` (after - control per metric) and ``verdict`` (words)."""
     by = {m["role"]: m for m in models}
     if "control" not in by:
-        return {"versus_control": {}, "verdict": (
-            "no matched control: a difference to the model before repair mixes the repair "
-            "with retraining itself" if "before" in by else "")}
+        return {}, ("no matched control: a difference to the model before repair mixes the "
+                    "repair with retraining itself" if "before" in by else "")
     after, ctrl = by["after"], by["control"]
     keys = ("average", "worst_group_accuracy", "worst_slice_accuracy", "clean", "core",
             "spurious", "rcs")
@@ -155,14 +155,14 @@ def _versus_control(models: list[dict]) -> dict:
           and after[k] is not None and ctrl[k] is not None}
     key = next((k for k in VERDICT_METRICS if k in vs), None)
     if key is None:
-        return {"versus_control": vs, "verdict": ""}
+        return vs, ""
     what = key.replace("_", " ").replace(" accuracy", "")
     d = vs[key]
     verdict = (f"the repair beats its matched control on {what} accuracy by {d:+.3f} "
                f"({after[key]:.3f} vs {ctrl[key]:.3f})" if d > 0 else
                f"the repair does NOT beat its matched control on {what} accuracy "
                f"({after[key]:.3f} vs {ctrl[key]:.3f}, {d:+.3f})")
-    return {"versus_control": vs, "verdict": verdict}
+    return vs, verdict
 
 
 def _model_entry(r, role: str, ids: np.ndarray, gt, x, y, masks, p, names=None) -> dict:
@@ -260,37 +260,37 @@ def _annotation_masks(ws, ref, slicer, split, ids: np.ndarray, size: int, p):
     return keep, core, note
 
 
-def print_evaluation(report: dict, echo=print, max_slices: int = 12) -> None:
+def print_evaluation(report: EvaluationReport, echo=print, max_slices: int = 12) -> None:
     """Print an :func:`evaluate_run` report as plain-text tables."""
     from slicelens.utils import table
 
-    p = report["params"]
-    echo(f"evaluation on split {report['split']!r} ({report['n']} images)")
-    echo(f"  masks: {report['mask_source']} - {report['mask_note']}")
+    p = report.params
+    echo(f"evaluation on split {report.split!r} ({report.n} images)")
+    echo(f"  masks: {report.mask_source} - {report.mask_note}")
     echo(f"  noise: sigma {p['sigma']}, {p['trials']} trials, seed {p['seed']}")
     cols = ["run", "role", "clean", "core", "spurious", "rcs", "average"]
-    if any("worst_slice_accuracy" in m for m in report["models"]):
+    if any("worst_slice_accuracy" in m for m in report.models):
         cols += ["worst_slice_accuracy", "worst_slice"]
-    if any("worst_group_accuracy" in m for m in report["models"]):
+    if any("worst_group_accuracy" in m for m in report.models):
         cols += ["worst_group_accuracy", "worst_group"]
-    echo(table(report["models"], cols))
-    if report.get("versus_control"):
+    echo(table(report.models, cols))
+    if report.versus_control:
         echo("repair minus its matched control: " + ", ".join(
-            f"{k.replace('_accuracy', '')} {v:+.3f}" for k, v in report["versus_control"].items()))
-    if report.get("verdict"):
-        echo(f"verdict: {report['verdict']}")
-    if report["groups"]:
+            f"{k.replace('_accuracy', '')} {v:+.3f}" for k, v in report.versus_control.items()))
+    if report.verdict:
+        echo(f"verdict: {report.verdict}")
+    if report.groups:
         echo("\naccuracy per ground-truth group:")
-        echo(table(report["groups"]))
-    if report["slices"]:
+        echo(table(report.groups))
+    if report.slices:
         rows = [{"slice": r["slice_id"], "n": r["n"],
                  "before": _interval(r, "before"),
                  **({"control": f"{r['acc_control']:.3f}"} if "acc_control" in r else {}),
                  "after": _interval(r, "after"),
                  **({"vs control": f"{r['delta_vs_control']:+.3f}"} if "acc_control" in r else {}),
-                 "vs before": f"{r['delta']:+.3f}"} for r in report["slices"]]
+                 "vs before": f"{r['delta']:+.3f}"} for r in report.slices]
         shown = rows[:max_slices] + ([rows[-1]] if len(rows) > max_slices else [])
-        echo(f"\nper slice of {report['slicer']} (base run's slices, accuracy [Wilson 95%]):")
+        echo(f"\nper slice of {report.slicer} (base run's slices, accuracy [Wilson 95%]):")
         echo(table(shown))
 
 

@@ -34,11 +34,11 @@ def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=Fa
     from slicelens.extract import ExtractConfig, extract
     from slicelens.models import ModelSpec, load_model
     from slicelens.models.builtin import BUILTINS
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
     from slicelens.store.artifacts import artifact_path
     from slicelens.store.atomic import write_bytes
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws = as_workspace(workspace, create=True)
     cfg = cfg or ExtractConfig()
     spec = model if isinstance(model, ModelSpec) else ModelSpec.model_validate(model)
     if spec.spec in BUILTINS and spec.weights is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 #: The strategy ``slicelens repair`` uses when none is named (docs/repair.md: it met the
 #: benchmark's goals; CoRM stays as AttributionScanner's method).
@@ -13,7 +14,7 @@ DEFAULT_STRATEGY = "dfr"
 
 def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
                train_cfg=None, progress: Callable[[float, str], None] | None = None, *,
-               init: str = "scratch", name: str | None = None, control: bool = True):
+               init: Literal["scratch", "finetune"] = "scratch", name: str | None = None, control: bool = True):
     """Make the strategy's :class:`~slicelens.repair.plan.TrainingPlan`, carry it out, and
     pair the new run with its matched control.
 
@@ -52,9 +53,9 @@ def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | 
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.retrain import apply_plan, resolve_train_config
     from slicelens.repair.base import get_repair
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    ws = as_workspace(workspace)
     run = ws.run(run) if isinstance(run, str) else run
     tell = progress or (lambda _f, _m: None)
     tell(0.0, f"planning {strategy} on {run.id}")
@@ -91,7 +92,7 @@ SEED_PARAMS = ("cut_seed", "balance_seed", "id_seed", "seed")
 
 
 def run_repair_seeds(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
-                     train_cfg=None, seeds: int = 3, progress=None, *, init: str = "scratch",
+                     train_cfg=None, seeds: int = 3, progress=None, *, init: Literal["scratch", "finetune"] = "scratch",
                      name: str | None = None, slicer: str = "attribution") -> dict:
     """:func:`run_repair` with ``seeds`` seeds, each paired with its own matched control.
 
@@ -108,9 +109,9 @@ def run_repair_seeds(workspace, run, strategy: str = DEFAULT_STRATEGY, params: d
     from slicelens.evaluate.seeds import paired_gain, seed_verdict
     from slicelens.pipeline.retrain import resolve_train_config
     from slicelens.repair.base import get_repair
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    ws = as_workspace(workspace)
     run = ws.run(run) if isinstance(run, str) else run
     cfg = resolve_train_config(run, train_cfg)
     fields = get_repair(strategy).Params.model_fields

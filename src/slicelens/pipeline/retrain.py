@@ -53,9 +53,9 @@ def apply_plan(workspace, base_run, plan, train_cfg=None, *,
     from slicelens.extract import ExtractConfig
     from slicelens.models import ModelSpec, save_model
     from slicelens.pipeline.extract import extract_run
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws = as_workspace(workspace, create=True)
     rec = base_run.record
     spec = ModelSpec.model_validate({k: v for k, v in rec.model.to_json().items()
                                      if k in ModelSpec.model_fields})

@@ -99,10 +99,10 @@ def step_mosaic(st) -> None:
     from slicelens.pipeline.slices import make_mosaic, space_consistency
 
     out = make_mosaic(st.run, SLICER)
-    st.results["mosaic"] = {"mosaic": str(out["mosaic"]), "tiles": len(out["tiles"]),
-                            "seconds": out["seconds"]}
-    st.echo(f"[scanner 2] Attribution Mosaic: {len(out['tiles'])} slices inverted in "
-            f"{out['seconds']:.0f} s -> {out['mosaic']}")
+    st.results["mosaic"] = {"mosaic": str(out.mosaic), "tiles": len(out.tiles),
+                            "seconds": out.seconds}
+    st.echo(f"[scanner 2] Attribution Mosaic: {len(out.tiles)} slices inverted in "
+            f"{out.seconds:.0f} s -> {out.mosaic}")
     cons = space_consistency(st.run, "val")
     st.results["consistency"] = cons.to_dict("records")
     st.echo(_indent("neighbour consistency on validation (App. A-I; higher feature, lower "
@@ -188,8 +188,8 @@ def step_evaluate(st) -> None:
     main = st.results["repaired_run"]
     rep = evaluate_run(st.workspace, main, baseline=st.run, slicer=SLICER,
                        ground_truth=st.paths.ground_truth)
-    st.results["evaluation"] = {m["role"]: m for m in rep["models"]}
-    st.results["verdict"] = rep["verdict"]
+    st.results["evaluation"] = {m["role"]: m for m in rep.models}
+    st.results["verdict"] = rep.verdict
     st.echo(f"[scanner 5] {main.id} on the test split, beside the model before repair and "
             "the matched control:")
     print_evaluation(rep, echo=lambda line: st.echo(_indent(line)), max_slices=6)

@@ -10,6 +10,8 @@ Files written under the run directory::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from slicelens.errors import WorkspaceError
@@ -21,6 +23,9 @@ from slicelens.slicing.runio import (  # noqa: F401 - assign_all, load_slices re
     load_slices,
     save_assignments,
 )
+
+if TYPE_CHECKING:
+    from slicelens.explain.mosaic import MosaicResult
 
 #: Metrics kept per split in ``slice.metrics["by_split"]`` (the confusion stays fit-split only).
 SPLIT_KEYS = ("size", "n_labeled", "accuracy", "acc_low", "acc_high", "errors", "confidence",
@@ -91,7 +96,7 @@ def redescribe_stored(run) -> list[str]:
     return done
 
 
-def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> dict:
+def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> MosaicResult:
     """Draw the Attribution Mosaic of a stored slice set.
 
     Parameters
@@ -105,10 +110,10 @@ def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> di
 
     Returns
     -------
-    dict with ``tiles`` (list of Path, one per slice), ``mosaic`` (Path), ``history``
-    (loss per step, shape (steps,)), ``seconds``.
+    MosaicResult with ``tiles`` (list of Path, one per slice), ``mosaic`` (Path),
+    ``history`` (loss per step, shape (steps,)), ``seconds``.
     """
-    from slicelens.explain import MosaicParams, draw_mosaic, invert_slices
+    from slicelens.explain import MosaicParams, MosaicResult, draw_mosaic, invert_slices
     from slicelens.params import validate
 
     p = params if isinstance(params, MosaicParams) else validate(MosaicParams, params or {})
@@ -122,8 +127,8 @@ def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> di
     mosaic = draw_mosaic(result.images, [s.polygon for s in slice_set.slices], values,
                          out / "mosaic.png", label=color_by, canvas=p.canvas,
                          names=[s.id.rsplit("-", 1)[-1] for s in slice_set.slices])
-    return {"tiles": tiles, "mosaic": mosaic, "history": result.history,
-            "seconds": result.seconds}
+    return MosaicResult(tiles=tiles, mosaic=mosaic, history=result.history,
+                        seconds=result.seconds)
 
 
 def space_consistency(run, split: str = "val", k: int = 10, n_points: int | None = 300,

@@ -13,6 +13,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -28,17 +29,17 @@ from slicelens.tda.analysis import (  # noqa: F401 - re-exported: the run-level 
 )
 
 
-def apply_row(workspace, run, result, rank: int, train_cfg=None, *, init: str = "scratch",
+def apply_row(workspace, run, result, rank: int, train_cfg=None, *, init: Literal["scratch", "finetune"] = "scratch",
               name: str | None = None):
     """Turn row ``rank`` of ``result`` into a TrainingPlan, retrain (new run), and pair it
     with its matched control (trained once per setting and reused; ``control_run`` in the
     new run's record), so its evaluation states the gain against the control."""
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.retrain import apply_plan
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
     from slicelens.tda.result import to_plan
 
-    workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    workspace = as_workspace(workspace)
     plan = to_plan(result.row(rank))
     new = apply_plan(workspace, run, plan, train_cfg, init=init,
                      name=name or f"tda-{result.row(rank).action}")
@@ -48,7 +49,7 @@ def apply_row(workspace, run, result, rank: int, train_cfg=None, *, init: str = 
 
 
 def model_effects(workspace, run, result, rank: int, *, seeds: Sequence[int] = (0, 1, 2),
-                  train_cfg=None, init: str = "scratch"):
+                  train_cfg=None, init: Literal["scratch", "finetune"] = "scratch"):
     """Measure row ``rank`` by retraining the whole model (``apply_plan``) per seed.
 
     Each seed trains a baseline (empty plan; reused when the workspace already has one
@@ -66,14 +67,14 @@ def model_effects(workspace, run, result, rank: int, *, seeds: Sequence[int] = (
     from slicelens.models import ModelSpec, TrainConfig
     from slicelens.pipeline.retrain import _stored_train_config, apply_plan
     from slicelens.repair.plan import TrainingPlan
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
     from slicelens.tda.estimate import effect_columns
     from slicelens.tda.result import to_plan
     from slicelens.tda.stats import paired_effect
 
     if len(seeds) < 2:
         raise SliceLensError("model effects need at least two seeds (field 'seeds')")
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws = as_workspace(workspace, create=True)
     row = result.row(rank)
     spec = ModelSpec.model_validate({k: v for k, v in run.record.model.to_json().items() if k in ModelSpec.model_fields})
     cfg = train_cfg or _stored_train_config(spec) or TrainConfig()

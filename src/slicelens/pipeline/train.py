@@ -41,11 +41,11 @@ def train_model(workspace, dataset, job: TrainJob | None = None, cfg=None):
     from slicelens.errors import DataError
     from slicelens.models import ModelSpec, TrainConfig, TrainData, build_model, fit, save_model
     from slicelens.models.builtin import builtin_info
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
     from slicelens.store.atomic import write_json
     from slicelens.utils import seed_everything
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws = as_workspace(workspace, create=True)
     job = job or TrainJob()
     cfg = cfg or TrainConfig()
     info = builtin_info(job.model)

@@ -100,7 +100,7 @@ class AACA(RepairStrategy):
             cand = self._generated(run, p, V)
         labels, prompts = cand["labels"], cand["prompts"]
         scores = np.full(len(labels), np.nan)
-        chosen = []
+        picked: list[int] = []
         for c in np.unique(labels):
             rows = np.flatnonzero(labels == c)
             if p.variant == "sel":
@@ -111,10 +111,10 @@ class AACA(RepairStrategy):
                                                emb if len(emb) else np.zeros((0, cand["emb"].shape[1])),
                                                p.lam)
                 order = rows[np.lexsort((rows, -scores[rows]))]
-                chosen += order[: p.k].tolist()
+                picked += order[: p.k].tolist()
             else:
-                chosen += rng.permutation(rows)[: p.k].tolist()
-        chosen = np.sort(np.asarray(chosen, int))
+                picked += rng.permutation(rows)[: p.k].tolist()
+        chosen = np.sort(np.asarray(picked, int))
         params = {**p.model_dump(mode="json"), "C": {c: sorted(v) for c, v in C.items()},
                   "V": V, "merges": summary["merges"],
                   "confounded_regions": {c: len(e) for c, e in conf_emb.items()},
@@ -145,7 +145,10 @@ class AACA(RepairStrategy):
         pool_ids = pool_ids[known]
         plabels = np.array([oracle[i] for i in pool_ids], int)
         tags = _tags(run, pool_ids)
-        ids, labels, prompts, retrieval = [], [], [], {}
+        found: list[str] = []
+        labels: list[int] = []
+        prompts: list = []
+        retrieval: dict[str, str] = {}
         for cls, concepts in V.items():
             c = run.classes.index(cls)
             mine = pool_ids[plabels == c]
@@ -158,12 +161,12 @@ class AACA(RepairStrategy):
                 pick = [i for i in rng.permutation(mine if match is None else match)
                         if i not in taken][:per]
                 taken.update(pick)
-                ids += pick
+                found += pick
                 labels += [c] * len(pick)
                 prompts += [_prompt(cls, v)] * len(pick)
-        if not ids:
+        if not found:
             raise SliceLensError("the pool has no revealed image of a class with valid concepts")
-        ids = np.asarray(ids)
+        ids = np.asarray(found)
         imgs = load_images(run, ids)
         return {"ids": ids, "labels": np.asarray(labels), "prompts": prompts,
                 "probs": probs_of(run, imgs), "emb": embed_images(run, imgs),

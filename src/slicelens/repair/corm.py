@@ -34,7 +34,7 @@ How slicelens makes each piece, and where it departs from the paper:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -71,10 +71,10 @@ class CoRM(RepairStrategy):
 
     def _plan(self, workspace, run, p: CoRMParams) -> TrainingPlan:
         from slicelens.feedback.propagation import current_spuriousness
-        from slicelens.store import Workspace
+        from slicelens.store import as_workspace
         from slicelens.store.atomic import save_npz
 
-        ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+        ws = as_workspace(workspace)
         chosen = require_spurious(current_spuriousness(ws, run, p.slicer), p.slicer, p.source,
                                   p.threshold)
         ids, masks = corm_masks(run, p.slicer, chosen, p)
@@ -99,7 +99,14 @@ class CoRM(RepairStrategy):
         return plan
 
 
-def corm_masks(run, slicer: str, slice_ids: list[str], p: CoRMParams) -> tuple[np.ndarray, np.ndarray]:
+class MaskParams(Protocol):
+    """What :func:`corm_masks` reads (CoRM's and counterfactual augmentation's options)."""
+
+    mask_threshold: float
+    dilate: int
+
+
+def corm_masks(run, slicer: str, slice_ids: list[str], p: MaskParams) -> tuple[np.ndarray, np.ndarray]:
     """Training images of ``slice_ids`` and their noise masks.
 
     Returns

@@ -159,6 +159,7 @@ class DiffusersGenerator(Generator):
     ``height`` x ``width`` and resized to the run's input size.
     """
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         model_path: str | None = Field(None, description="local pipeline folder (env SLICELENS_DIFFUSION_PATH)")
         steps: int = Field(25, ge=1, description="denoising steps")

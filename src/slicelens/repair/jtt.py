@@ -41,7 +41,7 @@ class JTT(RepairStrategy):
 
         rec = run.record.model.to_json()
         spec = ModelSpec.model_validate({k: v for k, v in rec.items() if k in ModelSpec.model_fields})
-        x, y, _, ids = training_set(run.dataset(), TrainingPlan(), int(spec.input_size))
+        x, y, _, ids = training_set(run.dataset(), TrainingPlan(), run.record.input_size)
         seed_everything(p.id_seed)
         module, _ = initial_module(spec, run.classes, "scratch")
         fit(module, TrainData(x, y), None, TrainConfig(epochs=p.id_epochs, seed=p.id_seed),

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from slicelens.errors import WorkspaceError
+from slicelens.evaluate.report import EvaluationReport
 from slicelens.server.jobs import JobManager, Worker
 from slicelens.server.settings import Settings
 from slicelens.slicing.base import SliceSet
@@ -119,7 +120,7 @@ class AppState:
         self.last_spuriousness: dict[tuple, tuple[str, dict]] = {}
         self.propagation = Worker("slicelens-propagation")
         #: before/after reports of evaluate_run, keyed (run id, baseline run id)
-        self.evaluations: dict[tuple[str, str], dict] = {}
+        self.evaluations: dict[tuple[str, str], EvaluationReport] = {}
         self.lock = threading.Lock()
 
     def run_data(self, run_id: str) -> RunData:

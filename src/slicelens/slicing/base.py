@@ -137,6 +137,11 @@ class Slicer:
     overlapping: ClassVar[bool] = False
     Params: ClassVar[type[BaseModel]] = BaseModel
     requires: ClassVar[tuple[str, ...]] = ()
+    # set by fit (absent before: ``_check_fitted`` tests for ``slices_``)
+    split_: str
+    slices_: list[Slice]
+    sample_ids_: np.ndarray
+    labels_: np.ndarray
 
     def __init__(self, **params):
         self.params = params  # validated in fit(), scikit-learn style
@@ -210,7 +215,7 @@ class SliceSet:
         d = artifact_path(run_dir, "slices", self.slicer).parent
         d.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        arrays = {"sample_ids": self.sample_ids, "labels": self.labels}
+        arrays: dict[str, Any] = {"sample_ids": self.sample_ids, "labels": self.labels}
         if self.layout is not None:
             arrays["layout"] = np.asarray(self.layout, np.float32)
         np.savez(buf, **arrays)

@@ -49,7 +49,7 @@ def combination_keys(codes: np.ndarray, radices: np.ndarray) -> tuple[np.ndarray
     valid : bool (n,), no missing value
     """
     codes = np.asarray(codes, np.int64)
-    valid = (codes >= 0).all(1)
+    valid = np.asarray((codes >= 0).all(1))
     mult = np.cumprod(np.r_[1, np.asarray(radices[:-1], np.int64)])
     return np.where(valid, codes @ mult, 0), valid
 
@@ -133,6 +133,7 @@ class AttributeSlicerParams(BugTypeParams):
 class AttributeSlicer(Slicer):
     """Bug slices from the run's attribute matrix (``slicelens attributes assign`` first)."""
 
+    p_: AttributeSlicerParams  # the validated parameters (set in __init__/fit)
     Params = AttributeSlicerParams
     overlapping = True  # "brick background" and "small digits on brick background" share samples
     requires = ("attribute_matrix",)  # <run>/attributes/matrix.parquet, not a run array
@@ -203,7 +204,8 @@ class AttributeSlicer(Slicer):
         self.conditions_ = [sorted(bugs[i]) for i in order]
         return slices
 
-    def _split_arrays(self, run, split: str):
+    def _split_arrays(self, run, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray]:
         s = run.samples
         rows = np.flatnonzero((s["split"].to_numpy() == split) & (s["label"].to_numpy() >= 0))
         t = s.iloc[rows]

@@ -88,6 +88,7 @@ class AttributionSlicer(Slicer):
     >>> s.slices_[0].description, s.assign(run, "test").shape               # doctest: +SKIP
     """
 
+    p_: AttributionParams  # the validated parameters (set in __init__/fit)
     Params = AttributionParams
     requires = ("fw",)
 
@@ -180,7 +181,8 @@ def _kmeans_by_cell(coords: np.ndarray, cells: np.ndarray, k: int, seed: int):
     from sklearn.cluster import KMeans
 
     labels = np.empty(len(coords), np.int64)
-    centres, cell_of = [], []
+    centres: list[np.ndarray] = []
+    cell_of: list[int] = []
     for cell in np.unique(cells):
         idx = np.flatnonzero(cells == cell)
         k_cell = int(min(len(idx), max(1, round(k * len(idx) / len(coords)))))

@@ -71,6 +71,7 @@ class ErrorAwareSlicer(ErrorClusteringSlicer):
     >>> s.slices_[0].bug_type, s.slices_[0].evidence["explanation"]  # doctest: +SKIP
     """
 
+    p_: ErrorAwareParams  # the validated parameters (set in __init__/fit)
     Params = ErrorAwareParams
     requires = ("fw", "probs")
     feature_array = "fw"

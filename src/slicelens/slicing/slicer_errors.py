@@ -52,6 +52,7 @@ class ErrorClusteringSlicer(Slicer):
     >>> s = ErrorClusteringSlicer(n_slices=10).fit(run, split="val")     # doctest: +SKIP
     """
 
+    p_: ErrorClusteringParams  # the validated parameters (set in __init__/fit)
     Params = ErrorClusteringParams
     requires = ("features", "probs")
     #: the run array clustered (subclasses: "fw")

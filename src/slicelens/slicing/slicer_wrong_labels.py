@@ -60,6 +60,7 @@ class WrongLabelSlicer(Slicer):
     >>> s.slices_[0].bug_type, s.slices_[0].evidence["suggested"]  # doctest: +SKIP
     """
 
+    p_: WrongLabelParams  # the validated parameters (set in __init__/fit)
     Params = WrongLabelParams
     requires = ("features", "fw")
 

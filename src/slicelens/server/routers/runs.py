@@ -26,7 +26,7 @@ def meta(state: StateDep) -> Meta:
 
     _load_builtin_slicers()
     return Meta(workspace=str(state.workspace.root), author=state.settings.author,
-                slice_labels=sorted(LABELS["slice"]), bug_types=list(BUG_TYPES),
+                slice_labels=sorted(LABELS["slice"] or ()), bug_types=list(BUG_TYPES),
                 slicers=sorted(SLICERS), repair_strategies=_repair_strategies())
 
 
