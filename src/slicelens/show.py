@@ -17,8 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from types import ModuleType as _ModuleType
+from typing import TYPE_CHECKING
 
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.workspace import WorkspaceLike
 
 
 def _in_notebook() -> bool:
@@ -30,7 +34,7 @@ def _in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "anonymous",
+def show(workspace: WorkspaceLike, *, port: int = 0, host: str = "127.0.0.1", author: str = "anonymous",
          height: int = 800, timeout: float = 30.0) -> str:
     """Serve ``workspace`` in a background thread and return the app's URL.
 

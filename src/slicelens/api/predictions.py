@@ -88,6 +88,7 @@ def from_predictions(df: pd.DataFrame, *, image_col: str = "path", label_col: st
     False
     """
     from slicelens.api.workspace import Workspace
+    from slicelens.store.artifacts import artifact_path
     from slicelens.store.atomic import save_npy, write_json, write_parquet
     from slicelens.store.paths import relocatable
 
@@ -150,7 +151,7 @@ def from_predictions(df: pd.DataFrame, *, image_col: str = "path", label_col: st
     loss = np.where(labels >= 0, -np.log(np.clip(probs[np.arange(n), safe], 1e-12, 1)), np.nan)
     correct = pd.array(pred == labels, dtype="boolean")
     correct[labels < 0] = pd.NA
-    write_parquet(run_dir / "samples.parquet", pd.DataFrame({
+    write_parquet(artifact_path(run_dir, "samples"), pd.DataFrame({
         "id": ids, "label": labels, "split": splits, "pred": pred, "confidence": probs.max(1),
         "loss": loss, "correct": correct}))
     arrays = {"logits": np.log(np.clip(probs, 1e-12, 1)).astype(np.float32),
@@ -166,5 +167,5 @@ def from_predictions(df: pd.DataFrame, *, image_col: str = "path", label_col: st
               "features_from": "given" if features is not None else "log pred_probs",
               "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)}
                          for k, v in arrays.items()}}
-    write_json(run_dir / "record.json", relocatable(record, ws.root))
+    write_json(artifact_path(run_dir, "record"), relocatable(record, ws.root))
     return ws.run(run_id)

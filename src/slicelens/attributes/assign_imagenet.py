@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -33,6 +34,9 @@ from pydantic import BaseModel, Field
 from slicelens.attributes.base import Attribute, Backend, register_assigner, register_tagger
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
 from slicelens.errors import DataError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +78,7 @@ def imagenet_probs(images, image_size: int = 96):
         return _model(image_size)((images - mean) / std).softmax(1).numpy()
 
 
-def run_imagenet_probs(run, dataset, region: str = "image", image_size: int = 96,
+def run_imagenet_probs(run: Run, dataset, region: str = "image", image_size: int = 96,
                        batch_size: int = 64) -> np.ndarray:
     """Class probabilities of every sample of ``run``, float16 (n, 1000), cached in the run."""
     import torch
@@ -142,7 +146,7 @@ class ImageNetAssigner(Backend):
     def supports(self, attribute: Attribute) -> bool:
         return bool(attribute.values)
 
-    def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
+    def assign(self, run: Run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
         for a in attributes:
             if not self.supports(a):
                 raise DataError(f"attribute {a.name!r} has no values to choose from; propose "

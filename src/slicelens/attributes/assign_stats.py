@@ -39,12 +39,17 @@ threshold.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import BaseModel, Field
 
 from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
 from slicelens.errors import DataError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 # named colours as sRGB anchors; pixels take the nearest anchor in CIELAB
 PALETTE = {"black": (20, 20, 20), "grey": (128, 128, 128), "white": (235, 235, 235),
@@ -191,7 +196,7 @@ class StatsAssigner(Backend):
     def supports(self, attribute: Attribute) -> bool:
         return attribute.measure in MEASURES
 
-    def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
+    def assign(self, run: Run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
         """Measure ``attributes`` for the run's samples ``rows`` (positions in ``run.samples``)."""
         from slicelens.utils import progress
 

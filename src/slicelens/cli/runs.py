@@ -14,6 +14,10 @@ from slicelens.cli.common import add_run, add_workspace, table
 from slicelens.errors import SliceLensError
 
 if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
+
+if TYPE_CHECKING:
     from slicelens.store.record import RunRecord
 
 HELP = "list a workspace's runs or summarise one"
@@ -74,7 +78,7 @@ def _made_from(record: RunRecord) -> str:
     return "predictions" if record.model_free else "-"
 
 
-def resume_hint(run, workspace) -> str:
+def resume_hint(run: Run, workspace: Workspace) -> str:
     """The command that resumes an interrupted run, as far as its record tells."""
     from slicelens.extract import ExtractConfig
 

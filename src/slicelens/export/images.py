@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 THUMB = 96
 
@@ -51,7 +55,7 @@ def heatmap(rgb: np.ndarray, amap: np.ndarray, alpha: float = 0.5) -> np.ndarray
     return (alpha * colour + (1 - alpha) * rgb.astype(np.float32)).round().astype(np.uint8)
 
 
-def sample_images(run, ids, with_heatmaps: bool) -> list[dict]:
+def sample_images(run: Run, ids, with_heatmaps: bool) -> list[dict]:
     """``[{"id", "image", "heatmap"}]`` data URIs for sample ids of ``run`` (``heatmap``
     is None when the run has no maps); raises when the images cannot be read."""
     dataset = run.dataset()

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import math
 from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 def html_table(df: pd.DataFrame, testid: str, floatfmt: str = "{:.3f}") -> str:
@@ -34,7 +38,7 @@ def empty(text: str) -> str:
     return f'<p class="empty">{escape(text)}</p>'
 
 
-def summary(run) -> tuple:
+def summary(run: Run) -> tuple:
     from slicelens.evaluate.summary import split_class_summary
 
     rec = run.record
@@ -82,7 +86,7 @@ def slice_table(run, sets, top: int) -> tuple:
     return ("slices", "Slices", "".join(parts), True)
 
 
-def worst_images(run, sets, top: int, per_slice: int) -> tuple:
+def worst_images(run: Run, sets, top: int, per_slice: int) -> tuple:
     from slicelens.api.slices import Slices
     from slicelens.export.images import sample_images
 
@@ -118,7 +122,7 @@ def worst_images(run, sets, top: int, per_slice: int) -> tuple:
     return ("worst-images", "Worst images of the top slices", "".join(parts), True)
 
 
-def mosaic(run, sets) -> tuple:
+def mosaic(run: Run, sets) -> tuple:
     from slicelens.export.images import file_uri
 
     found = [(ss.slicer, run.artifact_path("mosaic", ss.slicer) / "mosaic.png") for ss in sets]
@@ -132,7 +136,7 @@ def mosaic(run, sets) -> tuple:
     return ("mosaic", "Attribution Mosaic", html, True)
 
 
-def bugs(run, sets) -> tuple:
+def bugs(run: Run, sets) -> tuple:
     ss = next((x for x in sets if x.slicer == "attributes"), None)
     if ss is None or not ss.slices:
         return ("bugs", "Attribute bug slices", empty(
@@ -154,7 +158,7 @@ def marks(run) -> tuple:
     return ("marks", "Marks", html_table(df, "marks-table"), True)
 
 
-def tda(run, results) -> tuple:
+def tda(run: Run, results) -> tuple:
     from slicelens.export.svg import interval_chart
 
     if not results:
@@ -210,7 +214,7 @@ def repairs(run) -> tuple:
     return ("repairs", "Repairs", "".join(parts), True)
 
 
-def _figures(run, split: str) -> dict:
+def _figures(run: Run, split: str) -> dict:
     s = run.samples
     lab = s[(s["split"] == split) & (s["label"] >= 0)]
     correct = lab["correct"].astype(float)

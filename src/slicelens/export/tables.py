@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from slicelens.errors import SliceLensError
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+
 FORMATS = ("csv", "parquet", "json")
 TABLES = ("slices", "members", "marks", "bugs", "tda")
 BUG_SLICER = "attributes"  # HiBug's attribute bug slices (slicelens bugs)
 
 
-def stored_slice_sets(run) -> list:
+def stored_slice_sets(run: Run) -> list:
     """Every slice set stored in ``run`` (``<run>/slices/*.json``), by slicer name."""
     from slicelens.slicing.base import SliceSet
 
@@ -37,7 +41,7 @@ def stored_slice_sets(run) -> list:
     return out
 
 
-def tda_results(run) -> list:
+def tda_results(run: Run) -> list:
     """The stored training-data attribution results of ``run`` (``<run>/tda/*.json``)."""
     from slicelens.tda.result import TDAResult
 
@@ -50,7 +54,7 @@ def tda_results(run) -> list:
     return out
 
 
-def tables(run) -> dict[str, pd.DataFrame]:
+def tables(run: Run) -> dict[str, pd.DataFrame]:
     """The five tables of a run.
 
     Returns
@@ -148,7 +152,7 @@ def read_export(path) -> pd.DataFrame:
     raise SliceLensError(f"{path}: not an export table (.csv, .parquet or .json)")
 
 
-def export_run(run, folder, formats=("csv",), fiftyone: bool = False,
+def export_run(run: Run, folder, formats=("csv",), fiftyone: bool = False,
                only: tuple[str, ...] = TABLES) -> list[Path]:
     """Write the run's tables (``only`` of slices, members, marks, bugs, tda) in each
     format, and with ``fiftyone`` a FiftyOne-importable folder; returns the files."""

@@ -14,12 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from slicelens.errors import WorkspaceError
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
-def control_key(base_run, plan, train_cfg, init: Literal["scratch", "finetune"]) -> str:
+
+def control_key(base_run: Run, plan, train_cfg, init: Literal["scratch", "finetune"]) -> str:
     """Hash of everything the control depends on (same key = same control run)."""
     doc = {"base_run": base_run.id, "init": "finetune" if plan.head_only else init,
            "train": train_cfg.model_dump(mode="json", exclude={"device", "num_threads"}),
@@ -27,7 +31,7 @@ def control_key(base_run, plan, train_cfg, init: Literal["scratch", "finetune"])
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def matched_control(workspace, base_run, plan, train_cfg=None, *, init: Literal["scratch", "finetune"] = "scratch",
+def matched_control(workspace: Workspace, base_run: Run, plan, train_cfg=None, *, init: Literal["scratch", "finetune"] = "scratch",
                     echo=None):
     """The control run of ``plan`` on ``base_run``: reused when one exists, else trained.
 

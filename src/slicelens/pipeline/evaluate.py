@@ -16,6 +16,7 @@ from one of two sources, always named in the report:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,12 @@ from slicelens.evaluate.report import EvaluationReport
 from slicelens.evaluate.robustness import RobustnessParams, demo_digit_masks
 from slicelens.pipeline.evaluations import save_evaluation
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace, WorkspaceLike
 
-def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribution",
+
+def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, slicer: str | None = "attribution",
                  ground_truth="auto", params: RobustnessParams | None = None,
                  split: str = "test", control="auto") -> EvaluationReport:
     """Evaluate ``run`` (and ``baseline`` and the matched control, on the same images,
@@ -68,7 +73,8 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     from slicelens.store import as_workspace
 
     ws = as_workspace(workspace)
-    run, base = _run(ws, run), _run(ws, baseline) if baseline is not None else None
+    run = _run(ws, run)
+    base = _run(ws, baseline) if baseline is not None else None
     ctrl = _control(ws, run, control)
     p = params or RobustnessParams()
     gt, gt_path = _ground_truth(run, ground_truth)
@@ -127,7 +133,7 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     return report
 
 
-def _control(ws, run, control):
+def _control(ws: Workspace, run: Run, control):
     """The control run: given, named in ``run``'s record (``"auto"``), or None."""
     if control is None:
         return None
@@ -189,11 +195,11 @@ def _model_entry(r, role: str, ids: np.ndarray, gt, x, y, masks, p, names=None) 
     return entry
 
 
-def _run(ws, run):
+def _run(ws: Workspace, run: Run | str) -> Run:
     return ws.run(run) if isinstance(run, str) else run
 
 
-def _rows_of(run, ids: np.ndarray) -> pd.DataFrame:
+def _rows_of(run: Run, ids: np.ndarray) -> pd.DataFrame:
     """``run.samples`` rows of sample ``ids``, in that order."""
     pos = pd.Index(np.asarray(run.samples["id"], dtype=str)).get_indexer(ids)
     if (pos < 0).any():
@@ -202,7 +208,7 @@ def _rows_of(run, ids: np.ndarray) -> pd.DataFrame:
     return run.samples.iloc[pos]
 
 
-def _ground_truth(run, ground_truth):
+def _ground_truth(run: Run, ground_truth):
     from slicelens.evaluate.groups import load_ground_truth
 
     if ground_truth is None:
@@ -216,11 +222,11 @@ def _ground_truth(run, ground_truth):
     return load_ground_truth(ground_truth), Path(ground_truth)
 
 
-def _has_slices(run, slicer: str) -> bool:
+def _has_slices(run: Run, slicer: str) -> bool:
     return run.has_artifact("slices", slicer)
 
 
-def _slice_names(run, slicer: str, split: str, ids: pd.Index) -> pd.Series:
+def _slice_names(run: Run, slicer: str, split: str, ids: pd.Index) -> pd.Series:
     """Slice id per sample id of ``ids`` ("" = none), from ``run``'s slicer on ``split``."""
     from slicelens.repair.corm import slice_assignment
     from slicelens.slicing.base import SliceSet
@@ -235,7 +241,7 @@ def _slice_names(run, slicer: str, split: str, ids: pd.Index) -> pd.Series:
     return out
 
 
-def _annotation_masks(ws, ref, slicer, split, ids: np.ndarray, size: int, p):
+def _annotation_masks(ws: Workspace, ref, slicer, split, ids: np.ndarray, size: int, p):
     """(keep (n,), core masks (n, H, W), note) for sample ``ids`` from marked slices of ``ref``."""
     from slicelens.evaluate.robustness import attribution_masks
     from slicelens.feedback import slice_marks

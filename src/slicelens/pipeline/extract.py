@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slicelens.store.workspace import WorkspaceLike
 
 
-def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=False,
+def extract_run(workspace: WorkspaceLike, source, model, cfg=None, *, classes=None, skip_bad=False,
                 name: str = "extract", resume: str | None = None):
     """Extract everything the later stages need into a new (or resumed) run.
 
@@ -75,8 +79,10 @@ def _remove_unstarted(run_dir: Path) -> None:
     e.g. ``--splits pool`` with no pool rows must not leave an empty run behind."""
     import shutil
 
-    if run_dir.is_dir() and not (run_dir / "record.json").exists() \
-            and not (run_dir / "chunks").exists():
+    from slicelens.store.artifacts import artifact_path
+
+    if run_dir.is_dir() and not artifact_path(run_dir, "record").exists() \
+            and not artifact_path(run_dir, "chunks").exists():
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace, WorkspaceLike
 
 #: The strategy ``slicelens repair`` uses when none is named (docs/repair.md: it met the
 #: benchmark's goals; CoRM stays as AttributionScanner's method).
 DEFAULT_STRATEGY = "dfr"
 
 
-def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
+def run_repair(workspace: WorkspaceLike, run: Run | str, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
                train_cfg=None, progress: Callable[[float, str], None] | None = None, *,
                init: Literal["scratch", "finetune"] = "scratch", name: str | None = None, control: bool = True):
     """Make the strategy's :class:`~slicelens.repair.plan.TrainingPlan`, carry it out, and
@@ -77,7 +81,7 @@ def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | 
     return plan, new_run
 
 
-def _remove_plan_folder(ws, plan) -> None:
+def _remove_plan_folder(ws: Workspace, plan) -> None:
     """Delete ``<workspace>/plans/<strategy>-NNNN/`` that this plan's files live in."""
     import shutil
 
@@ -91,7 +95,7 @@ def _remove_plan_folder(ws, plan) -> None:
 SEED_PARAMS = ("cut_seed", "balance_seed", "id_seed", "seed")
 
 
-def run_repair_seeds(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
+def run_repair_seeds(workspace: WorkspaceLike, run: Run | str, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
                      train_cfg=None, seeds: int = 3, progress=None, *, init: Literal["scratch", "finetune"] = "scratch",
                      name: str | None = None, slicer: str = "attribution") -> dict:
     """:func:`run_repair` with ``seeds`` seeds, each paired with its own matched control.
@@ -135,7 +139,7 @@ def run_repair_seeds(workspace, run, strategy: str = DEFAULT_STRATEGY, params: d
                          for m, g in gains.items()}}
 
 
-def repair_figures(base, run, slicer: str = "attribution") -> dict:
+def repair_figures(base, run: Run, slicer: str = "attribution") -> dict:
     """Test-split figures of ``run`` from its stored predictions: ``average``,
     ``worst_slice`` (the lowest accuracy over ``base``'s slices with 10 or more test
     samples) and, where the demo's ground truth sits beside the manifest, ``worst_group``."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slicelens.evaluate.summary import near_chance, split_class_summary
 from slicelens.utils import table
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
-def print_run_summary(run, echo=print) -> None:
+
+def print_run_summary(run: Run, echo=print) -> None:
     """Accuracy per split and per class of a run, and where it lives."""
     s = run.samples
     summ = split_class_summary(s, run.classes)
@@ -36,7 +41,7 @@ def demo_summary(st) -> str:
 
     gt = load_ground_truth(st.paths.ground_truth)
 
-    def figures(run) -> dict:
+    def figures(run: Run) -> dict:
         f = group_figures(run.samples, gt)
         return {"average": f["average_accuracy"], "worst group": f["worst_group_accuracy"],
                 "group": f["worst_group"]}

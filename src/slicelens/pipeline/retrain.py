@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -19,10 +19,14 @@ from slicelens.pipeline.augment import compose, noise_augment, swap_augment
 from slicelens.repair.trainset import training_set
 from slicelens.utils import seed_everything
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace, WorkspaceLike
+
 __all__ = ["apply_plan", "noise_augment", "resolve_train_config", "training_set"]
 
 
-def apply_plan(workspace, base_run, plan, train_cfg=None, *,
+def apply_plan(workspace: WorkspaceLike, base_run: Run, plan, train_cfg=None, *,
                init: Literal["scratch", "finetune"] = "scratch", name: str | None = None):
     """Retrain the base run's model on the plan's training data and extract a new run.
 
@@ -91,7 +95,7 @@ def apply_plan(workspace, base_run, plan, train_cfg=None, *,
     return type(new_run)(new_run.path)
 
 
-def _remove_unfinished_runs(ws, weights: Path) -> None:
+def _remove_unfinished_runs(ws: Workspace, weights: Path) -> None:
     """Delete the incomplete runs extracted with ``weights`` (this call's, never another's)."""
     import shutil
 
@@ -106,7 +110,7 @@ def _remove_unfinished_runs(ws, weights: Path) -> None:
             shutil.rmtree(r.path, ignore_errors=True)
 
 
-def resolve_train_config(base_run, train_cfg=None):
+def resolve_train_config(base_run: Run, train_cfg=None):
     """``train_cfg``, else the base model's stored training settings, else ``TrainConfig()``."""
     from slicelens.models import ModelSpec, TrainConfig
 
@@ -117,7 +121,7 @@ def resolve_train_config(base_run, train_cfg=None):
     return _stored_train_config(spec) or TrainConfig()
 
 
-def _retrain(base_run, plan, spec, dataset, train_cfg, init, ckpt_dir) -> tuple:
+def _retrain(base_run: Run, plan, spec, dataset, train_cfg, init, ckpt_dir) -> tuple:
     """Train the whole model on the plan's data; return (module, fit summary, start used)."""
     import torch
 

@@ -25,6 +25,9 @@ from slicelens.slicing.runio import (  # noqa: F401 - assign_all, load_slices re
 )
 
 if TYPE_CHECKING:
+    from slicelens.store.run import Run
+
+if TYPE_CHECKING:
     from slicelens.explain.mosaic import MosaicResult
 
 #: Metrics kept per split in ``slice.metrics["by_split"]`` (the confusion stays fit-split only).
@@ -32,7 +35,7 @@ SPLIT_KEYS = ("size", "n_labeled", "accuracy", "acc_low", "acc_high", "errors", 
               "loss", "confusion_text")
 
 
-def find_slices(run, slicer: str = "attribution", params: dict | None = None,
+def find_slices(run: Run, slicer: str = "attribution", params: dict | None = None,
                 split: str = "val") -> SliceSet:
     """Fit ``slicer`` on ``split`` of ``run``, assign every other split, rank and save.
 
@@ -80,7 +83,7 @@ def find_slices(run, slicer: str = "attribution", params: dict | None = None,
     return slice_set
 
 
-def redescribe_stored(run) -> list[str]:
+def redescribe_stored(run: Run) -> list[str]:
     """Describe the stored slice sets of a run again (after ``attributes assign``).
 
     Returns the slicers whose sets were rewritten.
@@ -96,7 +99,7 @@ def redescribe_stored(run) -> list[str]:
     return done
 
 
-def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> MosaicResult:
+def make_mosaic(run: Run, slicer: str, params=None, color_by: str = "accuracy") -> MosaicResult:
     """Draw the Attribution Mosaic of a stored slice set.
 
     Parameters
@@ -131,7 +134,7 @@ def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> Mo
                         seconds=result.seconds)
 
 
-def space_consistency(run, split: str = "val", k: int = 10, n_points: int | None = 300,
+def space_consistency(run: Run, split: str = "val", k: int = 10, n_points: int | None = 300,
                       seed: int = 0):
     """The paper's Fig. 4 comparison on one split of a run.
 
@@ -161,7 +164,7 @@ def space_consistency(run, split: str = "val", k: int = 10, n_points: int | None
                           F, maps, k=k, n_points=n_points, seed=seed)
 
 
-def _colour_values(run, slice_set: SliceSet, color_by: str) -> np.ndarray:
+def _colour_values(run: Run, slice_set: SliceSet, color_by: str) -> np.ndarray:
     if color_by in ("accuracy", "confidence"):
         return np.array([s.metrics.get(color_by, np.nan) for s in slice_set.slices], float)
     if color_by == "spuriousness":

@@ -13,7 +13,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,12 @@ from slicelens.tda.analysis import (  # noqa: F401 - re-exported: the run-level 
     wrong_label_ranking,
 )
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace, WorkspaceLike
 
-def apply_row(workspace, run, result, rank: int, train_cfg=None, *, init: Literal["scratch", "finetune"] = "scratch",
+
+def apply_row(workspace: WorkspaceLike, run: Run, result, rank: int, train_cfg=None, *, init: Literal["scratch", "finetune"] = "scratch",
               name: str | None = None):
     """Turn row ``rank`` of ``result`` into a TrainingPlan, retrain (new run), and pair it
     with its matched control (trained once per setting and reused; ``control_run`` in the
@@ -48,7 +52,7 @@ def apply_row(workspace, run, result, rank: int, train_cfg=None, *, init: Litera
     return type(new)(new.path)
 
 
-def model_effects(workspace, run, result, rank: int, *, seeds: Sequence[int] = (0, 1, 2),
+def model_effects(workspace: WorkspaceLike, run: Run, result, rank: int, *, seeds: Sequence[int] = (0, 1, 2),
                   train_cfg=None, init: Literal["scratch", "finetune"] = "scratch"):
     """Measure row ``rank`` by retraining the whole model (``apply_plan``) per seed.
 
@@ -97,7 +101,7 @@ def model_effects(workspace, run, result, rank: int, *, seeds: Sequence[int] = (
         n_retrains=len(seeds), method="model")
 
 
-def _cached_baseline(ws, run, cfg, init):
+def _cached_baseline(ws: Workspace, run: Run, cfg, init):
     for r in ws.runs():
         rec = r.record
         if (rec.base_run == run.id and (rec.plan or {}).get("strategy") == "tda-baseline"
@@ -106,7 +110,7 @@ def _cached_baseline(ws, run, cfg, init):
     return None
 
 
-def _measure(new_run, base_run, err_ids, metric: str) -> np.ndarray:
+def _measure(new_run: Run, base_run: Run, err_ids, metric: str) -> np.ndarray:
     """``Targets.measure``'s layout for a retrained run: metric on the errors, validation
     accuracy, accuracy on the errors, validation accuracy per class."""
     from slicelens.tda.estimate import class_accuracies

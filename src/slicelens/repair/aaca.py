@@ -28,7 +28,7 @@ Every debug image records its prompt (``plan.params["prompts"]`` and, for images
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -36,6 +36,10 @@ from pydantic import BaseModel, Field
 from slicelens.errors import SliceLensError
 from slicelens.repair.base import RepairStrategy, register_repair
 from slicelens.repair.plan import TrainingPlan, new_plan_dir
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 class AACAParams(BaseModel):
@@ -71,7 +75,7 @@ class AACA(RepairStrategy):
 
     Params = AACAParams
 
-    def _plan(self, workspace, run, p: AACAParams) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p: AACAParams) -> TrainingPlan:
         from slicelens.concepts.crowd import read_gold
         from slicelens.concepts.runio import concept_summary, salient_embeddings
         from slicelens.concepts.store import answers
@@ -132,7 +136,7 @@ class AACA(RepairStrategy):
                                 add={str(i): int(labels[j]) for i, j in zip(ids, chosen, strict=True)})
         return self._save_images(workspace, cand, chosen, scores, params, desc)
 
-    def _pool(self, run, p, V, rng) -> dict:
+    def _pool(self, run: Run, p, V, rng) -> dict:
         from slicelens.concepts.runio import embed_images, load_images, probs_of
         from slicelens.repair.select import _pool, load_oracle
 
@@ -172,7 +176,7 @@ class AACA(RepairStrategy):
                 "probs": probs_of(run, imgs), "emb": embed_images(run, imgs),
                 "retrieval": retrieval}
 
-    def _generated(self, run, p, V) -> dict:
+    def _generated(self, run: Run, p, V) -> dict:
         from slicelens.concepts.runio import embed_images, probs_of
         from slicelens.repair.generate import GenerationContext, PromptSpec, get_generator
 
@@ -190,7 +194,7 @@ class AACA(RepairStrategy):
         return {"images": images, "labels": labels, "prompts": prompts,
                 "probs": probs_of(run, images), "emb": embed_images(run, images)}
 
-    def _save_images(self, workspace, cand, chosen, scores, params, desc) -> TrainingPlan:
+    def _save_images(self, workspace: Workspace, cand, chosen, scores, params, desc) -> TrainingPlan:
         import csv
 
         from slicelens.store.atomic import save_npz
@@ -209,7 +213,7 @@ class AACA(RepairStrategy):
                             extra_images=str(folder / "images.npz"))
 
 
-def _tags(run, ids) -> dict[str, list[str]] | None:
+def _tags(run: Run, ids) -> dict[str, list[str]] | None:
     """Attribute values per image (no class), or None without an attribute matrix."""
     from slicelens.attributes.matrix import AttributeMatrix
 

@@ -34,7 +34,7 @@ How slicelens makes each piece, and where it departs from the paper:
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,10 @@ from slicelens.repair.base import RepairStrategy, register_repair
 from slicelens.repair.groups import require_spurious
 from slicelens.repair.groups import spurious_slice_ids as spurious_slices  # noqa: F401 - public name
 from slicelens.repair.plan import TrainingPlan, new_plan_dir
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import WorkspaceLike
 
 
 class CoRMParams(BaseModel):
@@ -69,7 +73,7 @@ class CoRM(RepairStrategy):
 
     Params = CoRMParams
 
-    def _plan(self, workspace, run, p: CoRMParams) -> TrainingPlan:
+    def _plan(self, workspace: WorkspaceLike, run: Run, p: CoRMParams) -> TrainingPlan:
         from slicelens.feedback.propagation import current_spuriousness
         from slicelens.store import as_workspace
         from slicelens.store.atomic import save_npz
@@ -106,7 +110,7 @@ class MaskParams(Protocol):
     dilate: int
 
 
-def corm_masks(run, slicer: str, slice_ids: list[str], p: MaskParams) -> tuple[np.ndarray, np.ndarray]:
+def corm_masks(run: Run, slicer: str, slice_ids: list[str], p: MaskParams) -> tuple[np.ndarray, np.ndarray]:
     """Training images of ``slice_ids`` and their noise masks.
 
     Returns
@@ -179,7 +183,7 @@ def balance_by_label(ids: np.ndarray, masks: np.ndarray, samples: pd.DataFrame,
             np.concatenate([masks, *add_masks]).astype(masks.dtype))
 
 
-def slice_assignment(run, slice_set, split: str) -> np.ndarray:
+def slice_assignment(run: Run, slice_set, split: str) -> np.ndarray:
     """Slice index per sample of ``split`` of ``run`` (-1 = none), shape (n_split,).
 
     Read from the assignments ``find_slices`` stored for every split.

@@ -13,10 +13,16 @@ one strategy that does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
 
 from slicelens.repair.base import RepairStrategy, register_repair
 from slicelens.repair.plan import TrainingPlan
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 class JTTParams(BaseModel):
@@ -33,7 +39,7 @@ class JTT(RepairStrategy):
 
     Params = JTTParams
 
-    def _plan(self, workspace, run, p: JTTParams) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p: JTTParams) -> TrainingPlan:
         from slicelens.models import ModelSpec, TrainConfig, TrainData, fit, predict_logits
         from slicelens.models.initial import initial_module
         from slicelens.repair.trainset import training_set

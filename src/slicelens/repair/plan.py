@@ -17,11 +17,16 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from slicelens.errors import SliceLensError
 from slicelens.store.artifacts import register_reader
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 @dataclass
@@ -193,7 +198,7 @@ class TrainingPlan:
 
 
 @register_reader("plan")
-def _read_plan(run, name: None = None) -> TrainingPlan | None:
+def _read_plan(run: Run, name: None = None) -> TrainingPlan | None:
     """``run.plan()``: the plan a repair or control run was trained with, or None."""
     path = run.artifact_path("plan")
     return TrainingPlan.load(path) if path.exists() else None
@@ -217,7 +222,7 @@ def load_extra_images(path) -> tuple[np.ndarray, np.ndarray]:
     return images.astype(np.uint8), labels
 
 
-def new_plan_dir(workspace, strategy: str) -> Path:
+def new_plan_dir(workspace: Workspace, strategy: str) -> Path:
     """A new, empty ``<workspace>/plans/<strategy>-NNNN/`` folder for a plan's files.
 
     ``mkdir`` without ``exist_ok`` claims the number, so two writers never share one.

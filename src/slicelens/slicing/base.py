@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel
 
 from slicelens.errors import NotFittedError, SliceLensError
 from slicelens.registry import registrar
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 SLICERS: dict[str, type[Slicer]] = {}
 BUG_TYPES = ("spurious", "rare_case", "wrong_labels")
@@ -149,7 +152,7 @@ class Slicer:
     def get_params(self) -> dict:
         return self.Params.model_validate(self.params).model_dump(mode="json")
 
-    def fit(self, run, split: str = "val") -> Slicer:
+    def fit(self, run: Run, split: str = "val") -> Slicer:
         """Learn slices on ``split`` of ``run``; returns ``self``."""
         from slicelens.params import validate
 
@@ -161,7 +164,7 @@ class Slicer:
                 raise SliceLensError(f"{type(self).__name__}._fit did not set {attr}")
         return self
 
-    def assign(self, run, split: str) -> np.ndarray:
+    def assign(self, run: Run, split: str) -> np.ndarray:
         """Slice index per sample of ``split`` (-1 = none), shape (n_split,)."""
         self._check_fitted()
         return self._assign(run, split)
@@ -171,10 +174,10 @@ class Slicer:
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(run) first")
 
     # -- to implement --------------------------------------------------------------
-    def _fit(self, run, split: str) -> None:  # pragma: no cover - abstract
+    def _fit(self, run: Run, split: str) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _assign(self, run, split: str) -> np.ndarray:  # pragma: no cover - abstract
+    def _assign(self, run: Run, split: str) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
 

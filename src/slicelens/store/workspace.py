@@ -151,7 +151,11 @@ class Workspace:
                 n += 1
 
 
-def as_workspace(workspace: Workspace | str | os.PathLike, create: bool = False) -> Workspace:
+#: what the pipeline's functions accept as a workspace: the object, or its directory
+WorkspaceLike = Workspace | str | os.PathLike
+
+
+def as_workspace(workspace: WorkspaceLike, create: bool = False) -> Workspace:
     """``workspace`` itself when it is a :class:`Workspace`, else the workspace at that path
     (``create``: make it when missing). The one place a path becomes a workspace.
 

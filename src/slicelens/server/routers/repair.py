@@ -21,6 +21,9 @@ from slicelens.server.routers.jobs import job_out
 from slicelens.server.schemas import JobOut
 
 if TYPE_CHECKING:
+    from slicelens.store.run import Run
+
+if TYPE_CHECKING:
     from slicelens.evaluate.report import EvaluationReport
 
 router = APIRouter(tags=["repair"])
@@ -60,7 +63,7 @@ def strategies() -> list[StrategyOut]:
             for name, cls in sorted(load_repairs().items())]
 
 
-def _evaluate(state, run, baseline, slicer: str | None) -> EvaluationReport:
+def _evaluate(state, run: Run, baseline, slicer: str | None) -> EvaluationReport:
     from slicelens.pipeline.evaluate import evaluate_run
 
     use = slicer if slicer and slicer in state.stored_slicers(baseline.id) else None
