@@ -14,11 +14,8 @@ from slicelens.cli.common import add_run, add_workspace, table
 from slicelens.errors import SliceLensError
 
 if TYPE_CHECKING:
-    from slicelens.store.run import Run
-    from slicelens.store.workspace import Workspace
-
-if TYPE_CHECKING:
     from slicelens.store.record import RunRecord
+    from slicelens.store.run import Run
 
 HELP = "list a workspace's runs or summarise one"
 
@@ -78,7 +75,7 @@ def _made_from(record: RunRecord) -> str:
     return "predictions" if record.model_free else "-"
 
 
-def resume_hint(run: Run, workspace: Workspace) -> str:
+def resume_hint(run: Run, workspace: str) -> str:
     """The command that resumes an interrupted run, as far as its record tells."""
     from slicelens.extract import ExtractConfig
 

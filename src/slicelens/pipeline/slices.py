@@ -25,10 +25,8 @@ from slicelens.slicing.runio import (  # noqa: F401 - assign_all, load_slices re
 )
 
 if TYPE_CHECKING:
-    from slicelens.store.run import Run
-
-if TYPE_CHECKING:
     from slicelens.explain.mosaic import MosaicResult
+    from slicelens.store.run import Run
 
 #: Metrics kept per split in ``slice.metrics["by_split"]`` (the confusion stays fit-split only).
 SPLIT_KEYS = ("size", "n_labeled", "accuracy", "acc_low", "acc_high", "errors", "confidence",

@@ -21,10 +21,8 @@ from slicelens.server.routers.jobs import job_out
 from slicelens.server.schemas import JobOut
 
 if TYPE_CHECKING:
-    from slicelens.store.run import Run
-
-if TYPE_CHECKING:
     from slicelens.evaluate.report import EvaluationReport
+    from slicelens.store.run import Run
 
 router = APIRouter(tags=["repair"])
 
