@@ -6,8 +6,9 @@ whose fields have the wrong type is a :class:`~slicelens.errors.DataError` namin
 and the field, and fields this version does not know are kept (``extra="allow"``), so
 the JSON on disk is unchanged by reading and writing it back (:meth:`RunRecord.to_json`).
 
-Sections written by other parts (``extract``, ``train``, ``fit``, ``plan``) stay plain
-dicts: the store sits below the parts and does not know their parameter models.
+Only the fields code reads are typed (the rest of the schema is in ``docs/workspace.md``
+and is kept as it is); sections written by other parts (``extract``, ``train``, ``plan``)
+stay plain dicts: the store sits below the parts and does not know their models.
 
 Example
 -------
@@ -50,7 +51,6 @@ class DataRecord(_Section):
 
     source: str = Field("", description="manifest, image folder, or <arrays>")
     skip_bad: bool = False
-    classes: list[str] | None = None
     root: str | None = Field(None, description="the data's root folder (manifest's folder)")
     notes: list[str] = Field(default_factory=list)
 
@@ -60,11 +60,7 @@ class ModelRecord(_Section):
 
     spec: str = ""
     weights: str | None = None
-    classes: list[str] | None = None
     input_size: int | None = None
-    layer: str | None = None
-    normalize: str | None = None
-    allow_pickle: bool | None = None
 
 
 class RunRecord(_Section):
@@ -81,8 +77,6 @@ class RunRecord(_Section):
     extract: dict[str, Any] = Field(default_factory=dict)
     method: str | None = None
     model_free: bool = False
-    n: int | None = None
-    feature_dim: int | None = None
     weights_sha256: str | None = None
     # set on runs made from another one (repair, retraining, matched control)
     base_run: str | None = None
@@ -91,7 +85,6 @@ class RunRecord(_Section):
     plan: dict[str, Any] | None = None
     train: dict[str, Any] | None = None
     init: str | None = None
-    fit: dict[str, Any] | None = None
 
     @property
     def input_size(self) -> int:
