@@ -28,7 +28,7 @@ def registrar(registry: dict[str, type], kind: str) -> Callable[[str], Callable[
         def deco(cls: type) -> type:
             if name in registry and registry[name] is not cls:
                 raise ValueError(f"{kind} {name!r} registered twice")
-            cls.name = name
+            setattr(cls, "name", name)  # noqa: B010 - any class, not one with a name field
             registry[name] = cls
             return cls
         return deco

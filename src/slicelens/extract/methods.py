@@ -34,8 +34,8 @@ register_method = registrar(METHODS, "attribution method")
 
 def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of maps ``(n, m, k)`` to ``(n, H, W)`` (``size`` int = square)."""
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    return F.interpolate(maps[:, None].float(), size=size, mode="bilinear",
+    hw = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    return F.interpolate(maps[:, None].float(), size=hw, mode="bilinear",
                          align_corners=False)[:, 0]
 
 

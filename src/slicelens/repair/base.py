@@ -21,12 +21,16 @@ in one of them.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 
 from slicelens.errors import SliceLensError
 from slicelens.registry import registrar
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 REPAIRS: dict[str, type[RepairStrategy]] = {}
 #: Modules outside ``slicelens.repair`` that define strategies.
@@ -43,7 +47,7 @@ class RepairStrategy:
     name: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel]] = BaseModel
 
-    def plan(self, workspace, run, **params):
+    def plan(self, workspace: Workspace, run: Run, **params):
         """Validate ``params`` against ``Params`` and return a ``TrainingPlan``.
 
         An unknown parameter is an error that lists the known ones (a typo never falls
@@ -57,7 +61,7 @@ class RepairStrategy:
                                  f"{self.name!r}; known: {', '.join(sorted(self.Params.model_fields))}")
         return self._plan(workspace, run, validate(self.Params, params))
 
-    def _plan(self, workspace, run, p):  # pragma: no cover - abstract
+    def _plan(self, workspace: Workspace, run: Run, p):  # pragma: no cover - abstract
         raise NotImplementedError
 
 

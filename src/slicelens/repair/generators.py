@@ -10,12 +10,19 @@ family in its own module lets the generators import it without importing each ot
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
 from pydantic import BaseModel
 
 from slicelens.errors import SliceLensError
 from slicelens.registry import registrar
+
+if TYPE_CHECKING:
+    from slicelens.attributes.base import AttributeSpec
+    from slicelens.attributes.matrix import AttributeMatrix
+    from slicelens.data.dataset import ImageDataset
+    from slicelens.store.run import Run
 
 GENERATORS: dict[str, type] = {}
 #: Modules that define generators (imported by :func:`get_generator`).
@@ -39,11 +46,11 @@ class PromptSpec:
 class GenerationContext:
     """What a generator may read: the run, its dataset and attributes, the output size."""
 
-    run: object
-    dataset: object
+    run: Run
+    dataset: ImageDataset
     size: int
-    matrix: object = None
-    spec: object = None
+    matrix: AttributeMatrix | None = None
+    spec: AttributeSpec | None = None
 
 
 class Generator:
@@ -57,6 +64,12 @@ class Generator:
         from slicelens.params import validate
 
         self.p = validate(self.Params, params)
+
+    def generate(self, prompts: list[PromptSpec], counts: np.ndarray, ctx: GenerationContext,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``counts[i]`` images of ``prompts[i]``: (images uint8 (n, size, size, 3),
+        labels int64 (n,))."""
+        raise NotImplementedError
 
 
 def load_generators() -> dict[str, type]:

@@ -72,6 +72,7 @@ class Change:
             y[self.rows] = self.new_labels
         if self.add_pos is None:
             return X, y, w
+        assert self.add_labels is not None, "add_pos without add_labels"
         return (np.vstack([X, X_add]), np.concatenate([y, self.add_labels]),
                 np.concatenate([w, np.ones(len(self.add_labels))]))
 

@@ -190,7 +190,7 @@ def candidate_groups(problem, error: ErrorGroup, kinds=AUTO_KINDS, *, slice_sets
         out += knn_groups(problem, error, k)
     if "sample" in kinds:
         ids = problem.ids[train] if sample_ids is None else np.asarray(sample_ids, str)
-        out += [TrainingGroup(f"sample {i}", "sample", [i]) for i in ids]
+        out += [TrainingGroup(f"sample {i}", "sample", np.asarray([i], str)) for i in ids]
     seen, keep = set(), []
     for g in out:
         key = tuple(sorted(g.ids))

@@ -4,7 +4,7 @@ stored result), and the names of the design space's axes. Light to import (pydan
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, Field
 
@@ -29,8 +29,8 @@ class ActionParams(BaseModel):
 class TDAParams(ActionParams):
     """Settings of :func:`slicelens.tda.attribute.attribute`."""
 
-    candidates: list[Kind] = Field(list(AUTO_KINDS), description=f"kinds of training groups, of {KINDS}")
-    actions: list[Action] = Field(list(ACTIONS), description="actions to evaluate")
+    candidates: list[Kind] = Field(cast("list[Kind]", list(AUTO_KINDS)), description=f"kinds of training groups, of {KINDS}")
+    actions: list[Action] = Field(cast("list[Action]", list(ACTIONS)), description="actions to evaluate")
     metric: Literal["loss", "gt_prob", "pred_prob"] = Field(
         "loss", description="metric on the error group: loss, ground-truth-class or predicted-class probability")
     top: int = Field(10, ge=0, description="rows measured exactly (head retraining)")

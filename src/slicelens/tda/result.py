@@ -26,6 +26,7 @@ import pandas as pd
 
 from slicelens.errors import SliceLensError
 from slicelens.repair.plan import TrainingPlan
+from slicelens.store.artifacts import register_reader
 from slicelens.tda.estimate import BENEFIT_SIGN
 from slicelens.tda.groups import ErrorGroup, TrainingGroup
 
@@ -208,3 +209,9 @@ def to_plan(row: TDARow) -> TrainingPlan:
     else:
         raise SliceLensError(f"row {row.rank} ({row.action}) carries no change to plan")
     return plan
+
+
+@register_reader("tda")
+def _read_result(run, name: str) -> TDAResult:
+    """``run.tda_results()``: the result stored as ``<run>/tda/<name>.json``."""
+    return TDAResult.load(run.artifact_path("tda", name))
