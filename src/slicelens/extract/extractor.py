@@ -49,7 +49,7 @@ from slicelens.errors import DataError, ModelError, WorkspaceError
 from slicelens.extract.batch import autocast, extract_batch, weighted_features  # noqa: F401 (API)
 from slicelens.extract.checks import check_finite
 from slicelens.extract.local_engine import run_chunks_local
-from slicelens.extract.methods import METHODS, get_method
+from slicelens.extract.methods import get_method, method_names
 from slicelens.store.artifacts import artifact_path
 from slicelens.store.atomic import remove_stale_tmp, save_npy_stream, write_json, write_parquet
 from slicelens.store.paths import relocatable, workspace_of
@@ -64,7 +64,8 @@ class ExtractConfig(BaseModel):
     """Parameters of :func:`extract` (stored in the run record)."""
 
     batch_size: int = Field(64, ge=1, description="images per forward pass")
-    method: str = Field("auto", description="attribution method: auto, cam or gradcam")
+    method: str = Field("auto", description="attribution method (read from the registry): "
+                        + ", ".join(method_names()))
     chunk_size: int = Field(1024, ge=1, description="samples per resumable chunk")
     image_size: int | None = Field(None, ge=1, description="input side in pixels "
                                    "(default: the model's input size)")
@@ -89,8 +90,8 @@ class ExtractConfig(BaseModel):
     @field_validator("method")
     @classmethod
     def _known_method(cls, v: str) -> str:
-        if v != "auto" and v not in METHODS:
-            raise ValueError(f"unknown method {v!r}; choose one of auto, {', '.join(METHODS)}")
+        if v not in method_names():
+            raise ValueError(f"unknown method {v!r}; choose one of {', '.join(method_names())}")
         return v
 
     @field_validator("splits")

@@ -2,8 +2,10 @@
 
 A generator turns :class:`PromptSpec` s (a class and the attribute values it should show)
 into images. ``compositor`` (:mod:`slicelens.repair.compositor`, the offline default)
-and ``diffusers`` (:mod:`slicelens.repair.generate`) register here; the strategies that
-use generators (``hibug-generate``, ``aaca``) call :func:`get_generator`. Keeping the
+and ``diffusers`` (:mod:`slicelens.repair.generate`) register here; any module of
+``slicelens.repair`` may hold one (``GENERATOR_FAMILY.discover`` imports them all, the
+one discovery rule of every family); the strategies that use generators
+(``hibug-generate``, ``aaca``) call :func:`get_generator`. Keeping the
 family in its own module lets the generators import it without importing each other.
 """
 
@@ -15,8 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
-from slicelens.errors import SliceLensError
-from slicelens.registry import registrar
+from slicelens.registry import Family
 
 if TYPE_CHECKING:
     from slicelens.attributes.base import AttributeSpec
@@ -25,12 +26,10 @@ if TYPE_CHECKING:
     from slicelens.store.run import Run
 
 GENERATORS: dict[str, type] = {}
-#: Modules that define generators (imported by :func:`get_generator`).
-GENERATOR_MODULES = ("slicelens.repair.compositor", "slicelens.repair.generate")
-
-
+#: The generator family: every module of ``slicelens.repair`` is searched.
+GENERATOR_FAMILY = Family("generator", "slicelens.repair", registry=GENERATORS)
 #: Class decorator adding a generator to ``GENERATORS``.
-register_generator = registrar(GENERATORS, "generator")
+register_generator = GENERATOR_FAMILY.register
 
 
 @dataclass
@@ -72,19 +71,15 @@ class Generator:
         raise NotImplementedError
 
 
-def load_generators() -> dict[str, type]:
-    """Import the modules of :data:`GENERATOR_MODULES` (running their decorators); return
-    GENERATORS."""
-    import importlib
+GENERATOR_FAMILY.base = Generator
 
-    for name in GENERATOR_MODULES:
-        importlib.import_module(name)
-    return GENERATORS
+
+def load_generators() -> dict[str, type]:
+    """Import every module of ``slicelens.repair`` (running their decorators); return
+    GENERATORS."""
+    return GENERATOR_FAMILY.discover()
 
 
 def get_generator(name: str, **params) -> Generator:
     """A new generator by registry name; an unknown name lists the known ones."""
-    load_generators()
-    if name not in GENERATORS:
-        raise SliceLensError(f"unknown generator {name!r}; choose one of {sorted(GENERATORS)}")
-    return GENERATORS[name](**params)
+    return GENERATOR_FAMILY.create(name, **params)

@@ -5,9 +5,9 @@ scikit-learn estimator: the constructor stores parameters only; ``fit(run)`` lea
 slices on one split and returns ``self``; what it learned ends in ``_``; ``assign(run,
 split)`` maps any split's samples onto the learned slices.
 
-Every implementation is registered with ``@register_slicer("name")``; the CLI choices,
-the web app's menus and the contract test (tests/test_slicer_contract.py) read
-``SLICERS``.
+Every implementation is registered with ``@register_slicer("name")`` (an alias of
+``SLICER_FAMILY.register``) in any module of ``slicelens.slicing``; the CLI choices, the
+web app's menus and the contract test (tests/contract/test_slicers.py) read the family.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from slicelens.errors import NotFittedError, SliceLensError
-from slicelens.registry import registrar
+from slicelens.registry import Family
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
@@ -28,29 +28,20 @@ if TYPE_CHECKING:
 SLICERS: dict[str, type[Slicer]] = {}
 BUG_TYPES = ("spurious", "rare_case", "wrong_labels")
 
-
+#: The slicer family: every module of ``slicelens.slicing`` is searched for members.
+SLICER_FAMILY = Family("slicer", "slicelens.slicing", registry=SLICERS)
 #: Class decorator adding a slicer to ``SLICERS`` under ``name``.
-register_slicer = registrar(SLICERS, "slicer")
+register_slicer = SLICER_FAMILY.register
 
 
 def get_slicer(name: str, **params) -> Slicer:
     """A new slicer by registry name; an unknown name lists the known ones."""
-    _load_builtin_slicers()
-    if name not in SLICERS:
-        raise SliceLensError(f"unknown slicer {name!r}; choose one of {sorted(SLICERS)}")
-    return SLICERS[name](**params)
+    return SLICER_FAMILY.create(name, **params)
 
 
-def _load_builtin_slicers() -> None:
-    # importing the modules runs their @register_slicer decorators
-    import importlib
-    import pkgutil
-
-    import slicelens.slicing as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name.startswith("slicer_"):
-            importlib.import_module(f"slicelens.slicing.{mod.name}")
+def _load_builtin_slicers() -> dict[str, type[Slicer]]:
+    """Import every module of ``slicelens.slicing`` (kept name of ``SLICER_FAMILY.discover``)."""
+    return SLICER_FAMILY.discover()
 
 
 @dataclass
@@ -179,6 +170,9 @@ class Slicer:
 
     def _assign(self, run: Run, split: str) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+SLICER_FAMILY.base = Slicer
 
 
 @dataclass
