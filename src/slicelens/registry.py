@@ -97,7 +97,7 @@ class Family:
         reg = self.discover()
         return sorted(reg, key=lambda n: (getattr(reg[n], "order", 0), n))
 
-    def get(self, name: str) -> type:
+    def get(self, name: str) -> type[Any]:
         """The class registered as ``name``; an unknown name lists the known ones."""
         reg = self.discover()
         if name not in reg:
@@ -134,8 +134,9 @@ def param_schema(cls: type) -> list[dict[str, Any]]:
         out = []
         for f in dataclasses.fields(params):
             req = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            factory: Any = f.default_factory
             default = (None if req else f.default if f.default is not dataclasses.MISSING
-                       else f.default_factory())  # type: ignore[misc]
+                       else factory())
             out.append({"name": f.name, "type": _type_name(f.type), "default": default,
                         "required": req, "help": f.metadata.get("help", "")})
         return out

@@ -9,7 +9,7 @@ is one file. Imports pydantic and numpy only.
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
 
@@ -31,11 +31,11 @@ ActionParams = create_model(
                                  if ACTION_FAMILY.get(a).Params.model_fields)) or BaseModel)
 
 
-class TDAParams(ActionParams):  # type: ignore[misc,valid-type]
+class TDAParams(ActionParams):
     """Settings of :func:`slicelens.tda.attribute.attribute`."""
 
-    candidates: list[Kind] = Field(cast("list[Kind]", list(AUTO_KINDS)), description=f"kinds of training groups, of {KINDS}")
-    actions: list[Action] = Field(cast("list[Action]", list(ACTIONS)), description="actions to evaluate")
+    candidates: list[Kind] = Field(list(AUTO_KINDS), description=f"kinds of training groups, of {KINDS}")
+    actions: list[Action] = Field(list(ACTIONS), description="actions to evaluate")
     metric: Literal["loss", "gt_prob", "pred_prob"] = Field(
         "loss", description="metric on the error group: loss, ground-truth-class or predicted-class probability")
     top: int = Field(10, ge=0, description="rows measured exactly (head retraining)")
