@@ -186,19 +186,34 @@ TAGGERS = ("offline", "regions", "clusters", "oracle")
 
 
 def tagger_spec(tagger: str):
-    """The attribute list of each offline tagger: built-in image statistics, plus the
-    explained-region statistics (``regions``) or plus two attributes of feature clusters
-    per class (``clusters``: "digit" and "background", the same clusters named twice)."""
-    from slicelens.attributes.base import Attribute
+    """The attributes each offline tagger adds to the built-in image statistics
+    (``offline``: the statistics themselves): the explained-region statistics
+    (``regions``) or two attributes of feature clusters per class (``clusters``: "digit"
+    and "background", the same clusters, named twice)."""
+    from slicelens.attributes.assign_region import region_attributes
+    from slicelens.attributes.base import Attribute, AttributeSpec
     from slicelens.attributes.proposal import propose_attributes
 
-    spec = propose_attributes("builtin", object="digit", semantic=False,
-                              regions=tagger == "regions")
-    if tagger == "clusters":
-        spec.attributes += [Attribute("digit", backend="clusters", phrase="{value}s"),
-                            Attribute("background", backend="clusters",
-                                      phrase="on {value} background")]
-    return spec
+    if tagger == "offline":
+        return propose_attributes("builtin", object="digit", semantic=False)
+    if tagger == "regions":
+        return AttributeSpec(region_attributes(), object="digit")
+    return AttributeSpec([Attribute("digit", backend="clusters", phrase="{value}"),
+                          Attribute("background", backend="clusters",
+                                    phrase="on {value} background")], object="digit")
+
+
+def assign_tagger(run, tagger: str, base) -> None:
+    """Store the statistics ``base`` (matrix, spec) joined with ``tagger``'s attributes
+    (the statistics are measured once per problem, not once per tagger)."""
+    from slicelens.attributes.base import AttributeSpec
+    from slicelens.attributes.matrix import AttributeMatrix
+    from slicelens.pipeline.attributes import assign_attributes, save_spec
+
+    spec = tagger_spec(tagger)
+    extra = assign_attributes(run, spec=spec, force=True)
+    AttributeMatrix.concat([base[0], extra]).save(run.path)
+    save_spec(run, AttributeSpec(base[1].attributes + spec.attributes, object="digit"))
 
 
 def simulated_naming(run, gt) -> dict:
@@ -234,8 +249,11 @@ def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int) -> list[dict]:
         named = None
         if tagger == "oracle":
             oracle_matrix(run, gt)
+        elif tagger == "offline":
+            spec = tagger_spec(tagger)
+            base = (assign_attributes(run, spec=spec, force=True), spec)
         else:
-            assign_attributes(run, spec=tagger_spec(tagger), force=True)
+            assign_tagger(run, tagger, base)
         if tagger == "clusters":
             names = simulated_naming(run, gt)
             name_clusters(run, names)
