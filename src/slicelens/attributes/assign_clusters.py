@@ -51,6 +51,18 @@ def clusters_path(run_dir) -> Path:
     return Path(run_dir) / "attributes" / "clusters.parquet"
 
 
+def names_path(run_dir) -> Path:
+    return Path(run_dir) / "attributes" / "cluster_names.json"
+
+
+def load_names(run_dir) -> dict[str, dict[str, str]]:
+    """The run's stored cluster names ``{attribute: {key: name}}`` (``{}`` when none)."""
+    import json
+
+    p = names_path(run_dir)
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
 def cluster_within_classes(x: np.ndarray, classes: np.ndarray, class_names: list[str],
                            n_clusters: int, pca: int = 16, seed: int = 0
                            ) -> tuple[np.ndarray, np.ndarray]:
@@ -104,8 +116,6 @@ class ClusterAssigner(Backend):
 
     def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
         """Cluster, store the keys (``clusters.parquet``) and apply the stored names."""
-        from slicelens.attributes.cluster_names import apply_names, load_names
-
         for a in attributes:
             if not self.supports(a):
                 raise DataError(f"the clusters backend cannot cluster attribute {a.name!r} "
@@ -130,7 +140,7 @@ class ClusterAssigner(Backend):
         from slicelens.atomic import write_parquet
 
         write_parquet(clusters_path(run.path), table)
-        return apply_names(table, load_names(run.path))
+        return matrix_from_keys(table, load_names(run.path))
 
 
 def matrix_from_keys(table: pd.DataFrame, names: dict[str, dict[str, str]]) -> AttributeMatrix:
@@ -141,7 +151,7 @@ def matrix_from_keys(table: pd.DataFrame, names: dict[str, dict[str, str]]) -> A
         given = names.get(str(a), {})
         keys = t["key"].astype(str).to_numpy()
         named = np.array([given.get(k) or k for k in keys], dtype=object)
-        order = sorted(set(keys), key=_key_order)
+        order = sorted(set(keys), key=key_order)
         values = list(dict.fromkeys(given.get(k) or k for k in order))
         code = pd.Index(values).get_indexer(named)
         parts.append(from_codes(t["id"].to_numpy(str), str(a), values, code,
@@ -149,6 +159,7 @@ def matrix_from_keys(table: pd.DataFrame, names: dict[str, dict[str, str]]) -> A
     return AttributeMatrix.concat(parts)
 
 
-def _key_order(key: str):
+def key_order(key: str):
+    """Sort key of cluster keys: by class, then cluster number (2 before 10)."""
     m = re.match(r"^cluster (\d+) of class (.+)$", key)
     return (m.group(2), int(m.group(1))) if m else (key, 0)

@@ -25,18 +25,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from slicelens.attributes.assign_clusters import (  # noqa: F401 - names_path re-exported
+    clusters_path,
+    key_order,
+    load_names,
+    matrix_from_keys,
+    names_path,
+)
 from slicelens.attributes.matrix import AttributeMatrix
 from slicelens.errors import DataError, WorkspaceError
-
-
-def names_path(run_dir) -> Path:
-    return Path(run_dir) / "attributes" / "cluster_names.json"
-
-
-def load_names(run_dir) -> dict[str, dict[str, str]]:
-    """The run's stored cluster names (``{}`` when none)."""
-    p = names_path(run_dir)
-    return json.loads(p.read_text()) if p.exists() else {}
 
 
 def save_names(run_dir, names: dict[str, dict[str, str]]) -> Path:
@@ -100,15 +97,12 @@ def write_naming_file(path, table: pd.DataFrame, names: dict | None = None) -> P
 
 
 def apply_names(keys: pd.DataFrame, names: dict) -> AttributeMatrix:
-    from slicelens.attributes.assign_clusters import matrix_from_keys
-
+    """The cluster attributes' matrix with ``names`` applied (unnamed keys stay)."""
     return matrix_from_keys(keys, names)
 
 
 def cluster_keys(run_dir) -> pd.DataFrame:
     """The stored cluster of every sample (``id, attribute, key, score``)."""
-    from slicelens.attributes.assign_clusters import clusters_path
-
     p = clusters_path(run_dir)
     if not p.exists():
         raise WorkspaceError("this run has no clusters; give an attribute `backend: clusters` "
@@ -126,10 +120,8 @@ def cluster_table(run_dir, n_examples: int = 9) -> pd.DataFrame:
         rows.append({"attribute": str(attr), "key": str(key),
                      "name": names.get(str(attr), {}).get(str(key), ""), "size": len(t),
                      "examples": top.head(n_examples).tolist()})
-    from slicelens.attributes.assign_clusters import _key_order
-
     out = pd.DataFrame(rows)
-    order = sorted(range(len(out)), key=lambda i: (out["attribute"][i], _key_order(out["key"][i])))
+    order = sorted(range(len(out)), key=lambda i: (out["attribute"][i], key_order(out["key"][i])))
     return out.iloc[order].reset_index(drop=True)
 
 
