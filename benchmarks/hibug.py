@@ -12,8 +12,9 @@ flipped digit vary with the problem index): train SmallCNN, extract, then
      it measures slicing and bug typing apart from tagging.
    A planted bug (spurious background, rare digit, flipped digit) is **described
    correctly** when one of the 10 top-ranked slices names it - its conditions include a
-   background attribute (spurious) or the digit (oracle rare / flip) - and at least 80%
-   of its validation members belong to it (the named background value; the digit).
+   background attribute (spurious) or the digit by its name (oracle rare / flip; a
+   feature cluster nobody named is not words) - and at least 80% of its validation
+   members belong to it (the named background value; the digit).
    **Bug-type accuracy**: over the top-10 slices that match a planted bug this way, the
    share whose type is the planted one (spurious / rare_case / wrong_labels).
 2. **repair**, same budget for every method, retrained with ``apply_plan`` from
@@ -69,20 +70,24 @@ def problem(i: int, root: Path, quick: bool):
 
 def discovery(ss, val, cfg) -> dict:
     """Which planted bugs the top-10 slices describe, and bug-type accuracy."""
+    from slicelens.attributes.assign_clusters import is_default_name
+
     found = {b: False for b in EXPECTED}
     typed = []
     for s in ss.slices[:10]:
         members = val.loc[list(s.members)]
-        cond = s.evidence.get("conditions", {})
+        # a cluster nobody named ("cluster 3 of class 5-9") is no words
+        cond = {a: v for a, v in s.evidence.get("conditions", {}).items()
+                if not is_default_name(v)}
         best, purity = None, 0.0
         if any("background" in a for a in cond):
             share = members["background"].value_counts(normalize=True)
             if share.index[0] in cfg.backgrounds[:2] and share.iloc[0] >= 0.8:
                 best, purity = "spurious", share.iloc[0]
-        if "digit" in cond:
+        if "digit" in cond:  # the words must name the digit
             for bug, d in (("rare", cfg.rare_digit), ("flip", cfg.flip_digit)):
                 p = float((members["digit"] == d).mean())
-                if p >= 0.8 and p >= purity:
+                if cond["digit"] == DIGITS[d] and p >= 0.8 and p >= purity:
                     best, purity = bug, p
         if best:
             found[best] = True

@@ -19,7 +19,8 @@ from slicelens.pipeline.attributes import assign_attributes, histograms, load_sp
 def test_registries_are_complete_and_uniform():
     load_backends()
     assert {"builtin", "user", "llm"} <= set(PROPOSERS)
-    assert {"stats", "imagenet", "metadata", "clip", "vqa"} <= set(ASSIGNERS)
+    assert {"stats", "imagenet", "metadata", "clip", "vqa", "region-stats", "clusters"} <= set(
+        ASSIGNERS)
     assert {"imagenet", "vqa"} <= set(TAGGERS)
     for cls in ASSIGNERS.values():
         assert callable(cls.assign) and callable(cls.supports) and cls.Params is not None

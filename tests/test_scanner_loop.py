@@ -65,6 +65,17 @@ def test_demo_steps_walk_the_loop(loop):
     assert "matched control" in st.results["verdict"]
     assert ev["before"]["average"] == pytest.approx(
         st.run.samples.query("split == 'test'")["correct"].mean())
+    # the first slice table is printed after the attributes are assigned: words (where a
+    # value is enriched), the confusion cell beside them, and a bug type for every slice
+    table_out = out.split("[scanner 1]")[1].split("[scanner 2]")[0]
+    assert "bug type" in table_out and "confusion" in table_out
+    worded = [s for s in ss.slices[:6] if s.evidence.get("conditions")]
+    assert worded, "no slice of the demo's table got words"
+    for s in worded:
+        assert s.description[:60] in table_out and s.description != s.metrics["confusion_text"]
+    from slicelens.slicing.bugtype import TYPE_WORDS
+
+    assert all(TYPE_WORDS[s.bug_type] in table_out for s in ss.slices[:6])
     assert "SCRIPTED annotator" in out and "masks: ground_truth" in out and "rcs" in out
     assert "verdict:" in out
     mosaic = st.results["mosaic"]  # the mosaic step: one tile per slice, the composed PNG

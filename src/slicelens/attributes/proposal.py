@@ -31,12 +31,24 @@ from slicelens.attributes.base import (
 )
 
 
-def builtin_attributes(semantic: bool = True) -> list[Attribute]:
+def builtin_attributes(semantic: bool = True, regions: bool = False,
+                       clusters: bool = False) -> list[Attribute]:
     """The task-independent visual attributes of the offline default.
 
     ``semantic`` adds "background" (ImageNet zero-shot on the background region, values
     proposed from representative images); it costs one EfficientNet-Lite0 pass per image.
+    ``regions`` adds the explained-region attributes (``region-stats``,
+    :func:`~slicelens.attributes.assign_region.region_attributes`); ``clusters`` adds
+    "kind", clusters of attribution-weighted features per class (``clusters``), named
+    once per cluster by a person (:mod:`slicelens.attributes.cluster_names`).
     """
+    extra = []
+    if regions:
+        from slicelens.attributes.assign_region import region_attributes
+
+        extra += region_attributes()
+    if clusters:
+        extra.append(Attribute("kind", backend="clusters", measure="fw", phrase="{value}"))
     sem = [Attribute("background", backend="imagenet", region="background",
                      phrase="on {value} background",
                      question="What is the background of the {object} in the image?")]
@@ -56,7 +68,7 @@ def builtin_attributes(semantic: bool = True) -> list[Attribute]:
                   measure="sharpness", phrase="{value} {object}s"),
         Attribute("clutter", ["plain", "busy", "cluttered"], backend="stats", measure="clutter",
                   phrase="in a {value} scene"),
-    ]
+    ] + extra
 
 
 @register_proposer("builtin")
@@ -67,10 +79,15 @@ class BuiltinProposer(Backend):
     class Params(BaseModel):
         object: str = Field("object", description="what the classifier looks at, for descriptions")
         semantic: bool = Field(True, description="include the ImageNet-assigned 'background'")
+        regions: bool = Field(False, description="add the explained-region attributes "
+                                                 "(region-stats)")
+        clusters: bool = Field(False, description="add 'kind': feature clusters per class, "
+                                                  "named once per cluster")
 
     def propose(self, task: str = "") -> AttributeSpec:
-        return AttributeSpec(builtin_attributes(self.p.semantic), source="builtin", task=task,
-                             object=self.p.object)
+        return AttributeSpec(builtin_attributes(self.p.semantic, self.p.regions,
+                                                self.p.clusters),
+                             source="builtin", task=task, object=self.p.object)
 
 
 @register_proposer("user")

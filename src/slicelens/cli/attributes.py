@@ -4,6 +4,8 @@ Actions:
   propose   write the run's attribute list (built-in, your file, or a language model)
   assign    fill the attribute matrix (one value and score per image and attribute)
   show      print each attribute's value histogram (the default action)
+  clusters  list the clusters of `backend: clusters` attributes (--out: a naming template)
+  name      name those clusters once each from a naming file (--names FILE)
 
 Examples:
   slicelens attributes propose --object digit --out spec.yaml
@@ -11,6 +13,9 @@ Examples:
   slicelens attributes assign --backend default
   slicelens attributes show --split val
   slicelens attributes propose --proposer llm --task "digits on textured backgrounds"
+  slicelens attributes propose --object digit --regions --clusters
+  slicelens attributes clusters --out names.yaml      # fill in the names, then
+  slicelens attributes name --names names.yaml
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ def add_arguments(p):
     load_backends()
     add_workspace(p)
     add_run(p)
-    p.add_argument("action", nargs="?", default="show", choices=["propose", "assign", "show"])
+    p.add_argument("action", nargs="?", default="show", choices=["propose", "assign", "show", "clusters", "name"])
     p.add_argument("--edit", metavar="FILE", help="replace the run's attribute list by FILE (YAML/JSON)")
     p.add_argument("--proposer", default="builtin", choices=sorted(PROPOSERS), help="propose: backend")
     p.add_argument("--task", default="", help="propose: the task in words (llm)")
@@ -34,10 +39,16 @@ def add_arguments(p):
     p.add_argument("--spec", default=None, help="propose --proposer user: your attribute file")
     p.add_argument("--no-semantic", action="store_true",
                    help="propose builtin: skip the ImageNet-assigned 'background' (faster)")
+    p.add_argument("--regions", action="store_true",
+                   help="propose builtin: add the explained-region attributes (region-stats)")
+    p.add_argument("--clusters", action="store_true",
+                   help="propose builtin: add 'kind', feature clusters per class to name")
+    p.add_argument("--names", metavar="FILE", help="name: the naming file (YAML/JSON)")
     p.add_argument("--values", action="store_true",
                    help="propose: also propose values from representative images")
     p.add_argument("--tagger", default="imagenet", choices=sorted(TAGGERS), help="value tagger")
-    p.add_argument("--out", default=None, help="propose: also write the list to this YAML/JSON file")
+    p.add_argument("--out", default=None, help="propose: also write the list to this YAML/JSON "
+                                               "file; clusters: write a naming template")
     p.add_argument("--backend", default="default", choices=["default", *sorted(ASSIGNERS)],
                    help="assign: backend for every attribute (default: each attribute's own)")
     p.add_argument("--image-size", type=int, default=None, help="assign: image side for the backend")
@@ -58,6 +69,8 @@ def run(args) -> int:
         return 0
     if args.action == "propose":
         return _propose(args, run_)
+    if args.action in ("clusters", "name"):
+        return _clusters(args, run_)
     if args.action == "assign":
         params = {"image_size": args.image_size} if args.image_size else None
         pa.assign_attributes(run_, args.backend, pa.load_spec(run_.path), backend_params=params,
@@ -73,7 +86,8 @@ def _propose(args, run_) -> int:
     from slicelens.attributes.values import propose_values
     from slicelens.pipeline import attributes as pa
 
-    params = {"builtin": {"object": args.object, "semantic": not args.no_semantic},
+    params = {"builtin": {"object": args.object, "semantic": not args.no_semantic,
+                          "regions": args.regions, "clusters": args.clusters},
               "user": {"path": args.spec}}.get(args.proposer, {})
     spec = propose_attributes(args.proposer, args.task, **{k: v for k, v in params.items()
                                                            if v is not None})
@@ -88,6 +102,28 @@ def _propose(args, run_) -> int:
     print(f"\nsaved to {path}" + (f" and {args.out} (edit it, then: slicelens attributes "
                                   f"--edit {args.out})" if args.out else ""))
     print("Next: slicelens attributes assign")
+    return 0
+
+
+def _clusters(args, run_) -> int:
+    from slicelens.attributes.cluster_names import cluster_table, load_names, write_naming_file
+    from slicelens.errors import SliceLensError
+    from slicelens.pipeline import attributes as pa
+
+    if args.action == "name":
+        if not args.names:
+            raise SliceLensError("attributes name needs --names FILE (write a template with "
+                                 "`slicelens attributes clusters --out names.yaml`)")
+        pa.name_clusters(run_, args.names)
+        print(f"cluster names of {run_.id} read from {args.names}; slices described again")
+    t = cluster_table(run_.path)
+    for r in t.itertuples():
+        print(f"  {r.attribute:<12} {r.key:<28} {r.name or '(unnamed)':<18} n={r.size:<6} "
+              f"e.g. {', '.join(r.examples[:4])}")
+    if args.out:
+        write_naming_file(args.out, t, load_names(run_.path))
+        print(f"\nnaming template written to {args.out}: name each cluster after looking at "
+              f"its examples, then: slicelens attributes name --names {args.out}")
     return 0
 
 

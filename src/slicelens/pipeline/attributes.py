@@ -103,6 +103,31 @@ def assign_attributes(run: Run, backend: str = "default", spec: AttributeSpec | 
     return matrix
 
 
+def name_clusters(run, names) -> AttributeMatrix:
+    """Name the clusters of the ``clusters`` backend once each and re-describe the slices.
+
+    Parameters
+    ----------
+    run : Run
+        With an attribute matrix that has cluster attributes (:func:`assign_attributes`).
+    names : dict or path
+        ``{attribute: {cluster key: name}}`` or a YAML / JSON naming file of that shape
+        (:func:`slicelens.attributes.cluster_names.write_naming_file` writes a template).
+
+    Returns
+    -------
+    AttributeMatrix, stored; later names of the same cluster replace earlier ones.
+    """
+    from slicelens.attributes.cluster_names import read_naming_file, rename_matrix
+    from slicelens.pipeline.slices import redescribe_stored
+
+    if not isinstance(names, dict):
+        names = read_naming_file(names)
+    matrix = rename_matrix(run.path, names)
+    redescribe_stored(run)
+    return matrix
+
+
 def _backend_plan(spec: AttributeSpec, backend: str) -> list[tuple]:
     plan = []
     for a in spec.attributes:

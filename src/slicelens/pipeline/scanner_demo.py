@@ -81,13 +81,18 @@ def annotation_order(truth: pd.DataFrame) -> list[str]:
 
 
 def step_slices(st) -> None:
-    """Find attribution slices on the validation split and show the worst."""
+    """Find attribution slices on the validation split and show the worst, in words
+    (the attribute matrix is assigned first) with their bug types."""
+    from slicelens.pipeline.hibug_demo import demo_attributes
     from slicelens.pipeline.slices import find_slices
+    from slicelens.slicing.bugtype import TYPE_WORDS
 
+    demo_attributes(st)  # before the slices, so that they are described in words
     ss = find_slices(st.run, SLICER)
     rows = [{"slice": s.id, "size": s.metrics["size"], "accuracy": s.metrics["accuracy"],
              "wilson": f"[{s.metrics['acc_low']:.2f}, {s.metrics['acc_high']:.2f}]",
-             "description": s.description[:60]} for s in ss.slices[:6]]
+             "description": s.description[:60], "bug type": TYPE_WORDS[s.bug_type],
+             "confusion": s.metrics.get("confusion_text", "")} for s in ss.slices[:6]]
     st.results["slices"] = {"slicer": SLICER, "n_slices": len(ss.slices)}
     st.echo(f"[scanner 1] {len(ss.slices)} {SLICER} slices of the validation split; the worst by the "
             "Wilson upper bound of accuracy:")

@@ -1,0 +1,165 @@
+"""Attributes from clusters of the model's explained features, named once per cluster.
+
+An offline tagger for what image statistics cannot say (which digit, which kind of
+object): within each class, the samples' attribution-weighted features ``F_W``
+(AttributionScanner Eq. 1-2; run array ``fw``, or the plain pooled features ``F`` with
+``measure: features``) are standardised, reduced by PCA to at most ``pca`` dimensions
+and split by K-Means into ``n_clusters`` clusters. Each cluster is one value of the
+attribute, with the default name ``"cluster 3 of class 5-9"`` until a person (or a
+language model) names it once, by looking at its images - not one image at a time as
+HiBug's VQA step does (Sec. 3.1). Clusters given the same name merge into one value.
+
+The class of a sample is its label, or its prediction when it has none (pool). The
+score of an assignment is ``1 - d1 / d2`` (nearest against second-nearest centre).
+The fit is deterministic (``seed``), so a naming file keeps naming the same clusters
+while the run and the parameters stay the same.
+
+Files (under ``<run>/attributes/``): ``clusters.parquet`` (``id, attribute, key,
+score``: the cluster of every sample; what names are applied to) and
+``cluster_names.json`` (``{attribute: {key: name}}``, see
+:mod:`slicelens.attributes.cluster_names`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from slicelens.attributes.base import Attribute, Backend, register_assigner
+from slicelens.attributes.matrix import AttributeMatrix, from_codes
+from slicelens.errors import DataError
+
+ARRAYS = ("fw", "features")
+DEFAULT_NAME = re.compile(r"^cluster \d+ of class .+$")
+
+
+def default_name(j: int, cls: str) -> str:
+    """The name of cluster ``j`` (0-based) of class ``cls`` until someone names it."""
+    return f"cluster {j + 1} of class {cls}"
+
+
+def is_default_name(value: str) -> bool:
+    """True for a cluster nobody named yet (its words say nothing about the images)."""
+    return bool(DEFAULT_NAME.match(str(value)))
+
+
+def clusters_path(run_dir) -> Path:
+    return Path(run_dir) / "attributes" / "clusters.parquet"
+
+
+def names_path(run_dir) -> Path:
+    return Path(run_dir) / "attributes" / "cluster_names.json"
+
+
+def load_names(run_dir) -> dict[str, dict[str, str]]:
+    """The run's stored cluster names ``{attribute: {key: name}}`` (``{}`` when none)."""
+    import json
+
+    p = names_path(run_dir)
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def cluster_within_classes(x: np.ndarray, classes: np.ndarray, class_names: list[str],
+                           n_clusters: int, pca: int = 16, seed: int = 0
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """K-Means clusters of ``x`` (n, d) within each class; (keys, scores), both (n,).
+
+    Examples
+    --------
+    >>> x = np.r_[np.zeros((5, 2)), np.ones((5, 2)) * 9]
+    >>> keys, _ = cluster_within_classes(x, np.zeros(10, int), ["a"], 2)
+    >>> sorted(set(keys.tolist()))
+    ['cluster 1 of class a', 'cluster 2 of class a']
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    keys = np.empty(len(x), dtype=object)
+    scores = np.ones(len(x))
+    for c in np.unique(classes):
+        rows = np.flatnonzero(classes == c)
+        k = max(1, min(n_clusters, len(rows)))
+        z = np.asarray(x[rows], np.float64)
+        z = (z - z.mean(0)) / (z.std(0) + 1e-8)
+        dims = min(pca, z.shape[1], len(rows) - 1)
+        if dims >= 1:
+            z = PCA(dims, random_state=seed).fit_transform(z)
+        km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(z)
+        # clusters numbered by size, largest first, so "cluster 1" is the class's bulk
+        order = np.argsort(-np.bincount(km.labels_, minlength=k), kind="stable")
+        rank = np.empty(k, int)
+        rank[order] = np.arange(k)
+        keys[rows] = [default_name(int(rank[j]), class_names[int(c)]) for j in km.labels_]
+        if k > 1:
+            d = np.sort(km.transform(z), 1)
+            scores[rows] = 1 - d[:, 0] / np.maximum(d[:, 1], 1e-12)
+    return keys.astype(str), scores
+
+
+@register_assigner("clusters")
+class ClusterAssigner(Backend):
+    """Clusters of attribution-weighted features per class, named once per cluster."""
+
+    requires = ("fw",)
+
+    class Params(BaseModel):
+        n_clusters: int = Field(6, ge=1, le=50, description="clusters per class")
+        pca: int = Field(16, ge=1, description="PCA dimensions before K-Means")
+        seed: int = Field(0, description="K-Means seed")
+
+    def supports(self, attribute: Attribute) -> bool:
+        return attribute.backend == "clusters" and (attribute.measure or "fw") in ARRAYS
+
+    def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
+        """Cluster, store the keys (``clusters.parquet``) and apply the stored names."""
+        for a in attributes:
+            if not self.supports(a):
+                raise DataError(f"the clusters backend cannot cluster attribute {a.name!r} "
+                                f"(measure {a.measure!r}; known: {', '.join(ARRAYS)})",
+                                field="measure")
+        samples = run.samples.iloc[rows]
+        label = samples["label"].to_numpy(np.int64)
+        cls = np.where(label >= 0, label, samples["pred"].to_numpy(np.int64))
+        ids = samples["id"].to_numpy(str)
+        done: dict[str, tuple] = {}
+        tables = []
+        for a in attributes:
+            measure = a.measure or "fw"
+            if measure not in done:  # attributes on the same array share their clusters
+                x = np.asarray(run.array(measure)[rows], np.float32)
+                done[measure] = cluster_within_classes(x, cls, run.classes, self.p.n_clusters,
+                                                       self.p.pca, self.p.seed)
+            keys, scores = done[measure]
+            tables.append(pd.DataFrame({"id": ids, "attribute": a.name, "key": keys,
+                                        "score": scores}))
+        table = pd.concat(tables, ignore_index=True)
+        from slicelens.atomic import write_parquet
+
+        write_parquet(clusters_path(run.path), table)
+        return matrix_from_keys(table, load_names(run.path))
+
+
+def matrix_from_keys(table: pd.DataFrame, names: dict[str, dict[str, str]]) -> AttributeMatrix:
+    """The attribute matrix of cluster keys ``table`` (``id, attribute, key, score``) with
+    each key replaced by its name (``names[attribute][key]``; unnamed keys stay)."""
+    parts = []
+    for a, t in table.groupby("attribute", sort=False):
+        given = names.get(str(a), {})
+        keys = t["key"].astype(str).to_numpy()
+        named = np.array([given.get(k) or k for k in keys], dtype=object)
+        order = sorted(set(keys), key=key_order)
+        values = list(dict.fromkeys(given.get(k) or k for k in order))
+        code = pd.Index(values).get_indexer(named)
+        parts.append(from_codes(t["id"].to_numpy(str), str(a), values, code,
+                                t["score"].to_numpy(float)))
+    return AttributeMatrix.concat(parts)
+
+
+def key_order(key: str):
+    """Sort key of cluster keys: by class, then cluster number (2 before 10)."""
+    m = re.match(r"^cluster (\d+) of class (.+)$", key)
+    return (m.group(2), int(m.group(1))) if m else (key, 0)
