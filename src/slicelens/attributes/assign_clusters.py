@@ -106,6 +106,8 @@ class ClusterAssigner(Backend):
 
     requires = ("fw",)
 
+    p: Params  # the validated parameters (set in __init__)
+
     class Params(BaseModel):
         n_clusters: int = Field(6, ge=1, le=50, description="clusters per class")
         pca: int = Field(16, ge=1, description="PCA dimensions before K-Means")

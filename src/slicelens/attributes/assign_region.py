@@ -117,6 +117,8 @@ class RegionStatsAssigner(Backend):
 
     requires = ("maps",)
 
+    p: Params  # the validated parameters (set in __init__)
+
     class Params(BaseModel):
         image_size: int | None = Field(
             None, ge=8, le=1024,
