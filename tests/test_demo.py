@@ -91,7 +91,7 @@ def test_core_masks_are_the_digit_ink_the_evaluation_always_used(demo):
     images = ds.load_uint8(np.arange(len(ds)), 16)
     rebuilt = demo_digit_masks(images, gt["digit_scale"], gt["digit_x"], gt["digit_y"])
     assert what == DESCRIPTION and masks.shape == (len(ds), 16, 16)
-    assert (masks == rebuilt).all() and masks.any(axis=(1, 2)).mean() > 0.9
+    assert (masks == rebuilt).all() and masks.any(axis=(1, 2)).mean() > 0.8
 
 
 def test_split_source_digits_are_disjoint_when_counts_allow(demo):
