@@ -10,7 +10,7 @@ seed, so the spread over seeds is the spread of the repair, not of the data.
 
 Per problem:
 1. attribution slices of the validation split (``find_slices``);
-2. a SCRIPTED truthful annotator (``slicelens.pipeline.scanner.slice_truth``; it
+2. a SCRIPTED truthful annotator (``slicelens.demo.scanner.slice_truth``; it
    reads the ground truth only to choose which slices to mark) marks judgeable slices
    from both ends of the ranking; after 1, 2 and 3 marks every marks-based strategy
    runs (a strategy with no spurious mark yet is recorded as skipped);
