@@ -7,7 +7,7 @@ an unlabeled pool of ``--pool`` images whose labels the demo's ground truth reve
 2. 20 seed images per class (misclassified first); a SIMULATED crowd of 10 annotators,
    2 of them spammers who fail the pre-test on 5 gold items, honest ones slipping with
    probability 0.1, spellings drawn from synonym lists ("brick", "bricks", "brick wall")
-   (:func:`slicelens.pipeline.aaca_demo.simulate_crowd`);
+   (:func:`slicelens.demo.aaca.simulate_crowd`);
 3. C and V with and without quality control (pre-test) and synonym unification; the
    TRUE confounded concept of a class is the background its failures are drawn on (the
    other class's home background); we report whether it is in the top 3 (and top 1) of C;
@@ -48,7 +48,7 @@ def build(i: int, root: Path, size: str, pool: int):
 
     from slicelens.attributes.proposal import propose_attributes
     from slicelens.data import load_dataset
-    from slicelens.data.demo import build_demo
+    from slicelens.demo.data import build_demo
     from slicelens.models import TrainConfig
     from slicelens.pipeline import extract_run
     from slicelens.pipeline.attributes import assign_attributes
@@ -72,7 +72,7 @@ def build(i: int, root: Path, size: str, pool: int):
 def c_quality(answers, gold, cfg, classes) -> dict:
     """True confounder in the top 3 / top 1 of C, with / without QC and unification."""
     from slicelens.concepts.quality import summarize
-    from slicelens.pipeline.aaca_demo import spellings
+    from slicelens.demo.aaca import spellings
 
     out = {}
     for qc in (True, False):
@@ -114,7 +114,7 @@ def baseline_plan(run, oracle, k: int, how: str, seed_ids, rng):
 
 def run_problem(i: int, root: Path, args) -> dict:
     from slicelens.concepts.store import save_answer
-    from slicelens.pipeline.aaca_demo import _gold_csv, simulate_crowd
+    from slicelens.demo.aaca import _gold_csv, simulate_crowd
     from slicelens.pipeline.concepts import alignment_report, pick_seeds
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.repair import repair_figures

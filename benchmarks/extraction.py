@@ -36,7 +36,7 @@ def demo_images(n: int, size: int, seed: int = 0):
     """``n`` demo images (uint8, N x size x size x 3) with labels, built in a temp dir."""
     from slicelens.data import load_dataset
     from slicelens.data.arrays import from_arrays
-    from slicelens.data.demo import DemoConfig, build_demo
+    from slicelens.demo.data import DemoConfig, build_demo
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-extract-"))
     try:

@@ -48,7 +48,7 @@ REPAIRS = [("hibug-select", "select"), ("random-select", "select"), ("coreset-se
 
 def problem(i: int, root: Path, quick: bool):
     from slicelens.data import load_dataset
-    from slicelens.data.demo import DemoConfig, build_demo
+    from slicelens.demo.data import DemoConfig, build_demo
     from slicelens.models import TrainConfig
     from slicelens.pipeline import extract_run
     from slicelens.pipeline.train import TrainJob, train_model

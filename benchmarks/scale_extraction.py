@@ -44,7 +44,7 @@ def jpeg_folder(root: Path, n: int, size: int = 224) -> Path:
     from PIL import Image
 
     from slicelens.data import load_dataset
-    from slicelens.data.demo import DemoConfig, build_demo
+    from slicelens.demo.data import DemoConfig, build_demo
 
     paths = build_demo(root / "demo", DemoConfig(n_train=n, n_val=0, n_test=0, n_pool=0,
                                                  image_size=32, seed=0))

@@ -10,7 +10,7 @@ seed, so the spread over seeds is the spread of the repair, not of the data.
 
 Per problem:
 1. attribution slices of the validation split (``find_slices``);
-2. a SCRIPTED truthful annotator (``slicelens.pipeline.scanner_demo.slice_truth``; it
+2. a SCRIPTED truthful annotator (``slicelens.demo.scanner.slice_truth``; it
    reads the ground truth only to choose which slices to mark) marks judgeable slices
    from both ends of the ranking; after 1, 2 and 3 marks every marks-based strategy
    runs (a strategy with no spurious mark yet is recorded as skipped);
@@ -58,7 +58,7 @@ def build_problem(i: int, root: Path, size: str):
     from slice_discovery import SIZES, problem_config
 
     from slicelens.data import load_dataset
-    from slicelens.data.demo import build_demo
+    from slicelens.demo.data import build_demo
     from slicelens.models import TrainConfig
     from slicelens.pipeline import extract_run
     from slicelens.pipeline.train import TrainJob, train_model
@@ -119,9 +119,9 @@ def propagation_rows(ws, run, truth, order, k: int, base: dict) -> list[dict]:
 
 def run_problem(i: int, root: Path, args) -> list[dict]:
     """One row per (seed, method, marks) of problem ``i``."""
+    from slicelens.demo import scanner
     from slicelens.evaluate.groups import load_ground_truth
     from slicelens.feedback import annotate_slice
-    from slicelens.pipeline import scanner_demo
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.retrain import apply_plan
     from slicelens.pipeline.slices import find_slices
@@ -131,8 +131,8 @@ def run_problem(i: int, root: Path, args) -> list[dict]:
     gt_path = Path(ws.root) / "demo-data" / "ground_truth.csv"
     gt = load_ground_truth(gt_path)
     ss = find_slices(run, "attribution")
-    truth = scanner_demo.slice_truth(ss, run.samples, gt, run.classes).set_index("slice_id")
-    order = scanner_demo.annotation_order(truth.reset_index())
+    truth = scanner.slice_truth(ss, run.samples, gt, run.classes).set_index("slice_id")
+    order = scanner.annotation_order(truth.reset_index())
     base = {"problem": i, "config": cfg.model_dump(include={"backgrounds", "correlation"})}
     rows = [{**base, "seed": None, "method": "ERM", "marks": 0, **scores(ws, run, gt_path)}]
     done = {}

@@ -77,7 +77,7 @@ SIZES = {"quick": (800, 400, 24, 4, 3), "default": (1500, 600, 24, 8, 3),
 
 def problem_config(i: int, size: str = "default"):
     """The i-th planted-bug problem (deterministic in i) at one of ``SIZES``."""
-    from slicelens.data.demo import DemoConfig
+    from slicelens.demo.data import DemoConfig
 
     n_train, n_val, px, _, _ = SIZES[size]
     rng = np.random.default_rng(1000 + i)
@@ -93,7 +93,7 @@ def problem_config(i: int, size: str = "default"):
 def build_problem(i: int, root: Path, size: str = "default"):
     """Build data, train, extract; returns (run, cfg, ground-truth table of val)."""
     from slicelens.data import load_dataset
-    from slicelens.data.demo import build_demo
+    from slicelens.demo.data import build_demo
     from slicelens.evaluate.groups import load_ground_truth
     from slicelens.evaluate.planted import join_ground_truth
     from slicelens.models import TrainConfig

@@ -38,9 +38,9 @@ RESULTS = HERE / "results"
 
 
 def demo_run(seed: int, quick: bool, root: Path):
-    from slicelens.data.demo import DemoConfig
+    from slicelens.demo.data import DemoConfig
+    from slicelens.demo.run import DemoRun, run_demo
     from slicelens.models import TrainConfig
-    from slicelens.pipeline.demo import DemoRun, run_demo
 
     size = dict(n_train=1500, n_val=500, n_test=500, n_pool=500) if quick else {}
     cfg = DemoRun(data=DemoConfig(seed=seed, **size),
@@ -49,7 +49,7 @@ def demo_run(seed: int, quick: bool, root: Path):
     if (path / "workspace.json").exists():          # --keep: reuse the trained demo
         from types import SimpleNamespace
 
-        from slicelens.pipeline.demo import DemoState
+        from slicelens.demo.run import DemoState
         from slicelens.store import Workspace
 
         ws = Workspace(path, create=False)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from slicelens.demo import run as demo_run
+from slicelens.demo.run import DemoRun, DemoState
 from slicelens.models import TrainConfig
-from slicelens.pipeline import demo
-from slicelens.pipeline.demo import DemoRun, DemoState
 from slicelens.store import Workspace
 
 
@@ -18,6 +18,6 @@ def fast_demo_run(root: Path, epochs: int = 2) -> DemoState:
     cfg = DemoRun.fast()
     cfg.train = TrainConfig(epochs=epochs, patience=epochs, seed=0)
     st = DemoState(workspace=Workspace(root), cfg=cfg, echo=lambda *_: None)
-    for step in (demo.step_build_data, demo.step_train, demo.step_extract):
+    for step in (demo_run.step_build_data, demo_run.step_train, demo_run.step_extract):
         step(st)
     return st

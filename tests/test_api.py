@@ -144,7 +144,7 @@ def test_openapi_schema_lists_every_router(api):
 def test_demo_step_prints_the_serve_command(tmp_path):
     from types import SimpleNamespace
 
-    from slicelens.server.demo import step_app
+    from slicelens.demo.app import step_app
 
     lines = []
     st = SimpleNamespace(workspace=SimpleNamespace(root=tmp_path), results={}, echo=lines.append)

@@ -43,7 +43,7 @@ def test_fast_demo_then_runs_and_extract(tmp_path, capsys):
 
 
 def test_untrained_builtin_is_refused(tmp_path, capsys):
-    from slicelens.data.demo import DemoConfig, build_demo
+    from slicelens.demo.data import DemoConfig, build_demo
 
     paths = build_demo(tmp_path / "d", DemoConfig(n_train=20, n_val=10, n_test=10, n_pool=0,
                                                   image_size=16))

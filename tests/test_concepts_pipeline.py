@@ -21,12 +21,12 @@ from slicelens.store import Workspace
 
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory):
-    from slicelens.pipeline import hibug_demo
-    from slicelens.pipeline.aaca_demo import simulate_crowd
+    from slicelens.demo import hibug
+    from slicelens.demo.aaca import simulate_crowd
     from slicelens.pipeline.concepts import pick_seeds
 
     st = fast_demo_run(tmp_path_factory.mktemp("concepts") / "ws", epochs=2)
-    hibug_demo.step_hibug_attributes(st)
+    hibug.step_hibug_attributes(st)
     st.seeds = pick_seeds(st.run, 4)
     st.answers, st.gold = simulate_crowd(st.run, st.paths.ground_truth, st.seeds, workers=5,
                                          spammers=1, gold_items=3, slip=0.0)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from slicelens.data import load_dataset
-from slicelens.data.demo import DemoConfig, build_demo, class_names
+from slicelens.demo.data import DemoConfig, build_demo, class_names
 from slicelens.errors import DataError
 from slicelens.evaluate.groups import (
     average_accuracy,
@@ -76,6 +76,22 @@ def test_demo_loads_through_load_dataset(demo):
     assert ds.classes == ["0-4", "5-9"] and set(ds.ids) == set(gt.index)
     assert (ds.labels[ds.splits == "pool"] == -1).all()
     assert ds.load_uint8([0, 1]).shape == (2, 16, 16, 3)
+
+
+def test_core_masks_are_the_digit_ink_the_evaluation_always_used(demo):
+    """The demo's evaluation reference (core_masks.npz) holds, for every image, exactly
+    the mask evaluation used to rebuild from the ground truth's geometry."""
+    from slicelens.demo.masks import DESCRIPTION, demo_digit_masks
+    from slicelens.evaluate.reference import CORE_MASKS, load_core_masks
+
+    _, paths = demo
+    ds = load_dataset(paths.manifest)
+    gt = load_ground_truth(paths.ground_truth).loc[ds.ids]
+    masks, what = load_core_masks(paths.root / CORE_MASKS, np.asarray(ds.ids), 16)
+    images = ds.load_uint8(np.arange(len(ds)), 16)
+    rebuilt = demo_digit_masks(images, gt["digit_scale"], gt["digit_x"], gt["digit_y"])
+    assert what == DESCRIPTION and masks.shape == (len(ds), 16, 16)
+    assert (masks == rebuilt).all() and masks.any(axis=(1, 2)).mean() > 0.8
 
 
 def test_split_source_digits_are_disjoint_when_counts_allow(demo):

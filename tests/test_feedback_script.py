@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from slicelens.pipeline.scanner_demo import annotation_order, slice_truth
+from slicelens.demo.scanner import annotation_order, slice_truth
 from slicelens.slicing.base import Slice, SliceSet
 
 

@@ -153,7 +153,7 @@ def test_compositor_realises_background_condition(tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_state(tmp_path_factory):
-    from slicelens.pipeline.demo import DemoRun, run_demo
+    from slicelens.demo.run import DemoRun, run_demo
 
     return run_demo(tmp_path_factory.mktemp("hibug") / "ws", DemoRun.fast(), echo=lambda s: None)
 
@@ -161,16 +161,16 @@ def demo_state(tmp_path_factory):
 @pytest.mark.slow
 def test_hibug_loop_end_to_end_on_the_demo(demo_state):
     """Demo steps: attributes, bug slices in words, selection and generation retrained."""
-    from slicelens.pipeline import hibug_demo
+    from slicelens.demo import hibug
     from slicelens.repair.plan import load_extra_images
 
     st = demo_state
     lines = []
     st.echo = lines.append
-    hibug_demo.step_hibug_attributes(st)
-    hibug_demo.step_hibug_bugs(st)
-    hibug_demo.step_hibug_select(st, budget=40)
-    hibug_demo.step_hibug_generate(st, n_images=60)
+    hibug.step_hibug_attributes(st)
+    hibug.step_hibug_bugs(st)
+    hibug.step_hibug_select(st, budget=40)
+    hibug.step_hibug_generate(st, n_images=60)
     res = st.results["hibug"]
     assert "object size" in res["attributes"]
     assert all("% accuracy, n=" in r["bug"] for r in res["bugs"])

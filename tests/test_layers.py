@@ -7,7 +7,7 @@ The layers (``docs/architecture.md``), bottom to top::
     2 store      store
     3 parts      extract, explain, slicing, attributes, feedback, concepts, evaluate, tda, repair
     4 pipeline   pipeline
-    5 library    api, export
+    5 library    api, export, demo
     6 shells     cli, server, show, __main__
 
 Every import statement of every module under ``src/slicelens`` is read with ``ast``, at
@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("extract", "explain", "slicing", "attributes", "feedback", "concepts",
                      "evaluate", "tda", "repair"), 3),
     "pipeline": 4,
-    "api": 5, "export": 5,
+    "api": 5, "export": 5, "demo": 5,
     "cli": 6, "server": 6, "show": 6, "__main__": 6,
 }
 LAYER_NAMES = ["base", "inputs", "store", "parts", "pipeline", "library", "shells"]
@@ -120,6 +120,15 @@ def test_imports_point_down():
 
 def test_only_shells_import_cli_and_server():
     bad = shell_importers()
+    assert not bad, "\n".join(bad)
+
+
+def test_only_the_demo_command_knows_the_demo():
+    """Everything demo-only lives in ``slicelens.demo``; outside it, only the shell command
+    ``slicelens demo`` imports it (no demo branches elsewhere)."""
+    bad = [f"{where(path)}:{line}: {name} imports {target}"
+           for name, path, line, target in all_imports()
+           if top(target) == "demo" and top(name) != "demo" and name != "slicelens.cli.demo"]
     assert not bad, "\n".join(bad)
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from slicelens.data.demo import DemoConfig
+from slicelens.demo import run as demo_run
+from slicelens.demo import scanner
+from slicelens.demo.data import DemoConfig
+from slicelens.demo.run import DemoRun, DemoState
 from slicelens.evaluate.groups import load_ground_truth
 from slicelens.evaluate.planted import group_figures
 from slicelens.models import TrainConfig
-from slicelens.pipeline import demo, scanner_demo
-from slicelens.pipeline.demo import DemoRun, DemoState
 from slicelens.pipeline.repair import DEFAULT_STRATEGY, run_repair
 from slicelens.store import Workspace
 
@@ -30,10 +31,10 @@ def problem(tmp_path_factory):
                   train=TrainConfig(epochs=4, patience=3, seed=3))
     st = DemoState(workspace=Workspace(tmp_path_factory.mktemp("beats") / "ws"), cfg=cfg,
                    echo=lambda *_: None)
-    for step in (demo.step_build_data, demo.step_train, demo.step_extract):
+    for step in (demo_run.step_build_data, demo_run.step_train, demo_run.step_extract):
         step(st)
-    scanner_demo.step_slices(st)
-    scanner_demo.step_annotate(st, n_marks=2)
+    scanner.step_slices(st)
+    scanner.step_annotate(st, n_marks=2)
     return st
 
 

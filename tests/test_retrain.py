@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from slicelens.demo.run import DemoRun, run_demo
 from slicelens.errors import SliceLensError
 from slicelens.models import TrainConfig
-from slicelens.pipeline.demo import DemoRun, run_demo
 from slicelens.pipeline.retrain import apply_plan, noise_augment, training_set
 from slicelens.repair.plan import TrainingPlan
 

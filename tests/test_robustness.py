@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from slicelens.demo.masks import demo_digit_masks
 from slicelens.errors import SliceLensError
 from slicelens.evaluate.compare import group_comparison, slice_comparison
 from slicelens.evaluate.robustness import (
@@ -15,7 +16,6 @@ from slicelens.evaluate.robustness import (
     add_masked_noise,
     attribution_masks,
     core_spurious_accuracy,
-    demo_digit_masks,
     dilate_masks,
     rcs,
 )
@@ -107,3 +107,40 @@ def test_slice_comparison_by_hand():
     assert g["acc_before"].tolist() == [0.0, 1.0, 0.5]
     ordered = slice_comparison(before, after, slice_of, order=["s2", "s1", "s9"])
     assert ordered["slice_id"].tolist() == ["s2", "s1", "(all)"]
+
+
+def test_core_masks_file_round_trip_and_errors(tmp_path):
+    from slicelens.errors import DataError
+    from slicelens.evaluate.reference import load_core_masks, save_core_masks
+
+    m = np.zeros((3, 4, 4), bool)
+    m[1, :2, :2] = True
+    path = save_core_masks(tmp_path / "core_masks.npz", ["a", "b", "c"], m, "the object")
+    got, what = load_core_masks(path, np.array(["b", "a"]), 4)
+    assert what == "the object" and (got == m[[1, 0]]).all()
+    big, _ = load_core_masks(path, np.array(["b"]), 8)  # nearest: each pixel becomes 2 x 2
+    assert big.shape == (1, 8, 8) and big[0, :4, :4].all() and big.sum() == 16
+    with pytest.raises(DataError, match="no core mask for sample 'z'"):
+        load_core_masks(path, np.array(["a", "z"]), 4)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="cannot read core masks"):
+        load_core_masks(tmp_path / "bad.npz", np.array(["a"]), 4)
+
+
+def test_evaluation_finds_core_masks_only_beside_a_ground_truth(tmp_path):
+    """``core_masks="auto"``: beside the given ground truth file, else beside the run's
+    manifest; never with ``ground_truth=None`` (masks then come from the marks)."""
+    from types import SimpleNamespace
+
+    from slicelens.pipeline.evaluate import _core_masks
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "core_masks.npz").write_bytes(b"")
+    run = SimpleNamespace(record={"data": {"source": str(tmp_path / "data" / "manifest.csv")}})
+    found = tmp_path / "data" / "core_masks.npz"
+    assert _core_masks(run, "auto", "auto") == found
+    assert _core_masks(run, pd.DataFrame(), "auto") == found
+    assert _core_masks(run, None, "auto") is None
+    assert _core_masks(run, str(tmp_path / "elsewhere.csv"), "auto") is None
+    assert _core_masks(run, None, "m.npz").name == "m.npz"
+    assert _core_masks(run, "auto", None) is None

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from slicelens.demo import run as demo_run
+from slicelens.demo import scanner
+from slicelens.demo.run import DemoRun, DemoState
 from slicelens.evaluate.groups import load_ground_truth
 from slicelens.feedback import current_spuriousness, list_marks
-from slicelens.pipeline import demo, scanner_demo
-from slicelens.pipeline.demo import DemoRun, DemoState
 from slicelens.pipeline.slices import load_slices
 from slicelens.repair.plan import TrainingPlan
 from slicelens.store import Workspace
@@ -25,10 +26,10 @@ def loop(tmp_path_factory):
     lines = []
     ws = Workspace(tmp_path_factory.mktemp("scanner") / "ws")
     st = DemoState(workspace=ws, cfg=DemoRun.fast(), echo=lines.append)
-    for step in (demo.step_build_data, demo.step_train, demo.step_extract):  # the run to repair
+    for step in (demo_run.step_build_data, demo_run.step_train, demo_run.step_extract):  # the run to repair
         step(st)
     st.cfg.train.epochs = 1  # the CoRM retraining: one epoch is enough to test the loop
-    for step in scanner_demo.STEPS:
+    for step in scanner.STEPS:
         step(st)
     return st, "\n".join(lines)
 
@@ -47,7 +48,7 @@ def test_demo_steps_walk_the_loop(loop):
     ss = load_slices(st.run, "attribution")
     marks = list_marks(st.workspace, st.run, "attribution")
     assert 1 <= len(marks) <= 3 and {m.author for m in marks} == {"demo-script"}
-    truth = scanner_demo.slice_truth(ss, st.run.samples, load_ground_truth(st.paths.ground_truth),
+    truth = scanner.slice_truth(ss, st.run.samples, load_ground_truth(st.paths.ground_truth),
                                      st.run.classes)
     truth = truth.set_index("slice_id")
     assert all(m.label == truth.loc[m.target_id, "truth"] for m in marks)  # truthful

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from slicelens.pipeline.demo import (
+    from slicelens.demo.run import (
         DemoRun,
         DemoState,
         step_build_data,

@@ -8,10 +8,10 @@ import argparse
 import numpy as np
 import pytest
 
+from slicelens.demo.run import DemoRun, run_demo
 from slicelens.errors import SliceLensError
 from slicelens.evaluate.groups import load_ground_truth
 from slicelens.models import TrainConfig
-from slicelens.pipeline.demo import DemoRun, run_demo
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +112,7 @@ def test_cli_prints_the_table_and_wrong_labels(demo, result, capsys, tmp_path):
 
 
 def test_demo_step_answers_and_scores_wrong_labels(demo):
-    from slicelens.pipeline.tda_demo import step_tda
+    from slicelens.demo.tda import step_tda
 
     lines = []
     demo.echo = lines.append

@@ -53,7 +53,7 @@ def demo_url():
     session prunes those, and this fixture lives for minutes.
     """
     os.environ["SLICELENS_QUIET"] = "1"
-    from slicelens.pipeline.demo import (
+    from slicelens.demo.run import (
         DemoRun,
         DemoState,
         step_build_data,

@@ -45,7 +45,7 @@ INVALID = {"corm": ("sigma", -1.0), "counterfactual": ("mask_threshold", 2.0),
 
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory):
-    from slicelens.pipeline import hibug_demo, scanner_demo
+    from slicelens.demo import hibug, scanner
     from slicelens.pipeline.slices import find_slices
 
     st = fast_demo_run(tmp_path_factory.mktemp("contract") / "ws", epochs=2)
@@ -53,17 +53,17 @@ def bed(tmp_path_factory):
     ss = find_slices(st.run, "attribution")
     annotate_slice(ws, st.run, "attribution", ss.slices[0].id, "spurious", "test bed", "t")
     annotate_slice(ws, st.run, "attribution", ss.slices[-1].id, "core", "test bed", "t")
-    hibug_demo.step_hibug_attributes(st)
+    hibug.step_hibug_attributes(st)
     # AACA reads concept answers: a simulated crowd on a few seed images
     from slicelens.concepts.store import save_answer
-    from slicelens.pipeline.aaca_demo import simulate_crowd
+    from slicelens.demo.aaca import simulate_crowd
     from slicelens.pipeline.concepts import pick_seeds
 
     answers, _ = simulate_crowd(st.run, st.paths.ground_truth, pick_seeds(st.run, 3), workers=3,
                                 spammers=0, gold_items=0)
     for a in answers:
         save_answer(ws, st.run, a)
-    del scanner_demo
+    del scanner
     return st
 
 

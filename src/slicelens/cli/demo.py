@@ -1,5 +1,5 @@
 """Run the whole loop on the planted-bug demo: build the data, train, extract, and show
-what the planted bugs do to the model.
+what the planted bugs do to the model (the steps live in :mod:`slicelens.demo`).
 
 Example:
   slicelens demo --workspace slicelens-workspace
@@ -22,17 +22,10 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from slicelens.pipeline.demo import DemoRun, run_demo
+    from slicelens.demo.run import DemoRun, run_demo
+    from slicelens.demo.summary import demo_summary
 
-    cfg = DemoRun.fast(args.seed) if args.fast else DemoRun()
-    if not args.fast:
-        cfg.data.seed = cfg.train.seed = args.seed
-    if args.model:
-        cfg.model = args.model
-    if args.epochs:
-        cfg.train.epochs = args.epochs
-    from slicelens.pipeline.report import demo_summary
-
+    cfg = DemoRun.from_options(fast=args.fast, seed=args.seed, model=args.model, epochs=args.epochs)
     st = run_demo(args.workspace, cfg)
     print(f"\nWorkspace: {st.workspace.root}")
     print(demo_summary(st))

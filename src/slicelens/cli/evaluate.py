@@ -2,9 +2,10 @@
 worst-group and average accuracy where ground truth exists, and a before / after table
 per slice against a baseline run.
 
-Core and spurious regions come from the demo's ground truth (found beside the manifest,
-or --ground-truth) or, without it, from the slices marked core / spurious; the output
-says which.
+Core and spurious regions come from the dataset's core masks (core_masks.npz beside the
+manifest or the ground truth, or --core-masks; the demo writes one) or, without them,
+from the slices marked core / spurious; the output says which. True groups (worst-group
+accuracy) come from ground_truth.csv (column group) beside the manifest, or --ground-truth.
 
 A repaired run is shown beside its matched control (the same start, epochs, seed and
 early stopping on unchanged data, recorded by `slicelens repair`); the verdict says in
@@ -35,7 +36,11 @@ def add_arguments(p):
     p.add_argument("--slicer", default="attribution",
                    help="base run's slice set for the per-slice table ('none': skip)")
     p.add_argument("--ground-truth", default="auto",
-                   help="ground_truth.csv of the demo ('auto': beside the manifest; 'none': ignore)")
+                   help="CSV of true groups (id, group) ('auto': ground_truth.csv beside the "
+                   "manifest; 'none': ignore, and no core masks unless --core-masks)")
+    p.add_argument("--core-masks", default="auto",
+                   help="core masks .npz ('auto': core_masks.npz beside the ground truth or "
+                   "manifest; 'none': masks from the marked slices)")
     p.add_argument("--split", default="test", help="split to evaluate (default: test)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the report as JSON")
     add_model_args(p, RobustnessParams)
@@ -54,7 +59,8 @@ def run(args) -> int:
                           slicer=None if args.slicer == "none" else args.slicer,
                           ground_truth=gt, params=from_args(RobustnessParams, args),
                           split=args.split,
-                          control=None if args.control == "none" else args.control)
+                          control=None if args.control == "none" else args.control,
+                          core_masks=None if args.core_masks == "none" else args.core_masks)
     print_evaluation(report)
     if args.json:
         write_json(args.json, report.to_json())

@@ -1,4 +1,4 @@
-"""Group accuracies (Waterbirds-style ``class|background`` groups) and the demo ground truth.
+"""Group accuracies (Waterbirds-style ``class|background`` groups) and a dataset's ground truth.
 
 Pure NumPy / pandas functions; ``n`` is the number of samples.
 """
@@ -64,7 +64,8 @@ def average_accuracy(correct: np.ndarray) -> float:
 
 
 def load_ground_truth(path: str | Path) -> pd.DataFrame:
-    """The demo's ``ground_truth.csv`` as a DataFrame indexed by ``id``."""
+    """A ``ground_truth.csv`` (evaluation reference, :mod:`slicelens.evaluate.reference`)
+    as a DataFrame indexed by ``id``."""
     try:
         gt = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:

@@ -1,6 +1,7 @@
-"""How much each planted bug of the demo hurts a model, from the hidden ground truth.
+"""Figures from a dataset's true groups (``ground_truth.csv``, column ``group``).
 
-Only evaluation reads the ground truth; no slicer, tagger or repair does.
+Only evaluation reads the ground truth; no slicer, tagger or repair does. The demo's
+table of its planted bugs is :func:`slicelens.demo.planted.planted_bug_table`.
 """
 
 from __future__ import annotations
@@ -15,42 +16,6 @@ def join_ground_truth(samples: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.D
     gt = ground_truth if ground_truth.index.name == "id" else ground_truth.set_index("id")
     gt = gt.drop(columns=[c for c in ("split", "label") if c in gt.columns])
     return samples.join(gt, on="id", how="left")
-
-
-def planted_bug_table(samples: pd.DataFrame, ground_truth: pd.DataFrame, *,
-                      rare_digit: int, flip_digit: int, split: str = "test") -> pd.DataFrame:
-    """One row per planted bug: accuracy on the affected samples vs the rest.
-
-    Parameters
-    ----------
-    samples : DataFrame
-        A run's samples (id, split, label, correct, ...).
-    ground_truth : DataFrame
-        The demo's ground truth (id, digit, background, group, ...).
-    rare_digit, flip_digit : int
-        The digits the demo made rare and mislabelled.
-
-    Returns
-    -------
-    DataFrame with columns ``bug, affected, n_affected, acc_affected, acc_rest``.
-    """
-    df = _labelled_split(samples, ground_truth, split)
-    figures = _figures(df)
-    worst = figures["worst_group"]
-    rows = []
-    rows.append(_row("spurious correlation (worst class|background group)", f"group {worst}",
-                     df["group"] == worst, df))
-    rows.append(_row("rare case", f"digit {rare_digit}", df["digit"] == rare_digit, df))
-    rows.append(_row("wrong labels in training", f"digit {flip_digit}", df["digit"] == flip_digit, df))
-    out = pd.DataFrame(rows)
-    out.attrs.update(figures)
-    return out
-
-
-def _row(bug: str, affected: str, mask: pd.Series, df: pd.DataFrame) -> dict:
-    return {"bug": bug, "affected": affected, "n_affected": int(mask.sum()),
-            "acc_affected": float(df.loc[mask, "correct"].mean()) if mask.any() else float("nan"),
-            "acc_rest": float(df.loc[~mask, "correct"].mean()) if (~mask).any() else float("nan")}
 
 
 def group_figures(samples: pd.DataFrame, ground_truth: pd.DataFrame,

@@ -31,11 +31,6 @@ from pydantic import BaseModel, Field
 
 from slicelens.errors import SliceLensError
 
-#: The demo darkens every background to pixel values in [20, 166] (slicelens.data.demo:
-#: ``0.08 + 0.57 * img``) and draws digits in light ink, so inside a digit's placement box
-#: a pixel brighter than this in every channel is ink.
-DEMO_BACKGROUND_MAX = 166
-
 
 class RobustnessParams(BaseModel):
     """Noise settings of the core / spurious accuracy evaluation."""
@@ -151,36 +146,6 @@ def core_spurious_accuracy(predict: Callable, x, y, core_masks: np.ndarray,
     c, s = float(np.mean(core_t)), float(np.mean(spur_t))
     return RobustnessResult(n=len(y), clean=accuracy(predict, x, y, p.batch_size), core=c,
                             spurious=s, rcs=rcs(c, s), core_trials=core_t, spurious_trials=spur_t)
-
-
-def demo_digit_masks(images: np.ndarray, digit_scale, digit_x, digit_y,
-                     background_max: int = DEMO_BACKGROUND_MAX) -> np.ndarray:
-    """Core masks of demo images from the ground truth's geometry: the digit's ink.
-
-    The digit of a demo image sits in a square box of side ``max(4, round(scale * size))``
-    centred at ``(digit_x, digit_y) * size`` (``slicelens.data.demo._render``); inside the
-    box, ink is every pixel brighter than ``background_max`` in all channels.
-
-    Parameters
-    ----------
-    images : uint8 array (n, H, W, 3)
-    digit_scale, digit_x, digit_y : arrays (n,)
-        Ground-truth columns of the same name.
-
-    Returns
-    -------
-    bool array (n, H, W)
-    """
-    images = np.asarray(images)
-    n, h, w = images.shape[:3]
-    masks = np.zeros((n, h, w), dtype=bool)
-    bright = images.min(axis=-1) > background_max
-    for i, (sc, cx, cy) in enumerate(zip(digit_scale, digit_x, digit_y, strict=True)):
-        side = max(4, int(round(float(sc) * w)))
-        left = int(np.clip(round(float(cx) * w - side / 2), 0, max(w - side, 0)))
-        top = int(np.clip(round(float(cy) * h - side / 2), 0, max(h - side, 0)))
-        masks[i, top:top + side, left:left + side] = bright[i, top:top + side, left:left + side]
-    return masks
 
 
 def attribution_masks(maps: np.ndarray, size: int, threshold: float = 0.5) -> np.ndarray:

@@ -3,9 +3,9 @@
 Orchestration only (the numbers come from :mod:`slicelens.evaluate`). Core masks come
 from one of two sources, always named in the report:
 
-- ``ground_truth``: the demo's ``ground_truth.csv`` (given, or found beside the run's
-  manifest): the digit's ink inside its placement box is core, the rest (background) is
-  spurious (:func:`~slicelens.evaluate.robustness.demo_digit_masks`);
+- ``ground_truth``: the dataset's core masks (``core_masks.npz``, given, or found beside
+  the ground truth / the run's manifest; :mod:`slicelens.evaluate.reference`): the
+  mask is core, the rest spurious (the demo writes its digits' ink there);
 - ``annotations``: without ground truth, the evaluated split's samples that fall into
   slices a person marked are used: for a *spurious* slice the reference run's binarised
   attribution map is the spurious region (core = the rest), for a *core* slice the map
@@ -23,8 +23,9 @@ import pandas as pd
 
 from slicelens.data.loader import load_images
 from slicelens.errors import SliceLensError
+from slicelens.evaluate.reference import CORE_MASKS, beside, load_core_masks
 from slicelens.evaluate.report import EvaluationReport
-from slicelens.evaluate.robustness import RobustnessParams, demo_digit_masks
+from slicelens.evaluate.robustness import RobustnessParams
 from slicelens.pipeline.evaluations import save_evaluation
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, slicer: str | None = "attribution",
                  ground_truth="auto", params: RobustnessParams | None = None,
-                 split: str = "test", control="auto") -> EvaluationReport:
+                 split: str = "test", control="auto", core_masks="auto") -> EvaluationReport:
     """Evaluate ``run`` (and ``baseline`` and the matched control, on the same images,
     noise and masks).
 
@@ -46,12 +47,18 @@ def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, sli
         Slice set of the reference run for the before/after slice table and for
         annotation masks (None: no slice table).
     ground_truth : "auto", path, DataFrame or None
-        ``"auto"`` looks for ``ground_truth.csv`` beside the run's manifest.
+        The true groups (column ``group``, indexed or keyed by ``id``) for worst-group
+        accuracy and the group table; ``"auto"`` looks for ``ground_truth.csv`` beside
+        the run's manifest.
     params : RobustnessParams, optional
     split : str
     control : "auto", Run, run id or None
         The matched control (same start, epochs, seed and early stopping on unchanged
         data); ``"auto"``: the ``control_run`` named in ``run``'s record, if any.
+    core_masks : "auto", path or None
+        Core masks (``core_masks.npz``); ``"auto"``: beside the ground truth file, or
+        beside the run's manifest when the ground truth is ``"auto"`` / a DataFrame;
+        never when ``ground_truth`` is None. Without masks, the marked slices give them.
 
     Returns
     -------
@@ -78,6 +85,7 @@ def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, sli
     ctrl = _control(ws, run, control)
     p = params or RobustnessParams()
     gt, gt_path = _ground_truth(run, ground_truth)
+    masks_path = _core_masks(run, ground_truth, core_masks)
     samples = run.samples
     rows = np.flatnonzero((samples["split"] == split).to_numpy() & (samples["label"] >= 0).to_numpy())
     if not len(rows):
@@ -86,12 +94,11 @@ def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, sli
     size = run.record.input_size
     dataset = run.dataset()
     images = load_images(dataset, dataset.index_of(ids), size, uint8=True)
-    if gt is not None:
-        tab = join_ground_truth(samples.iloc[rows], gt)
+    if masks_path is not None:
         keep = np.ones(len(rows), bool)
-        masks = demo_digit_masks(images, tab["digit_scale"], tab["digit_x"], tab["digit_y"])
-        source, note = "ground_truth", (f"demo ground truth {gt_path}: digit ink = core, "
-                                        f"background = spurious (core grown by {p.dilate} px)")
+        masks, what = load_core_masks(masks_path, ids, size)
+        source, note = "ground_truth", (f"ground truth {masks_path}: {what} "
+                                        f"(core grown by {p.dilate} px)")
     else:
         keep, masks, note = _annotation_masks(ws, base or run, slicer, split, ids, size, p)
         source = "annotations"
@@ -220,6 +227,18 @@ def _ground_truth(run: Run, ground_truth):
         path = src.parent / "ground_truth.csv"
         return (load_ground_truth(path), path) if src.suffix and path.exists() else (None, None)
     return load_ground_truth(ground_truth), Path(ground_truth)
+
+
+def _core_masks(run: Run, ground_truth, core_masks) -> Path | None:
+    """The core masks file ``evaluate_run`` uses (see its ``core_masks``), or None."""
+    if core_masks != "auto":
+        return None if core_masks is None else Path(core_masks)
+    if ground_truth is None:
+        return None
+    if isinstance(ground_truth, str | Path) and ground_truth != "auto":
+        return beside(ground_truth, CORE_MASKS)
+    src = Path(run.record.data.source or "")
+    return beside(src, CORE_MASKS) if src.suffix else None
 
 
 def _has_slices(run: Run, slicer: str) -> bool:

@@ -142,7 +142,8 @@ def run_repair_seeds(workspace: WorkspaceLike, run: Run | str, strategy: str = D
 def repair_figures(base, run: Run, slicer: str = "attribution") -> dict:
     """Test-split figures of ``run`` from its stored predictions: ``average``,
     ``worst_slice`` (the lowest accuracy over ``base``'s slices with 10 or more test
-    samples) and, where the demo's ground truth sits beside the manifest, ``worst_group``."""
+    samples) and, where a ``ground_truth.csv`` with true groups sits beside the manifest,
+    ``worst_group``."""
     import numpy as np
     import pandas as pd
 

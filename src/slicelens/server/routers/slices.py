@@ -125,7 +125,7 @@ def get_members(slice_id: SliceId, rd: RunDep, ssd: SliceSetDep,
 def add_custom_slice(body: CustomSliceIn, rd: RunDep, ssd: SliceSetDep) -> SliceRow:
     """Save a lasso selection (positions into the points payload) as a new slice of the
     run's ``custom`` slice set."""
-    from slicelens.server.custom import save_custom_slice
+    from slicelens.slicing.custom import save_custom_slice
 
     sl = save_custom_slice(rd.run, ssd.slice_set, body.indices, rd.samples, body.description)
     return slice_row(sl, ssd.slice_set.split, None, None)

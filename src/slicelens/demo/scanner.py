@@ -1,7 +1,7 @@
 """The AttributionScanner loop as demo steps: slices, scripted marks, repair beside its
 matched control, evaluation.
 
-Each step takes the demo's :class:`~slicelens.pipeline.demo.DemoState` (after the run
+Each step takes the demo's :class:`~slicelens.demo.run.DemoState` (after the run
 is extracted) and prints what it did. The annotator here is a SCRIPT that reads the
 hidden ground truth, standing in for a person who looks at each slice's heatmaps: a
 slice whose minority-background members (background not the one their class usually has

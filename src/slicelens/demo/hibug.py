@@ -1,4 +1,4 @@
-"""Demo steps of the HiBug loop (appended to ``slicelens.pipeline.demo.STEPS`` by the lead).
+"""Demo steps of the HiBug loop (in ``slicelens.demo.run.STEPS``).
 
 1. :func:`step_hibug_attributes`: the built-in attributes, assigned offline;
 2. :func:`step_hibug_bugs`: the top attribute bug slices, in words, with their types;

@@ -4,10 +4,8 @@ They are stored as the slice set ``custom`` of the run (``<run>/slices/custom.js
 sharing the 2-D layout of the slice set they were drawn on, so every view (table,
 scatter, mosaic, detail, annotation, propagation) treats them like any other slice.
 Metrics come from ``slicelens.slicing.metrics.slice_metrics``; the hull from SciPy.
-
-Proposal for the slicing package: this belongs next to ``SliceSet`` as
-``SliceSet.add_slice`` / ``slicelens.pipeline.slices.save_custom_slice``; it lives
-here only because no library place exists yet.
+The web app's ``POST .../slicesets/{slicer}/custom`` route only calls
+:func:`save_custom_slice`.
 """
 
 from __future__ import annotations

@@ -13,13 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from slicelens.data.demo import DemoConfig
+from slicelens.demo.data import DemoConfig
 from slicelens.extract import ExtractConfig
 from slicelens.models import TrainConfig
 from slicelens.utils import table
+
+if TYPE_CHECKING:
+    from slicelens.store.workspace import Workspace
 
 
 class DemoRun(BaseModel):
@@ -37,24 +41,38 @@ class DemoRun(BaseModel):
                                    image_size=24, seed=seed),
                    train=TrainConfig(epochs=3, patience=2, seed=seed))
 
+    @classmethod
+    def from_options(cls, *, fast: bool = False, seed: int = 0, model: str | None = None,
+                     epochs: int | None = None) -> DemoRun:
+        """The config of ``slicelens demo [--fast] [--seed] [--model] [--epochs]``."""
+        cfg = cls.fast(seed) if fast else cls()
+        if not fast:
+            cfg.data.seed = cfg.train.seed = seed
+        if model:
+            cfg.model = model
+        if epochs:
+            cfg.train.epochs = epochs
+        return cfg
+
 
 @dataclass
 class DemoState:
     """What the demo steps hand to each other."""
 
-    workspace: object
+    workspace: Workspace
     cfg: DemoRun
     echo: Callable = print
-    paths: object = None
-    dataset: object = None
-    model_spec: object = None
-    run: object = None
+    # set by the steps, in order (build data -> train -> extract); Any until then
+    paths: Any = None
+    dataset: Any = None
+    model_spec: Any = None
+    run: Any = None
     results: dict = field(default_factory=dict)
 
 
 def step_build_data(st: DemoState) -> None:
     from slicelens.data import load_dataset
-    from slicelens.data.demo import build_demo
+    from slicelens.demo.data import build_demo
 
     st.paths = build_demo(Path(st.workspace.root) / "demo-data", st.cfg.data)
     st.dataset = load_dataset(st.paths.manifest)
@@ -83,8 +101,8 @@ def step_extract(st: DemoState) -> None:
 
 
 def step_planted_bugs(st: DemoState) -> None:
+    from slicelens.demo.planted import planted_bug_table
     from slicelens.evaluate.groups import load_ground_truth
-    from slicelens.evaluate.planted import planted_bug_table
 
     gt = load_ground_truth(st.paths.ground_truth)
     tab = planted_bug_table(st.run.samples, gt, rare_digit=st.cfg.data.rare_digit,
@@ -106,7 +124,7 @@ def _later(path: str) -> Callable[[DemoState], None]:
         import importlib
 
         mod, fn = path.split(":")
-        getattr(importlib.import_module(f"slicelens.pipeline.{mod}"), fn)(st)
+        getattr(importlib.import_module(f"slicelens.demo.{mod}"), fn)(st)
     run.__name__ = path
     return run
 
@@ -114,16 +132,16 @@ def _later(path: str) -> Callable[[DemoState], None]:
 STEPS: list[Callable[[DemoState], None]] = [
     step_build_data, step_train, step_extract, step_planted_bugs,
     # AttributionScanner: slices, scripted annotation + propagation, CoRM, RCS
-    _later("scanner_demo:step_slices"), _later("scanner_demo:step_mosaic"),
-    _later("scanner_demo:step_annotate"),
-    _later("scanner_demo:step_repair"), _later("scanner_demo:step_evaluate"),
+    _later("scanner:step_slices"), _later("scanner:step_mosaic"),
+    _later("scanner:step_annotate"),
+    _later("scanner:step_repair"), _later("scanner:step_evaluate"),
     # HiBug: attributes, attribute-combination bugs, repair by selection and generation
-    _later("hibug_demo:step_hibug_attributes"), _later("hibug_demo:step_hibug_bugs"),
-    _later("hibug_demo:step_hibug_select"), _later("hibug_demo:step_hibug_generate"),
+    _later("hibug:step_hibug_attributes"), _later("hibug:step_hibug_bugs"),
+    _later("hibug:step_hibug_select"), _later("hibug:step_hibug_generate"),
     # training-data attribution for the worst error group
-    _later("tda_demo:step_tda"),
+    _later("tda:step_tda"),
     # AACA: concept annotation by a simulated crowd, repair by priority-selected debug images
-    _later("aaca_demo:step_aaca"),
+    _later("aaca:step_aaca"),
 ]
 
 

@@ -11,7 +11,9 @@ bundled textures, with three bugs planted in the training split only:
 - rare case: ``rare_digit`` keeps ``rare_fraction`` of its usual train frequency;
 - wrong labels: ``flip_rate`` of ``flip_digit``'s train images carry another class.
 
-Ground truth goes to ``ground_truth.csv``, never into the manifest.
+Ground truth goes to ``ground_truth.csv`` and the digits' core masks to
+``core_masks.npz`` (:mod:`slicelens.demo.masks`), never into the manifest: both are the
+dataset's ordinary evaluation reference (:mod:`slicelens.evaluate.reference`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import pandas as pd
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from slicelens.demo.masks import DESCRIPTION, demo_digit_masks
 from slicelens.errors import DataError
+from slicelens.evaluate.reference import CORE_MASKS, save_core_masks
 from slicelens.utils import progress
 
 # grayscale textures get a tint so that colour, too, tells them apart
@@ -35,7 +39,7 @@ TINTS = {"grass": (0.45, 0.85, 0.30), "brick": (0.95, 0.45, 0.35),
          "gravel": (0.55, 0.60, 0.90), "moon": (0.85, 0.80, 0.55)}
 BACKGROUNDS = ("grass", "brick", "gravel", "moon", "coffee", "rocket", "astronaut", "chelsea")
 SPLIT_ORDER = ("train", "val", "test", "pool")
-DEMO_FILES = {"images", "manifest.csv", "manifest.csv.tmp", "ground_truth.csv"}
+DEMO_FILES = {"images", "manifest.csv", "manifest.csv.tmp", "ground_truth.csv", "core_masks.npz"}
 DIGIT_RGB = np.array([1.0, 1.0, 0.92], dtype=np.float32)  # light ink, visible on the darkened backgrounds
 
 
@@ -215,7 +219,8 @@ def _render(digit: np.ndarray, bg: Image.Image, cfg: DemoConfig, rng: np.random.
 
 
 def build_demo(out_dir: str | Path, cfg: DemoConfig | None = None) -> DemoPaths:
-    """Write the planted-bug demo: PNGs, ``manifest.csv`` and ``ground_truth.csv``.
+    """Write the planted-bug demo: PNGs, ``manifest.csv``, ``ground_truth.csv`` and
+    ``core_masks.npz``.
 
     Parameters
     ----------
@@ -231,7 +236,7 @@ def build_demo(out_dir: str | Path, cfg: DemoConfig | None = None) -> DemoPaths:
         ``manifest.csv`` has ``path, label, split`` (pool labels empty: hidden);
         ``ground_truth.csv`` has ``id, digit, background, true_label, flipped, rare,
         group, digit_scale, digit_x, digit_y, split, source_index``; ids are the manifest
-        paths.
+        paths. ``core_masks.npz`` holds each image's digit ink (the evaluation's core).
 
     Examples
     --------
@@ -251,13 +256,15 @@ def build_demo(out_dir: str | Path, cfg: DemoConfig | None = None) -> DemoPaths:
     classes = class_names(cfg)
     for split in SPLIT_ORDER:
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
-    ids, geometry = [], []
+    ids, geometry, masks = [], [], []
     for i, r in enumerate(progress(plan.itertuples(), total=len(plan), desc="demo images")):
         img, geo = _render(scans[r.source_index], backgrounds[r.background_index], cfg, rng)
         rel = f"images/{r.split}/{i:05d}.png"
         Image.fromarray(img).save(root / rel)
         ids.append(rel)
         geometry.append(geo)
+        g = np.round(geo, 4)  # the ground truth's precision, as the masks were always made
+        masks.append(demo_digit_masks(img[None], [g[0]], [g[1]], [g[2]])[0])
     geo = np.round(np.array(geometry).reshape(-1, 3), 4)
     true_label = [classes[c] for c in plan["true_class"]]
     background = [cfg.backgrounds[b] for b in plan["background_index"]]
@@ -271,6 +278,8 @@ def build_demo(out_dir: str | Path, cfg: DemoConfig | None = None) -> DemoPaths:
     manifest = pd.DataFrame({"path": ids, "label": labels, "split": plan["split"]})
     manifest.loc[manifest["split"] == "pool", "label"] = ""
     gt.to_csv(gt_path, index=False)
+    save_core_masks(root / CORE_MASKS, ids, np.array(masks).reshape(-1, cfg.image_size, cfg.image_size),
+                    DESCRIPTION)
     tmp = manifest_path.with_suffix(".csv.tmp")  # the manifest last: it means "complete"
     manifest.to_csv(tmp, index=False)
     os.replace(tmp, manifest_path)

@@ -65,8 +65,8 @@ def step_aaca(st, per_class: int = 10, k: int | None = None) -> None:
     """Seeds, simulated crowd, C / V, AACA-sel repair beside its control, JSD before/after."""
     from slicelens.concepts.runio import concept_summary
     from slicelens.concepts.store import save_answer
+    from slicelens.demo.hibug import _indent
     from slicelens.pipeline.concepts import alignment_report, pick_seeds
-    from slicelens.pipeline.hibug_demo import _indent
 
     t0 = time.perf_counter()
     res = st.results.setdefault("aaca", {})
@@ -109,9 +109,9 @@ FINETUNE_EPOCHS = 3
 def _finetune_repair(st, strategy: str, label: str, **params) -> dict:
     """Plan, fine-tune, and show before / matched control / after (same start, epochs,
     seed and early stopping on unchanged data)."""
+    from slicelens.demo.hibug import _indent
     from slicelens.evaluate.groups import load_ground_truth
     from slicelens.evaluate.planted import group_figures
-    from slicelens.pipeline.hibug_demo import _indent
     from slicelens.pipeline.repair import run_repair
 
     cfg = st.cfg.train.model_copy(update={"epochs": FINETUNE_EPOCHS})

@@ -1,0 +1,46 @@
+"""How much each planted bug of the demo hurts a model, from the hidden ground truth."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from slicelens.evaluate.planted import group_figures, join_ground_truth
+
+
+def planted_bug_table(samples: pd.DataFrame, ground_truth: pd.DataFrame, *,
+                      rare_digit: int | None, flip_digit: int | None, split: str = "test") -> pd.DataFrame:
+    """One row per planted bug: accuracy on the affected samples vs the rest.
+
+    Parameters
+    ----------
+    samples : DataFrame
+        A run's samples (id, split, label, correct, ...).
+    ground_truth : DataFrame
+        The demo's ground truth (id, digit, background, group, ...).
+    rare_digit, flip_digit : int or None
+        The digits the demo made rare and mislabelled.
+
+    Returns
+    -------
+    DataFrame with columns ``bug, affected, n_affected, acc_affected, acc_rest``.
+    """
+    df = join_ground_truth(samples, ground_truth)
+    df = df[(df["split"] == split) & (df["label"] >= 0)]
+    figures = group_figures(samples, ground_truth, split)
+    worst = figures["worst_group"]
+    rows = []
+    rows.append(_row("spurious correlation (worst class|background group)", f"group {worst}",
+                     df["group"] == worst, df))
+    if rare_digit is not None:  # None: the demo planted no rare case
+        rows.append(_row("rare case", f"digit {rare_digit}", df["digit"] == rare_digit, df))
+    if flip_digit is not None:  # None: no flipped labels
+        rows.append(_row("wrong labels in training", f"digit {flip_digit}", df["digit"] == flip_digit, df))
+    out = pd.DataFrame(rows)
+    out.attrs.update(figures)
+    return out
+
+
+def _row(bug: str, affected: str, mask: pd.Series, df: pd.DataFrame) -> dict:
+    return {"bug": bug, "affected": affected, "n_affected": int(mask.sum()),
+            "acc_affected": float(df.loc[mask, "correct"].mean()) if mask.any() else float("nan"),
+            "acc_rest": float(df.loc[~mask, "correct"].mean()) if (~mask).any() else float("nan")}
