@@ -83,7 +83,7 @@ def annotation_order(truth: pd.DataFrame) -> list[str]:
 def step_slices(st) -> None:
     """Find attribution slices on the validation split and show the worst, in words
     (the attribute matrix is assigned first) with their bug types."""
-    from slicelens.pipeline.hibug_demo import demo_attributes
+    from slicelens.demo.hibug import demo_attributes
     from slicelens.pipeline.slices import find_slices
     from slicelens.slicing.bugtype import TYPE_WORDS
 
