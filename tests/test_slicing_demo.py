@@ -84,7 +84,7 @@ def test_cli_slices_and_mosaic(demo, capsys):
     torch.set_num_threads(1)  # see test_mosaic.py
     try:
         ws = str(demo.workspace.root)
-        assert _cli("slices", ["--workspace", ws, "--top", "5"]) == 0
+        assert _cli("slices", ["--workspace", ws, "--slicer", "attribution", "--top", "5"]) == 0
         out = capsys.readouterr().out
         assert "attribution-00" in out and "interval" in out and "slicelens mosaic" in out
         assert _cli("mosaic", ["--workspace", ws, "--steps", "3", "--canvas", "256"]) == 0
@@ -103,7 +103,8 @@ def test_cli_rejects_another_slicers_option(demo):
     from slicelens.errors import SliceLensError
 
     with pytest.raises(SliceLensError, match="--n-slices is not an option of the 'attribution'"):
-        _cli("slices", ["--workspace", str(demo.workspace.root), "--n-slices", "4"])
+        _cli("slices", ["--workspace", str(demo.workspace.root), "--slicer", "attribution",
+                        "--n-slices", "4"])
 
 
 def test_cli_error_aware_slices_in_words_with_bug_types(demo, capsys):

@@ -82,7 +82,7 @@ export default function App() {
     if (!runInfo) return;
     if (!slicer || !runInfo.slice_sets.includes(slicer)) {
       const sets = runInfo.slice_sets;
-      const pref = sets.includes("attribution") ? "attribution" : sets.find((s) => s !== "custom") ?? sets[0];
+      const pref = runInfo.preferred_slicer ?? sets.find((s) => s !== "custom") ?? sets[0];
       setSlicer(pref ?? null);
     }
   }, [runInfo, slicer]);

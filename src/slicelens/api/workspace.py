@@ -42,13 +42,15 @@ class Run(_run.Run):
         return sample_frame(self, rows)
 
     # -- slices ----------------------------------------------------------------------
-    def find_slices(self, slicer: str = "attribution", split: str = "val", **params):
+    def find_slices(self, slicer: str = "error-aware", split: str = "val", **params):
         """Find, rank and store the slices of ``slicer`` (``slicelens slices``).
 
         Parameters
         ----------
         slicer : str
-            ``"attribution"`` (needs a model) or ``"error-clustering"`` (works on any run).
+            A registered slicer: ``"error-aware"`` (the default,
+            :data:`slicelens.slicing.base.DEFAULT_SLICER`), the paper's ``"attribution"``
+            (both need attribution features), ``"error-clustering"`` (works on any run), ...
         split : str
         **params
             The slicer's parameters (``slicelens slices --help``), e.g. ``n_slices=12``.
@@ -62,11 +64,17 @@ class Run(_run.Run):
 
         return Slices(self, find_slices(self, slicer, params, split=split))
 
-    def slices(self, slicer: str = "attribution"):
-        """The stored slices of ``slicer`` (no recomputation); ``slicelens slices --list``."""
+    def slices(self, slicer: str | None = None):
+        """The stored slices of ``slicer`` (no recomputation); ``slicelens slices --list``.
+
+        ``None``: the run's preferred stored set (:func:`slicelens.slicing.runio.preferred_slicer`).
+        """
         from slicelens.api.slices import Slices
         from slicelens.errors import WorkspaceError
         from slicelens.pipeline.slices import load_slices
+        from slicelens.slicing.runio import preferred_slicer
+
+        slicer = slicer or preferred_slicer(self)
 
         try:
             return Slices(self, load_slices(self, slicer))

@@ -45,7 +45,8 @@ def add_arguments(p):
     g.add_argument("--per-class", type=int, default=20, help="seed images per class (default 20)")
     g.add_argument("--split", default="val", help="split to seed from (default: val)")
     g.add_argument("--slice", dest="slice_id", default=None, help="only members of this slice")
-    g.add_argument("--slicer", default="attribution", help="slice set of --slice")
+    g.add_argument("--slicer", default="auto",
+                   help="slice set of --slice ('auto': the run's preferred stored set)")
     g.add_argument("--confusion", default=None, metavar="TRUE,PRED", help="only this confusion cell")
     g.add_argument("--passes", type=int, default=8, help="MC-dropout passes (default 8)")
     g.add_argument("--dropout", type=float, default=0.5, help="MC dropout rate (default 0.5)")

@@ -33,8 +33,9 @@ def add_arguments(p):
     p.add_argument("--baseline", default=None, help="run id to compare with (the model before repair)")
     p.add_argument("--control", default="auto",
                    help="matched control run ('auto': the one the repair recorded; 'none': skip)")
-    p.add_argument("--slicer", default="attribution",
-                   help="base run's slice set for the per-slice table ('none': skip)")
+    p.add_argument("--slicer", default="auto",
+                   help="base run's slice set for the per-slice table ('auto': its preferred "
+                   "stored set; 'none': skip)")
     p.add_argument("--ground-truth", default="auto",
                    help="CSV of true groups (id, group) ('auto': ground_truth.csv beside the "
                    "manifest; 'none': ignore, and no core masks unless --core-masks)")

@@ -22,8 +22,9 @@ def add_arguments(p):
 
     add_workspace(p)
     add_run(p)
-    p.add_argument("--slicer", default="attribution",
-                   help="whose stored slices to draw (default: attribution)")
+    p.add_argument("--slicer", default=None,
+                   help="whose stored slices to draw (default: the run's preferred stored set: "
+                   "error-aware, else attribution, else the newest)")
     p.add_argument("--color-by", default="accuracy",
                    choices=["accuracy", "confidence", "spuriousness"],
                    help="metric colouring the tile boundaries (default: accuracy)")
@@ -35,9 +36,10 @@ def run(args) -> int:
     from slicelens.explain import MosaicParams
     from slicelens.params import from_args
     from slicelens.pipeline.slices import make_mosaic
+    from slicelens.slicing.runio import preferred_slicer
 
     _, r = open_run(args)
-    out = make_mosaic(r, args.slicer, from_args(MosaicParams, args), color_by=args.color_by)
+    out = make_mosaic(r, args.slicer or preferred_slicer(r), from_args(MosaicParams, args), color_by=args.color_by)
     h = out.history
     print(f"inverted {len(out.tiles)} slices in {out.seconds:.1f} s "
           f"(loss {h[0]:.3f} -> {h[-1]:.3f})")

@@ -123,7 +123,7 @@ def run(args) -> int:
     control = new.record.control_run
     print(f"new run: {new.id}" + (f"; matched control: {control}" if control else ""))
     print()
-    slicer = args.slicer if getattr(args, "slicer", None) else "attribution"
+    slicer = args.slicer if getattr(args, "slicer", None) else "auto"
     try:
         report = evaluate_run(ws, new, baseline=base, slicer=slicer)
     except Exception as e:  # noqa: BLE001 - the repair is done; say why it was not scored
@@ -141,7 +141,7 @@ def _run_seeds(args, ws: Workspace, base, params, train_cfg) -> int:
 
     res = run_repair_seeds(ws, base, args.strategy, params, train_cfg, args.seeds,
                            progress=lambda _f, msg: print(msg), init=args.init, name=args.name,
-                           slicer=getattr(args, "slicer", None) or "attribution")
+                           slicer=getattr(args, "slicer", None) or "auto")
     rows = [{"seed": r["seed"], "run": r["run"], "control": r["control"],
              **{f"{m} (after)": v for m, v in r["after"].items()},
              **{f"{m} (control)": v for m, v in r["control_figures"].items()}} for r in res["runs"]]

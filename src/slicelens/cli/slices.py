@@ -39,12 +39,14 @@ def _slicer_params():
 
 def add_arguments(p):
     from slicelens.params import add_model_args
+    from slicelens.slicing.base import DEFAULT_SLICER
 
     add_workspace(p)
     add_run(p)
     params = _slicer_params()
-    p.add_argument("--slicer", default="attribution", choices=list(params),
-                   help="slicing method (default: attribution)")
+    p.add_argument("--slicer", default=None, choices=list(params),
+                   help=f"slicing method (default: {DEFAULT_SLICER}; with --list: the run's "
+                   "preferred stored slice set)")
     p.add_argument("--split", default="val", help="split the slices are learned on (default: val)")
     add_show(p, 20)
     p.add_argument("--list", action="store_true",
@@ -71,9 +73,13 @@ def run(args) -> int:
     from slicelens.errors import SliceLensError
     from slicelens.params import from_args
     from slicelens.pipeline.slices import find_slices, space_consistency
+    from slicelens.slicing.base import DEFAULT_SLICER
+    from slicelens.slicing.runio import preferred_slicer
 
     params = _slicer_params()
-    model = params[args.slicer]
+    if args.slicer is None and not args.list:
+        args.slicer = DEFAULT_SLICER
+    model = params[args.slicer or DEFAULT_SLICER]
     foreign = sorted({f for m in params.values() for f in m.model_fields}
                      - set(model.model_fields))
     given = [f for f in foreign if getattr(args, f, None) is not None]
@@ -82,6 +88,7 @@ def run(args) -> int:
                              f"{args.slicer!r} slicer")
     ws, r = open_run(args)
     if args.list:
+        args.slicer = args.slicer or preferred_slicer(r)
         return _list(ws, r, args)
     chosen = from_args(model, args).model_dump()
     slice_set = find_slices(r, args.slicer, chosen, split=args.split)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from slicelens.errors import SliceLensError
+from slicelens.slicing.base import DEFAULT_SLICER
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
@@ -94,7 +95,8 @@ def worst_images(run: Run, sets, top: int, per_slice: int) -> tuple:
     if not sets:
         return ("worst-images", "Worst images of the top slices",
                 empty("No slices stored, so no slice images."), False)
-    ss = next((x for x in sets if x.slicer == "attribution"), sets[0])
+    pref = [DEFAULT_SLICER, "attribution"]
+    ss = next((x for name in pref for x in sets if x.slicer == name), sets[0])
     slices = Slices(run, ss)
     note = ("" if run.has_model else
             "<p>Heatmaps need a model's attribution maps: this run was made from predictions.</p>")

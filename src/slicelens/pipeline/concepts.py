@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def pick_seeds(run: Run, per_class: int = 20, split: str = "val", slice_id: str | None = None,
-               slicer: str = "attribution", confusion: tuple[str, str] | None = None) -> list[str]:
+               slicer: str = "auto", confusion: tuple[str, str] | None = None) -> list[str]:
     """Seed image ids: per class, misclassified first (then by falling loss), from
     ``split``, restricted to a slice's members or a confusion cell (true, predicted)."""
     s = run.samples
@@ -31,7 +31,10 @@ def pick_seeds(run: Run, per_class: int = 20, split: str = "val", slice_id: str 
         raise SliceLensError(f"run {run.id} has no labelled {split!r} samples to seed from")
     if slice_id is not None:
         from slicelens.slicing.base import SliceSet
+        from slicelens.slicing.runio import preferred_slicer
 
+        if slicer == "auto":
+            slicer = preferred_slicer(run)
         s = s[s["id"].isin(set(SliceSet.load(run.path, slicer).by_id(slice_id).members))]
     if confusion is not None:
         t, p = (run.classes.index(c) if c in run.classes else -1 for c in confusion)
@@ -92,7 +95,7 @@ def import_crowd(workspace: Workspace, run: Run, path) -> int:
 
 
 def make_seeds(run: Run, out_dir, per_class: int = 20, split: str = "val", slice_id=None,
-               slicer: str = "attribution", confusion=None, **saliency) -> list[dict]:
+               slicer: str = "auto", confusion=None, **saliency) -> list[dict]:
     """Pick seeds (:func:`pick_seeds`), explain them (IG + MC-dropout variance) and write
     them to ``out_dir`` (:func:`write_seeds`)."""
     from slicelens.concepts.runio import seed_saliency

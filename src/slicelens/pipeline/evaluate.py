@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from slicelens.store.workspace import Workspace, WorkspaceLike
 
 
-def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, slicer: str | None = "attribution",
+def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, slicer: str | None = "auto",
                  ground_truth="auto", params: RobustnessParams | None = None,
                  split: str = "test", control="auto", core_masks="auto") -> EvaluationReport:
     """Evaluate ``run`` (and ``baseline`` and the matched control, on the same images,
@@ -45,7 +45,8 @@ def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, sli
     run, baseline : Run or run id
     slicer : str or None
         Slice set of the reference run for the before/after slice table and for
-        annotation masks (None: no slice table).
+        annotation masks ("auto": the reference run's preferred stored slice set,
+        :func:`slicelens.slicing.runio.preferred_slicer`; None: no slice table).
     ground_truth : "auto", path, DataFrame or None
         The true groups (column ``group``, indexed or keyed by ``id``) for worst-group
         accuracy and the group table; ``"auto"`` looks for ``ground_truth.csv`` beside
@@ -92,6 +93,10 @@ def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, sli
         raise SliceLensError(f"run {run.id} has no labelled samples in split {split!r}")
     ids = np.asarray(samples["id"], dtype=str)[rows]
     size = run.record.input_size
+    if slicer == "auto":
+        from slicelens.slicing.runio import preferred_slicer
+
+        slicer = preferred_slicer(base or run)
     dataset = run.dataset()
     images = load_images(dataset, dataset.index_of(ids), size, uint8=True)
     if masks_path is not None:

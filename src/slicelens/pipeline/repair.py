@@ -97,7 +97,7 @@ SEED_PARAMS = ("cut_seed", "balance_seed", "id_seed", "seed")
 
 def run_repair_seeds(workspace: WorkspaceLike, run: Run | str, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
                      train_cfg=None, seeds: int = 3, progress=None, *, init: Literal["scratch", "finetune"] = "scratch",
-                     name: str | None = None, slicer: str = "attribution") -> dict:
+                     name: str | None = None, slicer: str = "auto") -> dict:
     """:func:`run_repair` with ``seeds`` seeds, each paired with its own matched control.
 
     Seed ``k`` trains with ``train_cfg.seed + k`` and shifts the strategy's own seed
@@ -139,7 +139,7 @@ def run_repair_seeds(workspace: WorkspaceLike, run: Run | str, strategy: str = D
                          for m, g in gains.items()}}
 
 
-def repair_figures(base, run: Run, slicer: str = "attribution") -> dict:
+def repair_figures(base, run: Run, slicer: str = "auto") -> dict:
     """Test-split figures of ``run`` from its stored predictions: ``average``,
     ``worst_slice`` (the lowest accuracy over ``base``'s slices with 10 or more test
     samples) and, where a ``ground_truth.csv`` with true groups sits beside the manifest,
@@ -156,6 +156,10 @@ def repair_figures(base, run: Run, slicer: str = "attribution") -> dict:
     rows = _rows_of(run, ids)
     correct = rows["correct"].to_numpy(dtype=bool, na_value=False)
     out = {"average": float(correct.mean())}
+    if slicer == "auto":
+        from slicelens.slicing.runio import preferred_slicer
+
+        slicer = preferred_slicer(base)
     if _has_slices(base, slicer):
         names = _slice_names(base, slicer, "test", pd.Index(ids)).to_numpy()
         accs = [correct[names == n].mean() for n in set(names) - {""} if (names == n).sum() >= 10]

@@ -16,7 +16,7 @@ import numpy as np
 
 from slicelens.errors import WorkspaceError
 from slicelens.pipeline.describe import describe_slices, type_slices
-from slicelens.slicing.base import SliceSet, get_slicer
+from slicelens.slicing.base import DEFAULT_SLICER, SliceSet, get_slicer
 from slicelens.slicing.metrics import slice_metrics
 from slicelens.slicing.runio import (  # noqa: F401 - assign_all, load_slices re-exported
     assign_all,
@@ -33,7 +33,7 @@ SPLIT_KEYS = ("size", "n_labeled", "accuracy", "acc_low", "acc_high", "errors", 
               "loss", "confusion_text")
 
 
-def find_slices(run: Run, slicer: str = "attribution", params: dict | None = None,
+def find_slices(run: Run, slicer: str = DEFAULT_SLICER, params: dict | None = None,
                 split: str = "val") -> SliceSet:
     """Fit ``slicer`` on ``split`` of ``run``, assign every other split, rank and save.
 

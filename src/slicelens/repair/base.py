@@ -57,7 +57,12 @@ class RepairStrategy:
         if unknown:
             raise SliceLensError(f"unknown parameter {unknown[0]!r} of repair strategy "
                                  f"{self.name!r}; known: {', '.join(sorted(self.Params.model_fields))}")
-        return self._plan(workspace, run, validate(self.Params, params))
+        p = validate(self.Params, params)
+        if getattr(p, "slicer", None) == "auto":  # the strategies that read a slice set's marks
+            from slicelens.slicing.runio import preferred_slicer
+
+            p = p.model_copy(update={"slicer": preferred_slicer(run)})
+        return self._plan(workspace, run, p)
 
     def _plan(self, workspace: Workspace, run: Run, p):  # pragma: no cover - abstract
         raise NotImplementedError

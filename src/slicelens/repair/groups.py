@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 class PseudoGroupParams(BaseModel):
     """Where the pseudo-groups come from (shared by every group-based strategy)."""
 
-    slicer: str = Field("attribution", description="slice set whose marks make the pseudo-groups")
+    slicer: str = Field("auto", description="slice set whose marks make the pseudo-groups (auto: the run's preferred stored one, slicing.runio.preferred_slicer)")
     source: Literal["marks", "propagation"] = Field(
         "marks", description="spurious slices: those a person marked, or those whose "
         "spuriousness (marks first, else propagated) is above threshold")

@@ -48,6 +48,9 @@ class RunSummary(BaseModel):
     created_at: str
     model: str
     slice_sets: list[str]
+    preferred_slicer: str | None = Field(
+        None, description="the slice set shown when none is chosen: error-aware, else "
+        "attribution, else the newest (slicelens.slicing.runio.preferred_slicer)")
     base_run: str | None = Field(None, description="the run this one repairs, if any")
     plan: str | None = Field(None, description="summary of the repair plan, if any")
     control_run: str | None = Field(None, description="the repair's matched control run, if any")

@@ -18,12 +18,30 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from slicelens.errors import WorkspaceError
-from slicelens.slicing.base import SliceSet
+from slicelens.slicing.base import DEFAULT_SLICER, SliceSet
 from slicelens.store.artifacts import register_reader
 from slicelens.store.atomic import save_npz
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
+
+
+def preferred_slicer(run: Run) -> str:
+    """The slice set a command reads when none is named.
+
+    The default slicer's if it is stored, else the paper's ``attribution`` slicer's (what
+    the demo and earlier versions made), else the most recently written one other than
+    ``custom``, else :data:`~slicelens.slicing.base.DEFAULT_SLICER` (so the reader's
+    "no stored slices" error names the command to run).
+    """
+    stored = run.artifact_names("slices")
+    for name in (DEFAULT_SLICER, "attribution"):
+        if name in stored:
+            return name
+    others = [s for s in stored if s != "custom"]
+    if others:
+        return max(others, key=lambda s: run.artifact_path("slices", s).stat().st_mtime)
+    return stored[0] if stored else DEFAULT_SLICER
 
 
 @register_reader("slices")

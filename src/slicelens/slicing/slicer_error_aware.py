@@ -39,6 +39,7 @@ are the baseline's (4.0) and were not tuned on the benchmark's problems.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,6 +54,10 @@ from slicelens.slicing.slicer_errors import ErrorClusteringParams, ErrorClusteri
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
+
+
+#: Above this many fitted samples the slicer warns (it has no sampled fit, unlike attribution).
+LARGE_SPLIT = 100_000
 
 
 class ErrorAwareParams(ErrorClusteringParams, BugTypeParams):
@@ -86,6 +91,12 @@ class ErrorAwareSlicer(ErrorClusteringSlicer):
 
         p, samples = self.p_, run.samples
         rows = split_rows(samples, split)
+        if len(rows) > LARGE_SPLIT:
+            warnings.warn(
+                f"error-aware fits its mixture and its neighbour context on all {len(rows):,} "
+                f"samples of {split!r} (no sampled fit; measured up to the demo's size): this "
+                "can take long. For very large runs use `--slicer attribution`, which fits a "
+                "sample (`--fit-sample`) and places the rest (docs/scale.md).", stacklevel=2)
         F = self._features(run, rows)
         dim = min(p.pca_dim, F.shape[1], len(rows) - 1)
         self.pca_ = PCA(n_components=dim, whiten=True, random_state=p.seed).fit(F)

@@ -212,7 +212,7 @@ function ConfirmRepair({ base, strategy, values, onConfirm, onCancel }: { base: 
 }
 
 const preferredSlicer = (r: RunSummary | undefined) =>
-  r ? (r.slice_sets.includes("attribution") ? "attribution" : r.slice_sets.find((s) => s !== "custom") ?? r.slice_sets[0] ?? null) : null;
+  r ? (r.preferred_slicer ?? r.slice_sets.find((s) => s !== "custom") ?? r.slice_sets[0] ?? null) : null;
 
 export default function RepairView({ run, runs, onRunCreated }: Props) {
   const strategies = useAsync(() => get<Strategy[]>("/repair/strategies"), []);

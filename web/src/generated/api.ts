@@ -1046,7 +1046,7 @@ export interface components {
             baseline: string;
             /**
              * Slicer
-             * @default attribution
+             * @default auto
              */
             slicer: string | null;
         };
@@ -1209,7 +1209,7 @@ export interface components {
             /**
              * Slicer
              * @description slice set for the before/after slice table
-             * @default attribution
+             * @default auto
              */
             slicer: string | null;
         };
@@ -1234,6 +1234,11 @@ export interface components {
             model: string;
             /** Slice Sets */
             slice_sets: string[];
+            /**
+             * Preferred Slicer
+             * @description the slice set shown when none is chosen: error-aware, else attribution, else the newest (slicelens.slicing.runio.preferred_slicer)
+             */
+            preferred_slicer?: string | null;
             /**
              * Base Run
              * @description the run this one repairs, if any

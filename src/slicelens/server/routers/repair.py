@@ -38,7 +38,7 @@ class RepairJobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     strategy: str = Field(min_length=1, max_length=50)
     params: dict[str, Any] = Field(default_factory=dict, description="the strategy's Params")
-    slicer: str | None = Field("attribution", max_length=100,
+    slicer: str | None = Field("auto", max_length=100,
                                description="slice set for the before/after slice table")
 
 
@@ -46,7 +46,7 @@ class CompareJobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     baseline: str = Field(min_length=1, max_length=200, pattern=NAME,
                           description="id of the run before repair (a run of this workspace)")
-    slicer: str | None = Field("attribution", max_length=100)
+    slicer: str | None = Field("auto", max_length=100)
 
 
 @router.get("/repair/strategies", response_model=list[StrategyOut])
@@ -64,6 +64,10 @@ def strategies() -> list[StrategyOut]:
 def _evaluate(state, run: Run, baseline, slicer: str | None) -> EvaluationReport:
     from slicelens.pipeline.evaluate import evaluate_run
 
+    if slicer == "auto":
+        from slicelens.slicing.runio import preferred_slicer
+
+        slicer = preferred_slicer(baseline)
     use = slicer if slicer and slicer in state.stored_slicers(baseline.id) else None
     report = evaluate_run(state.workspace, run, baseline=baseline, slicer=use)
     with state.lock:

@@ -38,15 +38,18 @@ def _repair_strategies() -> list[str]:
 
 def summary(state: AppState, rd: RunData) -> RunSummary:
     from slicelens.evaluate.summary import accuracy_by
+    from slicelens.slicing.runio import preferred_slicer
 
     rec = rd.run.record
     acc = accuracy_by(rd.samples, ["split"])
     plan = rec.plan
+    sets = state.stored_slicers(rd.run.id)
     return RunSummary(
         id=rd.run.id, n_samples=len(rd.samples), classes=rd.classes,
         accuracy={str(r.split): float(r.accuracy) for r in acc.itertuples(index=False)},
         created_at=str(rec.created_at or ""), model=rec.model.spec,
-        slice_sets=state.stored_slicers(rd.run.id), base_run=rec.base_run,
+        slice_sets=sets, preferred_slicer=preferred_slicer(rd.run) if sets else None,
+        base_run=rec.base_run,
         plan=None if not plan else f"{plan.get('strategy', '')}: {plan.get('description', '')}",
         control_run=rec.control_run, is_control="control_key" in rec.model_fields_set)
 
