@@ -186,3 +186,38 @@ def test_alignment_report_and_chart(bed, tmp_path):
     assert 0 <= rep["jsd_init_val"] <= 1 and len(rep["concepts"]) == 10
     assert (tmp_path / "concept_alignment.png").stat().st_size > 1000
     assert sum(rep["val"]) == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_generated_images_are_tagged_from_their_pixels(bed):
+    """Generated images get the run's own tagger (same spec and backends): a generated
+    copy of a validation image gets that image's tags, and the alignment of a plan that
+    generated images is computed, overall and per class, instead of refused."""
+    from types import SimpleNamespace
+
+    from slicelens.concepts.runio import load_images
+    from slicelens.pipeline.concept_alignment import RETAGGED, retag_with_images
+    from slicelens.pipeline.concepts import alignment_report
+    from slicelens.repair.plan import TrainingPlan, new_plan_dir
+    from slicelens.store.atomic import save_npz
+
+    s = bed.run.samples
+    val = s[(s["split"] == "val") & (s["label"] >= 0)]
+    train = s[(s["split"] == "train") & (s["label"] >= 0)]
+    copies = val["id"].astype(str).tolist()[:6]
+    images = load_images(bed.run, copies)
+    labels = val["label"].to_numpy(int)[:6]
+    tv, ti, tg = retag_with_images(bed.run, val["id"], train["id"], images, labels)
+    assert (len(tv), len(ti), len(tg)) == (len(val), len(train), 6)
+    assert all(tg)  # every generated image gets concepts
+    strip = lambda tags: [t for t in tags if not t.endswith("attention size")]  # noqa: E731
+    assert [strip(t) for t in tg] == [strip(t) for t in tv[:6]]
+
+    folder = new_plan_dir(bed.workspace, "aaca")
+    save_npz(folder / "images.npz", images=images, labels=labels)
+    plan = TrainingPlan(strategy="aaca", extra_images=str(folder / "images.npz"))
+    rep = alignment_report(bed.run, SimpleNamespace(id="gen", record={"plan": plan.to_json()}))
+    assert rep["tagger"] == RETAGGED and rep["added"] == 6
+    assert rep["jsd_aug_val"] is not None and rep["aug"] != rep["init"]
+    assert set(rep["per_class"]) == set(bed.run.classes)
+    assert all(r["jsd_aug_val"] is not None for r in rep["per_class"].values())
