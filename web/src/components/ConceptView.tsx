@@ -99,7 +99,7 @@ export default function ConceptView({ run, author }: Props) {
   const saved = mine.get(seed.image_id);
   return (
     <main className="concepts" data-testid="concept-view" onKeyDown={onKey}>
-      <p>
+      <p data-testid="concept-status">
         Image {index + 1} of {list.length} · class <b>{seed.label}</b> · predicted{" "}
         <b>{seed.predicted}</b> {seed.correct ? "(correct)" : "(wrong)"} ·{" "}
         {mine.size} answered{saved ? " · saved" : ""}
