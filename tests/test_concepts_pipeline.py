@@ -244,6 +244,7 @@ def test_alignment_of_stored_repairs_beside_their_control_via_the_api(bed, tmp_p
     from fastapi.testclient import TestClient
 
     from slicelens.models import TrainConfig
+    from slicelens.pipeline.concept_alignment import RETAGGED, control_sets, report_of, tag_sets
     from slicelens.pipeline.concepts import alignment_report
     from slicelens.pipeline.repair import run_repair
     from slicelens.server import Settings, create_app
@@ -261,7 +262,11 @@ def test_alignment_of_stored_repairs_beside_their_control_via_the_api(bed, tmp_p
     got = body["repairs"][0]
     assert got["control"] == new.record["control_run"] and got["added"] == 3 * len(bed.run.classes)
     rep = alignment_report(bed.run, new)
-    ctrl = alignment_report(bed.run, bed.workspace.run(got["control"]))
+    sets = tag_sets(bed.run, new)  # the control is tagged by its repair's tagger
+    ctrl = report_of(bed.run, control_sets(sets, bed.workspace.run(got["control"])))
+    assert got["tagger"] == rep["tagger"] == ctrl["tagger"] == RETAGGED
+    # the control changes no data: its training set is the initial one, and so its JSD
+    assert got["overall"]["control"] == pytest.approx(got["overall"]["before"])
     assert got["overall"]["before"] == pytest.approx(rep["jsd_init_val"])
     assert got["overall"]["after"] == pytest.approx(rep["jsd_aug_val"])
     assert got["overall"]["control"] == pytest.approx(ctrl["jsd_aug_val"])

@@ -63,10 +63,11 @@ def tag_sets(base, repaired=None) -> dict:
         aug = ([t for t, k in zip(ti, keep, strict=True) if k] + tg,
                np.concatenate([tl[keep], glab]))
         return {"val": (tv, vl), "init": (ti, tl), "aug": aug, "tagger": RETAGGED,
-                "added": len(glab)}
+                "added": len(glab), "train_ids": train["id"].astype(str).to_numpy()}
     tv = concept_tags(base, val["id"].astype(str), vl)
     ti = concept_tags(base, train["id"].astype(str), tl)
-    out = {"val": (tv, vl), "init": (ti, tl), "tagger": AUTO, "added": 0}
+    out = {"val": (tv, vl), "init": (ti, tl), "tagger": AUTO, "added": 0,
+           "train_ids": train["id"].astype(str).to_numpy()}
     if repaired is not None:
         add = plan.get("add") or {}
         ta = concept_tags(base, list(add), list(add.values()))
@@ -74,6 +75,32 @@ def tag_sets(base, repaired=None) -> dict:
                       np.concatenate([tl[keep], np.asarray(list(add.values()), int)]))
         out["added"] = len(add)
     return out
+
+
+def report_of(base, sets: dict, top: int = 10) -> dict:
+    """Overall and per-class alignment of tagged sets (:func:`tag_sets`)."""
+    from slicelens.concepts.alignment import alignment
+
+    rep = alignment(sets["val"][0], sets["init"][0], sets["aug"][0] if "aug" in sets else None,
+                    top)
+    rep.update(added=sets["added"], tagger=sets["tagger"],
+               per_class=per_class(sets, list(base.classes), top))
+    return rep
+
+
+def control_sets(sets: dict, control) -> dict:
+    """``sets`` with ``aug`` = the matched control's training set, from the SAME tags (so
+    the control is compared with the tagger its repair was): the initial training split
+    less the control plan's removals. A control plan adds no data (it would not be a
+    control); one that does is refused."""
+    plan = control.record.get("plan") or {}
+    if plan.get("add") or plan.get("extra_images"):
+        raise SliceLensError(f"run {control.id} adds training data; it is not a matched control")
+    removed = set(plan.get("remove") or [])
+    keep = [i not in removed for i in sets["train_ids"]]
+    tags, labels = sets["init"]
+    return {**sets, "aug": ([t for t, k in zip(tags, keep, strict=True) if k],
+                            np.asarray(labels)[np.asarray(keep, bool)]), "added": 0}
 
 
 def per_class(sets: dict, classes: list[str], top: int = 10) -> dict:
@@ -200,8 +227,8 @@ def aaca_repairs(workspace, base) -> list:
 def repair_alignments(workspace, base, top: int = 10) -> dict:
     """For every stored AACA repair of ``base``: JS(train || val) in bits over all classes
     and per class, before (initial training), after the repair (augmented training) and
-    after its matched control (the control run's own training set), all computed by
-    :func:`slicelens.pipeline.concepts.alignment_report`. Each repair's figures are cached
+    after its matched control (the control run's own training set, tagged by the same
+    tagger as the repair's: :func:`control_sets`). Each repair's figures are cached
     in ``<repair run>/concepts/alignment.json`` (keyed by the base's attribute matrix,
     ``top`` and the control run).
 
@@ -217,12 +244,11 @@ def repair_alignments(workspace, base, top: int = 10) -> dict:
 
 
 def _one(workspace, base, run, top: int) -> dict:
-    from slicelens.pipeline.concepts import alignment_report
     from slicelens.store.atomic import write_json
 
     ctrl_id = run.record.get("control_run")
     meta = Path(base.path) / "attributes" / "meta.json"
-    key = [meta.read_text() if meta.exists() else None, top, ctrl_id, base.id]
+    key = [meta.read_text() if meta.exists() else None, top, ctrl_id, base.id, 2]
     cache = Path(run.path) / "concepts" / "alignment.json"
     if cache.exists():
         got = json.loads(cache.read_text())
@@ -233,7 +259,8 @@ def _one(workspace, base, run, top: int) -> dict:
     res = {"run": run.id, "control": ctrl_id, "variant": params.get("variant"),
            "source": params.get("source"), "description": plan.get("description", "")}
     try:
-        rep = alignment_report(base, run, top=top)
+        sets = tag_sets(base, run)
+        rep = report_of(base, sets, top)
     except SliceLensError as e:
         return {**res, "error": str(e)}
     ctrl, ctrl_error = None, None
@@ -241,7 +268,7 @@ def _one(workspace, base, run, top: int) -> dict:
         ctrl_error = "no matched control stored with this repair"
     else:
         try:
-            ctrl = alignment_report(base, workspace.run(ctrl_id), top=top)
+            ctrl = report_of(base, control_sets(sets, workspace.run(ctrl_id)), top)
         except SliceLensError as e:
             ctrl_error = str(e)
     res.update(added=rep["added"], tagger=rep["tagger"], control_error=ctrl_error,

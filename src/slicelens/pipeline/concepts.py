@@ -125,15 +125,11 @@ def alignment_report(base, repaired=None, out_dir=None, top: int = 10) -> dict:
     tagged from their pixels by the run's own tagger
     (:mod:`slicelens.pipeline.concept_alignment`; ``tagger`` says which).
     """
-    from slicelens.concepts.alignment import alignment, bar_chart
-    from slicelens.pipeline.concept_alignment import per_class, tag_sets
+    from slicelens.concepts.alignment import bar_chart
+    from slicelens.pipeline.concept_alignment import report_of, tag_sets
 
-    sets = tag_sets(base, repaired)
-    rep = alignment(sets["val"][0], sets["init"][0], sets["aug"][0] if "aug" in sets else None,
-                    top)
-    rep.update(base_run=base.id, repaired_run=None if repaired is None else repaired.id,
-               added=sets["added"], tagger=sets["tagger"],
-               per_class=per_class(sets, list(base.classes), top))
+    rep = report_of(base, tag_sets(base, repaired), top)
+    rep.update(base_run=base.id, repaired_run=None if repaired is None else repaired.id)
     if out_dir is not None:
         rep["chart"] = str(bar_chart(rep, Path(out_dir) / "concept_alignment.png"))
         (Path(out_dir) / "concept_alignment.json").write_text(json.dumps(rep, indent=1))

@@ -67,12 +67,12 @@ export default function ConceptAlignment({ run, version }: { run: string; versio
             <div className="alignment-pair">
               <Chart repair={r} />
               <table data-testid="alignment-table">
-                <thead><tr><th>class</th><th>before</th><th>after repair</th><th>control</th><th>fall</th></tr></thead>
+                <thead><tr><th>class</th><th>before</th><th>after repair</th><th>control</th><th title="after repair against before">change</th></tr></thead>
                 <tbody>
                   {[...r.classes, ...(r.overall ? [{ ...r.overall, class: "all classes" }] : [])].map((c) => (
                     <tr key={c.class} title={c.skipped}>
                       <td>{c.class}</td><td>{num(c.before)}</td><td>{num(c.after)}</td><td>{num(c.control)}</td>
-                      <td>{c.fall === null || c.fall === undefined ? "–" : `${(100 * c.fall).toFixed(0)}%`}</td>
+                      <td>{c.fall === null || c.fall === undefined ? "–" : `${c.fall > 0 ? "−" : "+"}${Math.abs(100 * c.fall).toFixed(0)}%`}</td>
                     </tr>
                   ))}
                 </tbody>
