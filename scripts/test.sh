@@ -3,6 +3,8 @@
 # Usage: bash scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the build regenerates the web client's API types; a stale committed copy is an error here
+export SLICELENS_CHECK_GENERATED=1
 bash scripts/setup.sh
 # the browser tests drive Debian's Chromium (never a downloaded browser); needs apt (root)
 bash scripts/install_browser.sh

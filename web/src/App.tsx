@@ -44,7 +44,7 @@ export default function App() {
   const [encoding, setEncoding] = useState<Encoding>((fromUrl("color") as Encoding) || "accuracy");
   const [tab, setTab] = useState<Tab>((fromUrl("tab") as Tab) || "slices");
   const [author, setAuthor] = useState<string>(localStorage.getItem("slicelens.author") || "");
-  const [version, setVersion] = useState(0); // bumped by every mark and finished job
+  const [version, setVersion] = useState(0); // bumped by every mark and finished job: reloads the runs
   const [annotating, setAnnotating] = useState<string | null>(null);
   const refresh = useCallback(() => setVersion((v) => v + 1), []);
 
@@ -99,21 +99,20 @@ export default function App() {
   useEffect(() => localStorage.setItem("slicelens.author", author), [author]);
 
   const ready = run && slicer && runInfo?.slice_sets.includes(slicer);
-  const table = useAsync(() => (ready ? get<Table>(setPath(run!, slicer!)) : null), [run, slicer, ready, version]);
+  // the table and the mosaic reload after every change (hooks.ts invalidates the cache);
+  // large runs propagate marks in the background: the table asks again every 2 s until
+  // the scores are in
+  const table = useAsync(() => (ready ? get<Table>(setPath(run!, slicer!)) : null), [run, slicer, ready],
+    { poll: (t) => (t.spuriousness_pending ? 2000 : false) });
   const points = useAsync(
     () => (ready && table.data?.has_layout ? getPoints(run!, slicer!) : null),
     [run, slicer, ready, table.data?.has_layout],
+    { keep: true },
   );
   const mosaic = useAsync(
     () => (ready ? get<MosaicStatus>(`${setPath(run!, slicer!)}/mosaic`) : null),
-    [run, slicer, ready, version],
+    [run, slicer, ready],
   );
-  // large runs propagate marks in the background: ask again until the scores are in
-  useEffect(() => {
-    if (!table.data?.spuriousness_pending) return;
-    const t = window.setTimeout(refresh, 2000);
-    return () => window.clearTimeout(t);
-  }, [table.data, refresh]);
   const row = useMemo(
     () => table.data?.slices.find((s) => s.id === selected) ?? null,
     [table.data, selected],

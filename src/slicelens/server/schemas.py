@@ -1,10 +1,19 @@
-"""Input (``...In``) and output schemas of the HTTP API; they make the OpenAPI schema."""
+"""Input (``...In``) and output schemas of the HTTP API; they make the OpenAPI schema.
+
+Outputs that show a library object are derived from its dataclass
+(:func:`slicelens.server.derive.derived_from`); the web client's types are generated from the
+OpenAPI document (``python -m slicelens.server.openapi``, docs/app.md).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from slicelens.server.derive import View, derived_from
+from slicelens.server.jobs import Job
+from slicelens.store.db import Annotation, Event
 
 SliceLabel = Literal["core", "spurious", "wrong_labels"]
 Author = Field("", max_length=100, description="who marks (empty: the server's default)")
@@ -64,29 +73,19 @@ class SamplePage(BaseModel):
     items: list[SampleRow]
 
 
-class AnnotationOut(BaseModel):
-    id: int
-    run_id: str
-    target_id: str
-    scope: str
-    label: str
-    description: str
-    author: str
-    created_at: str
-    updated_at: str
-    status: str
+# a mark as the API shows it: the store's Annotation (``store.db``) less its target type
+@derived_from(Annotation, exclude=("target_type",))
+class AnnotationOut(View):
     slice_now: str | None = Field(None, description="the current slice holding the images "
                                   "the mark was made on (null: orphaned or not resolved)")
     anchor: str | None = Field(None, description="kept, moved, orphaned or unanchored "
                                "(listed marks only)")
 
 
-class EventOut(BaseModel):
-    id: int
-    action: str
-    payload: dict[str, Any]
-    author: str
-    at: str
+# one entry of a mark's history: the store's Event less the annotation id
+@derived_from(Event, exclude=("annotation_id",))
+class EventOut(View):
+    pass
 
 
 class SliceRow(BaseModel):
@@ -137,17 +136,11 @@ class SliceDetail(BaseModel):
     cells: list[Cell]
 
 
-class JobOut(BaseModel):
-    id: str
-    kind: str
-    params: dict[str, Any]
+# a background job: the server's Job (``server.jobs``), its status spelled out
+@derived_from(Job)
+class JobOut(View):
     status: Literal["queued", "running", "done", "failed"]
-    progress: float | None
-    message: str
     result: Any = None
-    error: str | None
-    created_at: str
-    finished_at: str | None
 
 
 class Spuriousness(BaseModel):

@@ -20,10 +20,7 @@ def annotation_out(a, resolved=None) -> AnnotationOut:
     """The API form of a mark; with its ``ResolvedMark``, where it stands now."""
     extra = {} if resolved is None else {"slice_now": resolved.slice_id,
                                          "anchor": resolved.state}
-    return AnnotationOut(id=a.id, run_id=a.run_id, target_id=a.target_id, scope=a.scope,
-                         label=a.label, description=a.description, author=a.author,
-                         created_at=a.created_at, updated_at=a.updated_at, status=a.status,
-                         **extra)
+    return AnnotationOut.of(a, **extra)
 
 
 def slice_marks(state: AppState, rd: RunData, slicer: str) -> dict:

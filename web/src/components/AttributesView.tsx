@@ -4,15 +4,17 @@
 // attribute bug slices with bug types, grouped by the set of attributes that defines them.
 import * as Plot from "@observablehq/plot";
 import { useCallback, useState } from "react";
-import { get, pct, send, setPath, type Job, type SliceRow, type SliceTable as Table } from "../api";
+import {
+  get, pct, send, setPath, type AttributeHistogram, type Attributes, type Bar, type Job,
+  type SliceRow, type SliceTable as Table,
+} from "../api";
 import { useAsync } from "../hooks";
 import JobProgress from "./JobProgress";
 import PlotFigure from "./PlotFigure";
 import SliceTable from "./SliceTable";
 
-interface Bar { value: string; n: number; mean_score: number | null; n_labeled: number; accuracy: number | null; acc_low: number | null; acc_high: number | null }
-interface Attr { name: string; values: string[]; backend: string | null; histogram: Bar[] }
-interface Attrs { status: string; command: string; split: string; source: string | null; attributes: Attr[]; has_bug_slices: boolean; overall_accuracy: number | null }
+type Attr = AttributeHistogram;
+type Attrs = Attributes;
 
 interface Props {
   run: string;
@@ -24,7 +26,7 @@ interface Props {
 // below the overall accuracy (interval entirely below) red, above green, else grey
 const BELOW = "#d62728", ABOVE = "#2ca02c", SAME = "#9a9a9a";
 function side(b: Bar, overall: number | null): string {
-  if (overall === null || b.acc_low === null || b.acc_high === null) return SAME;
+  if (overall === null || b.acc_low == null || b.acc_high == null) return SAME;
   return b.acc_high < overall ? BELOW : b.acc_low > overall ? ABOVE : SAME;
 }
 

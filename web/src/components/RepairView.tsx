@@ -6,12 +6,13 @@
 // (the repaired run has none), changes coloured and sorted worst first, and a verdict.
 import * as Plot from "@observablehq/plot";
 import { useCallback, useEffect, useState } from "react";
-import { ApiError, fmt, get, pct, send, uploadOracle, type Annotation, type Job, type RunSummary, type Upload } from "../api";
+import { ApiError, fmt, get, pct, send, uploadOracle, type Annotation, type Job, type RunSummary, type Strategy as StrategyOut, type Upload } from "../api";
 import { useAsync } from "../hooks";
 import JobProgress from "./JobProgress";
 import PlotFigure from "./PlotFigure";
 
-interface Strategy { name: string; doc: string; default?: boolean; params_schema: { properties?: Record<string, Field> } }
+// the API sends the parameters' JSON schema as an open object; the form reads these keys
+type Strategy = Omit<StrategyOut, "params_schema"> & { params_schema: { properties?: Record<string, Field> } };
 interface Field { type?: string; default?: unknown; description?: string; enum?: unknown[]; anyOf?: Field[] }
 interface ModelRow { run: string; role: string; clean: number; core: number; spurious: number; rcs: number; average: number; worst_group?: string; worst_group_accuracy?: number; worst_slice?: string; worst_slice_accuracy?: number }
 interface SliceCmp { slice_id: string; n: number; acc_before: number; acc_after: number; delta: number; low_before: number; high_before: number; low_after: number; high_after: number; acc_control?: number; delta_vs_control?: number }

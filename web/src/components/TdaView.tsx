@@ -6,20 +6,18 @@
 // table always answers that group (or says it has not been computed for it).
 import * as Plot from "@observablehq/plot";
 import { useCallback, useEffect, useState } from "react";
-import { fmt, get, send, type Job, type SamplePage, type SliceRow } from "../api";
+import {
+  fmt, get, send, type Job, type SamplePage, type SliceRow, type TdaResult, type TdaRow,
+  type TdaSummary,
+} from "../api";
 import { Caption, Lightbox, Thumb } from "./Images";
 import { useAsync } from "../hooks";
 import JobProgress from "./JobProgress";
 import PlotFigure from "./PlotFigure";
 
-interface Summary { key: string; error_group: string; n_errors: number; metric: string; n_rows: number }
-interface Row {
-  rank: number; group: string; kind: string; size: number; action: string;
-  effect: number | null; ci_low: number | null; ci_high: number | null; p_value: number | null;
-  significant: boolean; global_effect: number | null; global_ci_low: number | null;
-  global_ci_high: number | null; errors_fixed: number | null; method: string; n_retrains: number; detail: string;
-}
-interface Result { key: string; error_group: string; n_errors: number; metric: string; baseline: Record<string, unknown>; rows: Row[] }
+type Summary = TdaSummary;
+type Row = TdaRow;
+type Result = TdaResult;
 
 interface Props {
   run: string;

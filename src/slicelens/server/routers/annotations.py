@@ -104,5 +104,5 @@ def annotation_history(ann_id: AnnId, state: StateDep) -> list[EventOut]:
     """Every change of a mark: create, edit, undo, redo, with author and time."""
     from slicelens.feedback import mark_history
 
-    return [EventOut(id=e.id, action=e.action, payload=e.payload, author=e.author, at=e.at)
+    return [EventOut.of(e)
             for e in mark_history(state.workspace, ann_id)]

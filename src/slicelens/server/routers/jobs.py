@@ -12,9 +12,7 @@ router = APIRouter(tags=["jobs"])
 
 
 def job_out(job: Job) -> JobOut:
-    return JobOut(id=job.id, kind=job.kind, params=job.params, status=job.status,
-                  progress=job.progress, message=job.message, result=job.result,
-                  error=job.error, created_at=job.created_at, finished_at=job.finished_at)
+    return JobOut.of(job)
 
 
 @router.get("/jobs", response_model=list[JobOut])

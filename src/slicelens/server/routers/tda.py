@@ -17,10 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.errors import DataError, WorkspaceError
 from slicelens.server.deps import NAME, RunDep, StateDep
+from slicelens.server.derive import View, derived_from
 from slicelens.server.guard import refuse_client_paths
 from slicelens.server.routers.jobs import job_out
 from slicelens.server.routers.samples import sample_rows
 from slicelens.server.schemas import JobOut, SamplePage
+from slicelens.tda.result import TDAResult, TDARow
 
 router = APIRouter(tags=["tda"])
 Key = Annotated[str, Path(pattern=NAME, max_length=120, description="result key (file stem)")]
@@ -42,24 +44,15 @@ class TdaSummary(BaseModel):
     n_rows: int
 
 
-class TdaRowOut(BaseModel):
-    rank: int
+# a row of the ranked table: the library's TDARow (``tda.result``) with its training group
+# flattened to name, kind and size; the plan details (relabel / add maps) stay on the server
+@derived_from(TDARow, rename={"error_accuracy_effect": "errors_fixed"},
+              exclude=("metric", "p_adjusted", "worst_class_effect", "predicted_effect",
+                       "predicted_global", "factor", "relabel", "add", "error_group"))
+class TdaRowOut(View):
     group: str
     kind: str
     size: int
-    action: str
-    effect: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    significant: bool
-    global_effect: float | None
-    global_ci_low: float | None
-    global_ci_high: float | None
-    errors_fixed: float | None
-    method: str
-    n_retrains: int
-    detail: str
 
 
 class TdaResultOut(BaseModel):
@@ -76,8 +69,6 @@ def _dir(rd) -> FsPath:
 
 
 def _load(rd, key: str):
-    from slicelens.tda.result import TDAResult
-
     path = _dir(rd) / f"{key}.json"
     if not path.exists():
         raise WorkspaceError(f"no attribution result {key!r} in run {rd.run.id}")
@@ -105,13 +96,8 @@ def get_result(rd: RunDep, key: Key) -> TdaResultOut:
     """The ranked table: effect on the error group (mean, interval, p-value) and on
     validation accuracy, per training group and action."""
     res = _load(rd, key)
-    rows = [TdaRowOut(
-        rank=r.rank, group=r.group.name, kind=r.group.kind, size=r.group.size, action=r.action,
-        effect=_num(r.effect), ci_low=_num(r.ci_low), ci_high=_num(r.ci_high),
-        p_value=_num(r.p_value), significant=bool(r.significant),
-        global_effect=_num(r.global_effect), global_ci_low=_num(r.global_ci_low),
-        global_ci_high=_num(r.global_ci_high), errors_fixed=_num(r.error_accuracy_effect),
-        method=r.method, n_retrains=r.n_retrains, detail=r.detail) for r in res.rows]
+    rows = [TdaRowOut.of(r, group=r.group.name, kind=r.group.kind, size=r.group.size)
+            for r in res.rows]
     return TdaResultOut(key=key, error_group=res.error_group.name,
                         n_errors=int(res.error_group.ids.size), metric=res.metric,
                         baseline={k: _num(v) if isinstance(v, float) else v

@@ -1,0 +1,104 @@
+"""Response schemas derived from the library's dataclasses: one definition per shape.
+
+A response that shows a library object (an annotation, its history, a job, a TDA row) is
+not a second, hand-copied list of fields: :func:`derived_from` builds the pydantic model
+from the dataclass's fields and type hints (``pydantic.create_model``), leaving out what
+the API does not send, renaming, and keeping what the class body declares (a narrower
+type, a default, a field the route computes). A field added to, renamed in or retyped in
+the library therefore changes the OpenAPI document, and through it the web client's
+generated types (``web/src/generated/api.ts``), where ``tsc`` checks every use.
+
+Derived fields are required (the server always sends them), in the dataclass's order,
+followed by the fields only the class body has. A ``float`` field becomes ``float |
+None`` because JSON has no NaN: :meth:`View.of` sends NaN and infinities as null.
+
+Example
+-------
+>>> from dataclasses import dataclass
+>>> @dataclass
+... class Point:
+...     name: str
+...     x: float
+...     secret: str = ""
+>>> @derived_from(Point, exclude=("secret",), rename={"x": "x_pos"})
+... class PointOut(View):
+...     label: str = ""
+>>> PointOut.of(Point("a", float("nan"), "s"), label="A").model_dump()
+{'name': 'a', 'x_pos': None, 'label': 'A'}
+>>> PointOut.model_json_schema()["required"]
+['name', 'x_pos']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, create_model
+
+V = TypeVar("V", bound="View")
+
+
+class View(BaseModel):
+    """A response schema made by :func:`derived_from`; :meth:`of` fills it from a library
+    object."""
+
+    #: API field name -> the library attribute it is read from (the derived fields)
+    derived: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def of(cls: type[V], obj: Any, **values: Any) -> V:
+        """The view of ``obj``: each derived field read from its attribute (NaN or an
+        infinity sent as None), the others (fields of the class body) from ``values``."""
+        data = {name: getattr(obj, attr) for name, attr in cls.derived.items()
+                if name not in values}
+        data.update(values)
+        return cls(**{k: None if isinstance(v, float) and not math.isfinite(v) else v
+                      for k, v in data.items()})
+
+
+def derived_from(source: type, *, exclude: Iterable[str] = (),
+                 rename: Mapping[str, str] | None = None) -> Callable[[type[V]], type[V]]:
+    """Class decorator: the decorated :class:`View` gets the fields of the dataclass
+    ``source``.
+
+    Parameters
+    ----------
+    source : dataclass type
+        The library type the response shows.
+    exclude : names of ``source`` fields the API does not send.
+    rename : dict library name -> API name.
+
+    The class body's fields replace derived fields of the same API name and add the
+    others; its docstring (if any) is the schema's description.
+    """
+    rename, exclude = dict(rename or {}), set(exclude)
+    names = [f.name for f in dataclasses.fields(source)]
+    unknown = (exclude | set(rename)) - set(names)
+    if unknown:
+        raise TypeError(f"{source.__name__} has no fields {sorted(unknown)}")
+    hints = typing.get_type_hints(source)
+
+    def make(cls: type[V]) -> type[V]:
+        own = cls.model_fields
+        defs: dict[str, Any] = {}
+        derived: dict[str, str] = {}
+        for name in names:
+            if name in exclude:
+                continue
+            api = rename.get(name, name)
+            derived[api] = name
+            if api in own:
+                defs[api] = (own[api].annotation, own[api])
+            else:
+                defs[api] = (float | None if hints[name] is float else hints[name], ...)
+        defs.update((k, (f.annotation, f)) for k, f in own.items() if k not in defs)
+        model = create_model(cls.__name__, __base__=View, __doc__=cls.__doc__,
+                             __module__=cls.__module__, **defs)
+        model.derived = derived
+        return typing.cast("type[V]", model)
+
+    return make
