@@ -5,18 +5,9 @@
 // by slicelens.pipeline.concept_alignment); none is filled in here.
 import * as Plot from "@observablehq/plot";
 import { useCallback } from "react";
-import { get } from "../api";
+import { get, type ConceptAlignment as Alignment, type RepairAlignment as Repair } from "../api";
 import { useAsync } from "../hooks";
 import PlotFigure from "./PlotFigure";
-
-interface Figures { before: number | null; after: number | null; control: number | null; fall?: number | null; skipped?: string }
-interface ClassRow extends Figures { class: string }
-interface Repair {
-  run: string; control: string | null; variant: string | null; source: string | null;
-  description: string; added?: number; tagger?: string; error?: string; control_error?: string | null;
-  overall?: Figures; classes?: ClassRow[];
-}
-interface Alignment { base_run: string; jsd: string; repairs: Repair[]; detail: string | null }
 
 const SETS = ["before", "after", "control"] as const;
 const NAMES: Record<(typeof SETS)[number], string> = { before: "before (initial training)", after: "after repair", control: "matched control" };
@@ -70,7 +61,7 @@ export default function ConceptAlignment({ run, version }: { run: string; versio
                 <thead><tr><th>class</th><th>before</th><th>after repair</th><th>control</th><th title="after repair against before">change</th></tr></thead>
                 <tbody>
                   {[...r.classes, ...(r.overall ? [{ ...r.overall, class: "all classes" }] : [])].map((c) => (
-                    <tr key={c.class} title={c.skipped}>
+                    <tr key={c.class} title={c.skipped ?? undefined}>
                       <td>{c.class}</td><td>{num(c.before)}</td><td>{num(c.after)}</td><td>{num(c.control)}</td>
                       <td>{c.fall === null || c.fall === undefined ? "–" : `${c.fall > 0 ? "−" : "+"}${Math.abs(100 * c.fall).toFixed(0)}%`}</td>
                     </tr>

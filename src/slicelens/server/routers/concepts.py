@@ -7,10 +7,10 @@ as the CLI). An answer is committed to SQLite before the response is sent.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.server.deps import CallerDep, RunDep, StateDep, author_or_default
 from slicelens.server.routers.samples import PNG, SampleId, Size
@@ -166,11 +166,40 @@ def redo(ann_id: int, body: AuthorIn, rd: RunDep, state: StateDep,
     return _out(redo_answer(state.workspace, ann_id, author_or_default(state, body.author, caller)))
 
 
+class FiguresOut(BaseModel):
+    """JS(train || val) in bits before (initial training), after the repair and after
+    its matched control; ``fall`` = 1 - after / before; null where not computable."""
+    before: float | None
+    after: float | None
+    control: float | None
+    fall: float | None = None
+    concepts: int | None = Field(None, description="validation concepts compared")
+    skipped: str | None = Field(None, description="why a class has no figures")
+
+
+class ClassFiguresOut(FiguresOut):
+    model_config = ConfigDict(populate_by_name=True)
+    class_: str = Field(alias="class")
+
+
+class RepairAlignmentOut(BaseModel):
+    run: str
+    control: str | None
+    variant: str | None
+    source: str | None
+    description: str = ""
+    added: int | None = None
+    tagger: str | None = Field(None, description="how the images were tagged with concepts")
+    error: str | None = Field(None, description="why this repair has no figures")
+    control_error: str | None = None
+    overall: FiguresOut | None = None
+    classes: list[ClassFiguresOut] | None = None
+
+
 class AlignmentOut(BaseModel):
     base_run: str
     jsd: str = Field(description="what the figures are: JS divergence in bits")
-    repairs: list[dict[str, Any]] = Field(description="per stored AACA repair: run, control, "
-                                          "overall and per-class before / after / control")
+    repairs: list[RepairAlignmentOut]
     detail: str | None = Field(None, description="why there is nothing to show, and how "
                                "to make a repair")
 
