@@ -24,6 +24,7 @@ an unlabeled pool of ``--pool`` images whose labels the demo's ground truth reve
 Ground truth is read by the simulated crowd, the label oracle and the scores only.
 
 Run:  python benchmarks/aaca.py [--problems 2] [--budgets 15,30,60] [--size quick]
+                                [--seeds 2] [--first-seed 0]
       python benchmarks/aaca.py --concepts-only --problems 4 --out aaca-concepts
 Writes benchmarks/results/<--out>.json; prints the tables.
 """
@@ -178,6 +179,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pool", type=int, default=1200)
     ap.add_argument("--seeds", type=int, default=1,
                     help="seeds per problem (training, crowd, draws); 1 = seed i only")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="first seed repetition: seed i + 1000 * rep for rep >= this")
     ap.add_argument("--out", default="aaca")
     ap.add_argument("--concepts-only", action="store_true",
                     help="only the crowd / C-quality part (no repairs)")
@@ -185,7 +188,7 @@ def main(argv=None) -> int:
     args.budgets = [int(b) for b in args.budgets.split(",")]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i, rep in [(i, r) for i in range(args.problems) for r in range(args.seeds)]:
+        for i, rep in [(i, r) for i in range(args.problems) for r in range(args.first_seed, args.first_seed + args.seeds)]:
             results.append(run_problem(i, Path(tmp), args, rep))
             (HERE / "results").mkdir(exist_ok=True)
             (HERE / "results" / f"{args.out}.json").write_text(json.dumps(
