@@ -79,7 +79,7 @@ def scores(ws, run, gt_path) -> dict:
     from slicelens.pipeline.evaluate import evaluate_run
 
     m = evaluate_run(ws, run, slicer=None, ground_truth=gt_path,
-                     params=RobustnessParams(trials=3))["models"][0]
+                     params=RobustnessParams(trials=3)).models[0]
     return {"worst_group": m["worst_group_accuracy"], "average": m["average"], "rcs": m["rcs"]}
 
 

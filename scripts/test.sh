@@ -8,6 +8,9 @@ export SLICELENS_CHECK_GENERATED=1
 bash scripts/setup.sh
 # the browser tests drive Debian's Chromium (never a downloaded browser); needs apt (root)
 bash scripts/install_browser.sh
+# static checks first (seconds, and a failure names the file and line): lint, then types
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/python -m mypy  # the files and the level are in pyproject.toml [tool.mypy]
 export SLICELENS_QUIET=1
 # the browser tests fail (not skip) when chromium or playwright is missing
 export SLICELENS_REQUIRE_BROWSER=1

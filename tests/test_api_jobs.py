@@ -8,6 +8,7 @@ import time
 import pytest
 from test_api_support import make_client, write_synthetic_run
 
+from slicelens.evaluate.report import EvaluationReport
 from slicelens.server.jobs import JobManager
 
 
@@ -190,7 +191,7 @@ def test_repair_job_makes_a_run_and_a_comparison(api, tmp_path, monkeypatch):
 
     def fake_evaluate(workspace, new, *, baseline=None, slicer=None, **kw):
         progress.append((new.id, baseline.id, slicer))
-        return {"run": new.id, "baseline": baseline.id, "models": [], "slices": [], "groups": []}
+        return EvaluationReport(run=new.id, baseline=baseline.id)
 
     monkeypatch.setattr("slicelens.pipeline.repair.run_repair", fake_run_repair, raising=False)
     monkeypatch.setattr("slicelens.pipeline.evaluate.evaluate_run", fake_evaluate)

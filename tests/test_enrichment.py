@@ -61,7 +61,7 @@ def test_benjamini_hochberg():
 
 
 def test_find_slices_describes_every_slice_in_words(tmp_path):
-    from test_slicer_contract import _attribute_matrix
+    from conftest import write_attribute_matrix as _attribute_matrix
     from test_slicing_support import write_run
 
     from slicelens.pipeline.slices import find_slices, load_slices

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import write_synthetic_run
 
 from slicelens.errors import DataError, SliceLensError, WorkspaceError
 from slicelens.feedback import (
@@ -38,18 +38,12 @@ def make_run(root, grid: int = 4, size: int = 8, seed: int = 0):
     n = len(splits)
     labels = np.arange(n) % 2
     pred = np.where(np.arange(n) % 3 == 0, 1 - labels, labels)
-    pd.DataFrame({"id": [f"s{i:03d}" for i in range(n)], "label": labels, "split": splits,
-                  "pred": pred, "confidence": rng.uniform(0.5, 1, n), "loss": rng.uniform(0, 2, n),
-                  "correct": pred == labels}).to_parquet(path / "samples.parquet", index=False)
-    maps = rng.uniform(0, 1, (n, grid, grid))
-    arrays = {"logits": rng.normal(size=(n, 2)), "probs": np.full((n, 2), 0.5),
-              "features": rng.normal(size=(n, 4)), "fw": rng.normal(size=(n, 4)),
-              "maps": (maps / maps.sum(axis=(1, 2), keepdims=True)).astype(np.float16)}
-    for name, arr in arrays.items():
-        np.save(path / f"{name}.npy", arr.astype(np.float16 if name == "maps" else np.float32))
-    (path / "record.json").write_text(json.dumps({
-        "status": "complete", "run_id": run_id, "classes": ["a", "b"], "n": n,
-        "model": {"spec": "synthetic", "input_size": size}, "data": {"source": "<arrays>"}}))
+    conf, loss, maps = rng.uniform(0.5, 1, n), rng.uniform(0, 2, n), rng.uniform(0, 1, (n, grid, grid))
+    logits, features, fw = (rng.normal(size=(n, k)) for k in (2, 4, 4))
+    write_synthetic_run(path, labels, pred, splits, ids=[f"s{i:03d}" for i in range(n)],
+                        confidence=conf, loss=loss, logits=logits, probs=np.full((n, 2), 0.5),
+                        features=features, fw=fw, maps=maps / maps.sum(axis=(1, 2), keepdims=True),
+                        record={"model": {"spec": "synthetic", "input_size": size}})
     return ws, ws.run(run_id)
 
 

@@ -51,3 +51,30 @@ def test_new_plan_dir_numbers_folders(tmp_path):
     c = new_plan_dir(ws, "corm")
     assert [x.name for x in (a, b, c)] == ["corm-0001", "corm-0002", "corm-0003"]
     assert a.parent == Path(ws.root) / "plans"
+
+
+def test_one_discovery_rule_imports_every_public_module_of_the_package(tmp_path, monkeypatch):
+    import sys
+
+    from slicelens.errors import SliceLensError
+    from slicelens.registry import Family
+
+    pkg = tmp_path / "kit_demo_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "base.py").write_text("from slicelens.registry import Family\n"
+                                 "class Tool: ...\n"
+                                 "TOOLS = Family('tool', 'kit_demo_pkg', base=Tool)\n")
+    (pkg / "hammer.py").write_text("from kit_demo_pkg.base import TOOLS, Tool\n"
+                                   "@TOOLS.register('hammer')\nclass Hammer(Tool): ...\n")
+    (pkg / "_draft.py").write_text("raise RuntimeError('a private module is never imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        from kit_demo_pkg.base import TOOLS
+
+        assert isinstance(TOOLS, Family) and TOOLS.names() == ["hammer"]
+        with pytest.raises(SliceLensError, match=r"unknown tool 'saw'; choose one of \['hammer'\]"):
+            TOOLS.get("saw")
+    finally:
+        for m in [m for m in sys.modules if m.startswith("kit_demo_pkg")]:
+            del sys.modules[m]

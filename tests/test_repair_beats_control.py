@@ -57,16 +57,16 @@ def test_default_repair_beats_its_matched_control_on_the_planted_group(problem):
 
     rep = evaluate_run(st.workspace, new, baseline=st.run, slicer="attribution",
                        ground_truth=gt)
-    assert rep["verdict"].startswith("the repair beats its matched control"), rep["verdict"]
-    assert rep["versus_control"]["worst_group_accuracy"] > 0
+    assert rep.verdict.startswith("the repair beats its matched control"), rep.verdict
+    assert rep.versus_control["worst_group_accuracy"] > 0
     # per group, the control sits beside the repair (the web app's Repair view shows it)
-    row = next(g for g in rep["groups"] if g["group"] == planted)
+    row = next(g for g in rep.groups if g["group"] == planted)
     assert row["acc_control"] == pytest.approx(acc["control"])
     assert row["delta_vs_control"] == pytest.approx(acc["after"] - acc["control"])
     # and the comparison is stored beside the repaired run
     from slicelens.pipeline.evaluations import load_evaluation
 
-    assert load_evaluation(new, st.run.id)["verdict"] == rep["verdict"]
+    assert load_evaluation(new, st.run.id) == rep == new.evaluations()[st.run.id]
 
 
 def _group_acc(run, gt, group: str) -> float:

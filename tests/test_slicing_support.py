@@ -1,5 +1,7 @@
-"""A synthetic run on disk for the slicing tests, and a check that its format is exactly
-what extraction writes (so the slicer tests exercise the real storage format)."""
+"""A synthetic run on disk for the slicing tests (three planted groups, written by the
+shared builder ``conftest.write_synthetic_run``), and a check that the builder's format is
+exactly what extraction writes (so every test on a synthetic run exercises the real
+storage format)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import write_synthetic_run
 
 from slicelens.store import Run
-from slicelens.store.atomic import save_npy, write_json, write_parquet
 from slicelens.store.run import ARRAYS
 
 CLASSES = ["a", "b"]
@@ -42,25 +43,8 @@ def write_run(run_dir: Path, seed: int = 0, d: int = 16, grid: int = 4) -> Run:
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     maps = rng.random((n, grid, grid)) + 3 * np.eye(grid)[group % grid][:, :, None]
     maps = (maps / maps.sum((1, 2), keepdims=True)).astype(np.float16)
-    loss = -np.log(probs[np.arange(n), np.maximum(label, 0)])
-    loss[label < 0] = np.nan
-    correct = pd.array(pred == label, dtype="boolean")
-    correct[label < 0] = pd.NA
-    samples = pd.DataFrame({"id": [f"s{i:04d}" for i in range(n)], "label": label.astype(np.int64),
-                            "split": split, "pred": pred.astype(np.int64),
-                            "confidence": probs.max(1).astype(np.float32),
-                            "loss": loss.astype(np.float32), "correct": correct})
-    run_dir.mkdir(parents=True, exist_ok=True)
-    arrays = dict(logits=logits, probs=probs.astype(np.float32), features=features, fw=fw, maps=maps)
-    for name in ARRAYS:
-        save_npy(run_dir / f"{name}.npy", arrays[name])
-    write_parquet(run_dir / "samples.parquet", samples)
-    write_json(run_dir / "record.json", {
-        "format": 1, "run_id": run_dir.name, "status": "complete", "classes": CLASSES,
-        "data": {"source": "<arrays>"}, "model": {"spec": "synthetic"}, "n": n,
-        "grid": [grid, grid], "feature_dim": d,
-        "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()}})
-    return Run(run_dir)
+    return write_synthetic_run(run_dir, label, pred, split, classes=CLASSES, probs=probs,
+                               logits=logits, features=features, fw=fw, maps=maps)
 
 
 def groups_of(run: Run) -> np.ndarray:
@@ -91,7 +75,7 @@ def test_synthetic_run_has_the_extracted_format(tmp_path):
     for name in ARRAYS:
         assert synth.array(name).dtype == real.array(name).dtype, name
         assert synth.array(name).ndim == real.array(name).ndim, name
-    assert set(json.loads((tmp_path / "synth" / "record.json").read_text())) <= set(real.record)
+    assert set(json.loads((tmp_path / "synth" / "record.json").read_text())) <= set(real.record.to_json())
     np.testing.assert_allclose(np.asarray(synth.array("maps"), np.float64).sum((1, 2)), 1, atol=1e-2)
 
 

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -121,8 +121,9 @@ def _fits_v1(header: dict) -> bool:
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     """``np.savez`` (uncompressed) atomically."""
+    named: dict[str, Any] = arrays  # numpy's stub reads a key as its allow_pickle flag
     with atomic_open(path) as f:
-        np.savez(f, **arrays)
+        np.savez(f, **named)
 
 
 def write_parquet(path: str | os.PathLike, df) -> None:

@@ -27,6 +27,7 @@ class DataError(SliceLensError):
 
     def __init__(self, message: str, *, file=None, row=None, field=None):
         self.message, self.file, self.row, self.field = message, file, row, field
+        self.problems: list = []  # every problem, when one error lists several (data.manifest)
         where = []
         if file is not None:
             where.append(f"file {file}")

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import typing
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from slicelens.errors import SliceLensError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _flag(name: str) -> str:
@@ -72,14 +74,14 @@ def add_model_args(parser: argparse.ArgumentParser, model: type[BaseModel], *,
         parser.add_argument(flag, **kw)
 
 
-def from_args(model: type[BaseModel], args: argparse.Namespace, **overrides) -> BaseModel:
+def from_args(model: type[M], args: argparse.Namespace, **overrides) -> M:
     """Build ``model`` from parsed CLI args (unset options keep the model's defaults)."""
     values = {k: getattr(args, k) for k in model.model_fields if getattr(args, k, None) is not None}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return validate(model, values)
 
 
-def validate(model: type[BaseModel], values: dict) -> BaseModel:
+def validate(model: type[M], values: dict) -> M:
     """Validate ``values`` into ``model``; a bad field is a :class:`SliceLensError` naming it."""
     try:
         return model.model_validate(values)

@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import threading
 import time
+from types import ModuleType as _ModuleType
+from typing import TYPE_CHECKING
 
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.workspace import WorkspaceLike
 
 
 def _in_notebook() -> bool:
@@ -29,7 +34,7 @@ def _in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "anonymous",
+def show(workspace: WorkspaceLike, *, port: int = 0, host: str = "127.0.0.1", author: str = "anonymous",
          height: int = 800, timeout: float = 30.0) -> str:
     """Serve ``workspace`` in a background thread and return the app's URL.
 
@@ -77,7 +82,7 @@ def show(workspace, *, port: int = 0, host: str = "127.0.0.1", author: str = "an
     return url
 
 
-class _CallableModule(__import__("types").ModuleType):
+class _CallableModule(_ModuleType):
     """``import slicelens.show`` binds this module to ``slicelens.show``; calling it still
     calls :func:`show`, so ``sl.show(ws)`` works however the module was imported."""
 

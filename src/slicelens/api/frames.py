@@ -11,9 +11,13 @@ Example
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 #: the columns every sample frame starts with, in this order
 SAMPLE_COLUMNS = ("id", "path", "split", "label", "pred", "confidence", "loss", "correct")
@@ -33,11 +37,11 @@ def with_names(samples: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
     return out
 
 
-def image_paths(run) -> pd.Series:
+def image_paths(run: Run) -> pd.Series:
     """Absolute image path per sample id of ``run`` (None where the images live only in the
     run's saved arrays, or the data source cannot be read)."""
     ids = run.samples["id"].astype(str)
-    source = str(run.record.get("data", {}).get("source", ""))
+    source = run.record.data.source
     path = Path(source)
     paths = pd.Series([None] * len(ids), index=ids.to_numpy(), dtype=object)
     if not source or source.startswith("<") or path.suffix.lower() == ".npz":
@@ -55,7 +59,7 @@ def image_paths(run) -> pd.Series:
     return paths
 
 
-def sample_frame(run, rows=None) -> pd.DataFrame:
+def sample_frame(run: Run, rows=None) -> pd.DataFrame:
     """The run's samples (all, or the positions ``rows``) as a readable DataFrame.
 
     Columns: ``id, path, split, label, pred, confidence, loss, correct`` (names, not

@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from slicelens.errors import DataError
+
+if TYPE_CHECKING:
+    from slicelens.store.workspace import WorkspaceLike
 
 
 def _matrix(df: pd.DataFrame, value, name: str, n: int) -> np.ndarray:
@@ -42,7 +46,7 @@ def _matrix(df: pd.DataFrame, value, name: str, n: int) -> np.ndarray:
 
 def from_predictions(df: pd.DataFrame, *, image_col: str = "path", label_col: str = "label",
                      pred_probs, features=None, classes=None, split_col: str = "split",
-                     id_col: str | None = None, root=None, workspace="slicelens-workspace",
+                     id_col: str | None = None, root=None, workspace: WorkspaceLike = "slicelens-workspace",
                      name: str = "predictions"):
     """A run made from predictions alone (no model).
 
@@ -88,6 +92,7 @@ def from_predictions(df: pd.DataFrame, *, image_col: str = "path", label_col: st
     False
     """
     from slicelens.api.workspace import Workspace
+    from slicelens.store.artifacts import artifact_path
     from slicelens.store.atomic import save_npy, write_json, write_parquet
     from slicelens.store.paths import relocatable
 
@@ -136,7 +141,12 @@ def from_predictions(df: pd.DataFrame, *, image_col: str = "path", label_col: st
     feats = (_matrix(df, features, "features", n) if features is not None
              else np.log(np.clip(probs, 1e-12, 1)))
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    from slicelens.store.workspace import Workspace as StoreWorkspace
+
+    if isinstance(workspace, Workspace):
+        ws = workspace
+    else:  # a directory, or a store Workspace reopened as the API's by its directory
+        ws = Workspace(workspace.root if isinstance(workspace, StoreWorkspace) else workspace)
     run_id, run_dir = ws.new_run_dir(name)
     extra = df.drop(columns=[c for c in (image_col, label_col, split_col, id_col) if c and c in df])
     extra = extra[[c for c in extra.columns if extra[c].dtype != object
@@ -150,7 +160,7 @@ def from_predictions(df: pd.DataFrame, *, image_col: str = "path", label_col: st
     loss = np.where(labels >= 0, -np.log(np.clip(probs[np.arange(n), safe], 1e-12, 1)), np.nan)
     correct = pd.array(pred == labels, dtype="boolean")
     correct[labels < 0] = pd.NA
-    write_parquet(run_dir / "samples.parquet", pd.DataFrame({
+    write_parquet(artifact_path(run_dir, "samples"), pd.DataFrame({
         "id": ids, "label": labels, "split": splits, "pred": pred, "confidence": probs.max(1),
         "loss": loss, "correct": correct}))
     arrays = {"logits": np.log(np.clip(probs, 1e-12, 1)).astype(np.float32),
@@ -166,5 +176,5 @@ def from_predictions(df: pd.DataFrame, *, image_col: str = "path", label_col: st
               "features_from": "given" if features is not None else "log pred_probs",
               "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)}
                          for k, v in arrays.items()}}
-    write_json(run_dir / "record.json", relocatable(record, ws.root))
+    write_json(artifact_path(run_dir, "record"), relocatable(record, ws.root))
     return ws.run(run_id)

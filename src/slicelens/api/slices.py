@@ -10,10 +10,15 @@ Example
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    pass
 
 
 class SliceView:
@@ -89,7 +94,7 @@ class Slices:
     for :class:`SliceView` objects; :meth:`to_dataframe` gives one row per slice.
     """
 
-    def __init__(self, run, slice_set):
+    def __init__(self, run, slice_set):  # an api Run (api.workspace imports this module)
         self.run, self.slice_set = run, slice_set
         self.slicer = slice_set.slicer
 

@@ -78,8 +78,7 @@ class Run(_run.Run):
 
     def stored_slicers(self) -> list[str]:
         """Names of the slice sets stored in this run."""
-        folder = self.path / "slices"
-        return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+        return self.artifact_names("slices")
 
     # -- marks -----------------------------------------------------------------------
     def annotate(self, slice: str, label: str, description: str = "", *,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -34,6 +34,9 @@ from pydantic import BaseModel, Field
 from slicelens.attributes.base import Attribute, Backend, register_assigner, register_tagger
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
 from slicelens.errors import DataError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 @lru_cache(maxsize=1)
@@ -75,7 +78,7 @@ def imagenet_probs(images, image_size: int = 96):
         return _model(image_size)((images - mean) / std).softmax(1).numpy()
 
 
-def run_imagenet_probs(run, dataset, region: str = "image", image_size: int = 96,
+def run_imagenet_probs(run: Run, dataset, region: str = "image", image_size: int = 96,
                        batch_size: int = 64) -> np.ndarray:
     """Class probabilities of every sample of ``run``, float16 (n, 1000), cached in the run."""
     import torch
@@ -84,7 +87,7 @@ def run_imagenet_probs(run, dataset, region: str = "image", image_size: int = 96
     from slicelens.store.atomic import save_npy
     from slicelens.utils import progress
 
-    path = Path(run.path) / "attributes" / f"imagenet_{region}_{image_size}.npy"
+    path = run.artifact_path("attribute_cache", f"imagenet_{region}_{image_size}")
     ids = run.samples["id"].to_numpy(str)
     if path.exists():
         cached = np.load(path, mmap_mode="r")
@@ -137,12 +140,13 @@ class ImageNetAssigner(Backend):
     """EfficientNet-Lite0 ImageNet classes mapped onto values by MiniLM text similarity."""
 
     requires = ()
+    p: _ImageNetParams  # the validated parameters (set in __init__/fit)
     Params = _ImageNetParams
 
     def supports(self, attribute: Attribute) -> bool:
         return bool(attribute.values)
 
-    def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
+    def assign(self, run: Run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
         for a in attributes:
             if not self.supports(a):
                 raise DataError(f"attribute {a.name!r} has no values to choose from; propose "
@@ -163,6 +167,7 @@ class ImageNetAssigner(Backend):
 class ImageNetTagger(Backend):
     """Answers "what is the <attribute>?" with the top ImageNet class names of an image."""
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(_ImageNetParams):
         answers: int = Field(2, ge=1, le=20, description="class names returned per image")
 

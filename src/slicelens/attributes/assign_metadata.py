@@ -8,6 +8,8 @@ than ``max_categories`` distinct values are cut into quantile bins.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
@@ -16,6 +18,9 @@ from slicelens.attributes.assign_stats import quantile_bins
 from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
 from slicelens.errors import DataError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 def metadata_attributes(dataset, max_categories: int = 12) -> list[Attribute]:
@@ -41,6 +46,7 @@ class MetadataAssigner(Backend):
 
     requires = ()
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         max_categories: int = Field(12, ge=2, description="numeric columns with more values are binned")
         bins: int = Field(3, ge=2, le=10, description="quantile bins for numeric columns")
@@ -48,7 +54,7 @@ class MetadataAssigner(Backend):
     def supports(self, attribute: Attribute) -> bool:
         return attribute.backend == "metadata"
 
-    def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
+    def assign(self, run: Run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
         ids = run.samples["id"].to_numpy(str)[rows]
         meta = dataset.metadata.iloc[dataset.index_of(ids)].reset_index(drop=True)
         parts = []

@@ -39,12 +39,17 @@ threshold.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import BaseModel, Field
 
 from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
 from slicelens.errors import DataError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 # named colours as sRGB anchors; pixels take the nearest anchor in CIELAB
 PALETTE = {"black": (20, 20, 20), "grey": (128, 128, 128), "white": (235, 235, 235),
@@ -179,6 +184,7 @@ class StatsAssigner(Backend):
 
     requires = ("maps",)
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         image_size: int | None = Field(
             None, ge=8, le=1024,
@@ -190,7 +196,7 @@ class StatsAssigner(Backend):
     def supports(self, attribute: Attribute) -> bool:
         return attribute.measure in MEASURES
 
-    def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
+    def assign(self, run: Run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
         """Measure ``attributes`` for the run's samples ``rows`` (positions in ``run.samples``)."""
         from slicelens.utils import progress
 
@@ -228,7 +234,7 @@ class StatsAssigner(Backend):
             return from_codes(ids, a.name, values, code, meas[a.measure + "_share"])
         values = a.values or ["low", "medium", "high"]
         code, score = quantile_bins(meas[a.measure], len(values),
-                                    ASCENDING_VALUES.get(a.measure, True))
+                                    ASCENDING_VALUES.get(a.measure or "", True))
         return from_codes(ids, a.name, values, code, score)
 
 
@@ -261,7 +267,7 @@ def region_images(images: np.ndarray, region: str) -> np.ndarray:
         else:
             ys, xs = np.nonzero(fg[i])
             crop = images[i, ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-            out[i] = np.asarray(Image.fromarray(crop).resize((w, h), Image.BILINEAR))
+            out[i] = np.asarray(Image.fromarray(crop).resize((w, h), Image.Resampling.BILINEAR))
     return out
 
 

@@ -14,7 +14,8 @@ them in, each behind one small interface with interchangeable backends:
   default for semantic attributes), ``stats`` (image statistics), ``metadata``
   (manifest columns), ``clip`` and ``vqa`` (optional, when weights are on disk).
 
-Like every family, the CLI choices and the contract tests read the registries.
+Like every family (``slicelens.registry.Family``), the CLI choices and the contract tests
+(tests/contract/test_attributes.py) read the registries.
 
 Example
 -------
@@ -34,37 +35,37 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from slicelens.errors import DataError, SliceLensError
-from slicelens.registry import registrar
+from slicelens.registry import Family
 
 PROPOSERS: dict[str, type] = {}
 TAGGERS: dict[str, type] = {}
 ASSIGNERS: dict[str, type] = {}
 REGIONS = ("image", "background", "object")
 
+#: The three families; every module of ``slicelens.attributes`` is searched for members.
+PROPOSER_FAMILY = Family("attribute proposer", "slicelens.attributes", registry=PROPOSERS)
+TAGGER_FAMILY = Family("tagger", "slicelens.attributes", registry=TAGGERS)
+ASSIGNER_FAMILY = Family("assigner", "slicelens.attributes", registry=ASSIGNERS)
+FAMILIES = {"proposer": PROPOSER_FAMILY, "tagger": TAGGER_FAMILY, "assigner": ASSIGNER_FAMILY}
 
-register_proposer = registrar(PROPOSERS, "attribute proposer")
-register_tagger = registrar(TAGGERS, "tagger")
-register_assigner = registrar(ASSIGNERS, "assigner")
+register_proposer = PROPOSER_FAMILY.register
+register_tagger = TAGGER_FAMILY.register
+register_assigner = ASSIGNER_FAMILY.register
 
 
 def load_backends() -> None:
     """Import every backend module so that the registries are complete."""
-    import importlib
-    import pkgutil
-
-    import slicelens.attributes as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"slicelens.attributes.{mod.name}")
+    for family in FAMILIES.values():
+        family.discover()
 
 
 def get_backend(registry: dict, name: str, **params):
-    """A new backend from ``registry`` by name; an unknown name lists the known ones."""
-    load_backends()
-    if name not in registry:
-        raise SliceLensError(f"unknown backend {name!r}; choose one of {sorted(registry)}")
-    return registry[name](**params)
+    """A new backend from ``registry`` (``PROPOSERS``, ``TAGGERS``, ``ASSIGNERS``) by name;
+    an unknown name lists the known ones."""
+    family = next(f for f in FAMILIES.values() if f.registry is registry)
+    if name not in family.discover():
+        raise SliceLensError(f"unknown backend {name!r}; choose one of {family.names()}")
+    return family.create(name, **params)
 
 
 class Backend:
@@ -77,6 +78,10 @@ class Backend:
         from slicelens.params import validate
 
         self.p = validate(self.Params, params)
+
+
+for _family in FAMILIES.values():
+    _family.base = Backend
 
 
 @dataclass

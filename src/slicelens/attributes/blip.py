@@ -13,6 +13,8 @@ Weights come from a local ``save_pretrained`` folder (``model_path`` or
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -20,6 +22,9 @@ from slicelens.attributes.base import Attribute, Backend, register_assigner, reg
 from slicelens.attributes.clip import image_stats, load_local, model_dir, to_pixels
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 class _BlipParams(BaseModel):
@@ -29,6 +34,7 @@ class _BlipParams(BaseModel):
 
 
 class _Blip(Backend):
+    p: _BlipParams  # the validated parameters (set in __init__/fit)
     Params = _BlipParams
 
     def answer(self, images: np.ndarray, question: str) -> list[str]:
@@ -70,7 +76,7 @@ class BlipAssigner(_Blip):
     def supports(self, attribute: Attribute) -> bool:
         return bool(attribute.values)
 
-    def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray,
+    def assign(self, run: Run, attributes: list[Attribute], dataset, rows: np.ndarray,
                obj: str = "object") -> AttributeMatrix:
         from slicelens.attributes.assign_stats import region_images
         from slicelens.attributes.text import similarity

@@ -19,6 +19,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -26,6 +27,9 @@ from pydantic import BaseModel, Field
 from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
 from slicelens.errors import ModelError, SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -88,6 +92,7 @@ class ClipAssigner(Backend):
 
     requires = ()
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         model_path: str | None = Field(None, description="local CLIP folder (env SLICELENS_CLIP_PATH)")
         template: str = Field("a photo with {value} {attribute}",
@@ -97,7 +102,7 @@ class ClipAssigner(Backend):
     def supports(self, attribute: Attribute) -> bool:
         return bool(attribute.values)
 
-    def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray,
+    def assign(self, run: Run, attributes: list[Attribute], dataset, rows: np.ndarray,
                obj: str = "object") -> AttributeMatrix:
         import torch
 

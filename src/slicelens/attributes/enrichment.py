@@ -27,6 +27,8 @@ Pure NumPy/SciPy; :func:`enriched_values` works on integer codes
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -82,7 +84,7 @@ def enriched_values(codes: np.ndarray, in_slice: np.ndarray, in_class: np.ndarra
     codes = np.asarray(codes)
     s = np.asarray(in_slice, bool)
     rest = np.asarray(in_class, bool) & ~s
-    rows = []
+    rows: list[dict[str, Any]] = []
     for j, a in enumerate(attributes):
         col = codes[:, j]
         has = col >= 0

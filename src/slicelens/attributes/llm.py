@@ -77,6 +77,7 @@ def _parse(content: str) -> list[Attribute]:
 class LLMProposer(Backend):
     """Attributes from an OpenAI-compatible chat endpoint, with the paper's question."""
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         base_url: str | None = Field(None, description="endpoint base (env SLICELENS_LLM_BASE_URL)")
         model: str | None = Field(None, description="model name (env SLICELENS_LLM_MODEL)")

@@ -118,29 +118,33 @@ class AttributeMatrix:
         """Write ``<run_dir>/attributes/matrix.parquet`` (+ the value lists) atomically."""
         import json
 
+        from slicelens.store.artifacts import artifact_path
         from slicelens.store.atomic import write_bytes, write_parquet
 
-        d = Path(run_dir) / "attributes"
+        path = artifact_path(run_dir, "attribute_matrix")
         t = self.table.copy()
         t["id"] = t["id"].astype(str)
         t["attribute"] = pd.Categorical(t["attribute"].astype(str), categories=self.attributes)
         t["value"] = t["value"].astype(str).astype("category")
         t["score"] = t["score"].astype(np.float32)
-        write_parquet(d / "matrix.parquet", t)
+        write_parquet(path, t)
         # a list of pairs: attribute order is meaningful (JSON objects get sorted)
-        write_bytes(d / "values.json", json.dumps(list(self.values.items()), indent=1).encode())
-        return d / "matrix.parquet"
+        write_bytes(artifact_path(run_dir, "attribute_values"),
+                    json.dumps(list(self.values.items()), indent=1).encode())
+        return path
 
     @classmethod
     def load(cls, run_dir) -> AttributeMatrix:
         import json
 
-        d = Path(run_dir) / "attributes"
-        if not (d / "matrix.parquet").exists():
+        from slicelens.store.artifacts import artifact_path
+
+        path = artifact_path(run_dir, "attribute_matrix")
+        if not path.exists():
             raise WorkspaceError(f"run {Path(run_dir).name} has no attribute matrix; run "
                                  "`slicelens attributes assign` first")
-        values = dict(json.loads((d / "values.json").read_text()))
-        return cls(pd.read_parquet(d / "matrix.parquet"), values)
+        values = dict(json.loads(artifact_path(run_dir, "attribute_values").read_text()))
+        return cls(pd.read_parquet(path), values)
 
 
 def from_codes(ids, attribute: str, values: list[str], codes: np.ndarray,

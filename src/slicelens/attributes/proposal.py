@@ -63,6 +63,7 @@ def builtin_attributes(semantic: bool = True) -> list[Attribute]:
 class BuiltinProposer(Backend):
     """Task-independent visual attributes (offline, no model)."""
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         object: str = Field("object", description="what the classifier looks at, for descriptions")
         semantic: bool = Field(True, description="include the ImageNet-assigned 'background'")
@@ -76,6 +77,7 @@ class BuiltinProposer(Backend):
 class UserProposer(Backend):
     """A user-written attribute list (YAML or JSON: names, optional values)."""
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         path: str = Field(..., description="YAML / JSON file with the attribute list")
 

@@ -15,22 +15,40 @@ True
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slicelens.attributes.base import AttributeSpec
+from slicelens.attributes.matrix import AttributeMatrix
+from slicelens.store.artifacts import artifact_path, register_reader
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
-def spec_path(run_dir) -> Path:
+def spec_path(run_dir: str | os.PathLike) -> Path:
     """``<run_dir>/attributes/spec.json``."""
-    return Path(run_dir) / "attributes" / "spec.json"
+    return artifact_path(run_dir, "attribute_spec")
 
 
-def load_spec(run_dir) -> AttributeSpec | None:
+def load_spec(run_dir: str | os.PathLike) -> AttributeSpec | None:
     """The run's stored attribute spec, or None."""
     path = spec_path(run_dir)
     return AttributeSpec.load(path) if path.exists() else None
 
 
-def save_spec(run, spec: AttributeSpec) -> Path:
+def save_spec(run: Run, spec: AttributeSpec) -> Path:
     """Store ``spec`` with the run (``attributes/spec.json``)."""
     return spec.save(spec_path(run.path))
+
+
+@register_reader("attribute_spec")
+def _read_spec(run: Run, name: None = None) -> AttributeSpec | None:
+    return load_spec(run.path)
+
+
+@register_reader("attribute_matrix")
+def _read_matrix(run: Run, name: None = None) -> AttributeMatrix | None:
+    """The stored attribute matrix, or None (``AttributeMatrix.load`` raises instead)."""
+    return AttributeMatrix.load(run.path) if run.has_artifact("attribute_matrix") else None

@@ -22,11 +22,15 @@ Example
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from slicelens.attributes.base import TAGGERS, AttributeSpec, get_backend
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 NEEDS_VALUES = ("imagenet", "clip", "vqa")
 
@@ -76,7 +80,7 @@ def pool_answers(answers: list[list[str]], max_values: int, threshold: float) ->
     return [w for w, _ in merged.most_common(max_values)]
 
 
-def propose_values(run, spec: AttributeSpec, dataset, *, tagger: str = "imagenet",
+def propose_values(run: Run, spec: AttributeSpec, dataset, *, tagger: str = "imagenet",
                    embedding: str = "features", split: str | None = "val",
                    n_clusters: int = 16, per_cluster: int = 2, max_values: int = 8,
                    merge_threshold: float = 0.75, seed: int = 0, overwrite: bool = False,

@@ -15,7 +15,13 @@ Examples:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slicelens.cli.common import add_run, add_workspace, table
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 HELP = "mark slices core / spurious / wrong labels (list, edit, undo, history)"
 
@@ -84,7 +90,7 @@ def run(args) -> int:
     return 0
 
 
-def print_spuriousness(ws, run, slicer: str, echo=print) -> None:
+def print_spuriousness(ws: Workspace, run: Run, slicer: str, echo=print) -> None:
     """The refreshed spuriousness table of every slice (human marks first in force)."""
     from slicelens.feedback.propagation import current_spuriousness, with_slice_metrics
     from slicelens.slicing.base import SliceSet

@@ -24,8 +24,12 @@ Examples:
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from slicelens.cli.common import add_run, add_workspace, table
+
+if TYPE_CHECKING:
+    from slicelens.store.workspace import Workspace
 
 HELP = "AACA concept annotation: seeds, answers, crowd CSV, C / V summary, alignment (JSD)"
 ACTIONS = ("seeds", "annotate", "import", "export", "summary", "alignment")
@@ -80,7 +84,7 @@ def run(args) -> int:
             "summary": _summary, "alignment": _alignment}[args.action](args, ws, run_)
 
 
-def _seeds(args, ws, run_) -> int:
+def _seeds(args, ws: Workspace, run_) -> int:
     from slicelens.pipeline.concepts import make_seeds
 
     conf = tuple(args.confusion.split(",", 1)) if args.confusion else None
@@ -95,7 +99,7 @@ def _seeds(args, ws, run_) -> int:
     return 0
 
 
-def _annotate(args, ws, run_) -> int:
+def _annotate(args, ws: Workspace, run_) -> int:
     from slicelens.concepts import store
     from slicelens.concepts.answers import ConceptAnswer, split_concepts
     from slicelens.concepts.runio import class_of_samples
@@ -132,7 +136,7 @@ def _row(a) -> dict:
             "status": a.status, "updated": a.updated_at[:19]}
 
 
-def _import(args, ws, run_) -> int:
+def _import(args, ws: Workspace, run_) -> int:
     from slicelens.errors import SliceLensError
     from slicelens.pipeline.concepts import import_crowd
 
@@ -142,7 +146,7 @@ def _import(args, ws, run_) -> int:
     return 0
 
 
-def _export(args, ws, run_) -> int:
+def _export(args, ws: Workspace, run_) -> int:
     from slicelens.concepts.crowd import write_task
     from slicelens.pipeline.concepts import export_answers, read_seeds
 
@@ -154,7 +158,7 @@ def _export(args, ws, run_) -> int:
     return 0
 
 
-def _summary(args, ws, run_) -> int:
+def _summary(args, ws: Workspace, run_) -> int:
     from slicelens.concepts.runio import concept_summary
 
     s = concept_summary(ws, run_, args.gold, min_accept=args.min_accept, top=args.top,
@@ -176,7 +180,7 @@ def _summary(args, ws, run_) -> int:
     return 0
 
 
-def _alignment(args, ws, run_) -> int:
+def _alignment(args, ws: Workspace, run_) -> int:
     from slicelens.pipeline.concepts import alignment_report
 
     rep = alignment_report(run_, ws.run(args.repaired) if args.repaired else None, args.out, args.top)

@@ -57,6 +57,6 @@ def run(args) -> int:
                           control=None if args.control == "none" else args.control)
     print_evaluation(report)
     if args.json:
-        write_json(args.json, report)
+        write_json(args.json, report.to_json())
         print(f"\nreport: {args.json}")
     return 0

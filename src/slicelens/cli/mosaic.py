@@ -38,9 +38,9 @@ def run(args) -> int:
 
     _, r = open_run(args)
     out = make_mosaic(r, args.slicer, from_args(MosaicParams, args), color_by=args.color_by)
-    h = out["history"]
-    print(f"inverted {len(out['tiles'])} slices in {out['seconds']:.1f} s "
+    h = out.history
+    print(f"inverted {len(out.tiles)} slices in {out.seconds:.1f} s "
           f"(loss {h[0]:.3f} -> {h[-1]:.3f})")
-    print(f"mosaic: {out['mosaic']}")
-    print(f"tiles:  {out['tiles'][0].parent}/<slice_id>.png")
+    print(f"mosaic: {out.mosaic}")
+    print(f"tiles:  {out.tiles[0].parent}/<slice_id>.png")
     return 0

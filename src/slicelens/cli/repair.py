@@ -19,8 +19,12 @@ Examples:
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from slicelens.cli.common import add_run, add_workspace
+
+if TYPE_CHECKING:
+    from slicelens.store.workspace import Workspace
 
 HELP = "repair a model (DFR, group balance, CoRM, ...) into a new run, beside its control"
 #: flags of the command itself and of training; a strategy option of the same name is
@@ -116,8 +120,8 @@ def run(args) -> int:
                            progress=lambda _f, msg: print(msg), init=args.init, name=args.name,
                            control=not args.no_control)
     print(plan.description or plan.summary())
-    print(f"new run: {new.id}" + (f"; matched control: {new.record['control_run']}"
-                                  if new.record.get("control_run") else ""))
+    control = new.record.control_run
+    print(f"new run: {new.id}" + (f"; matched control: {control}" if control else ""))
     print()
     slicer = args.slicer if getattr(args, "slicer", None) else "attribution"
     try:
@@ -131,7 +135,7 @@ def run(args) -> int:
     return 0
 
 
-def _run_seeds(args, ws, base, params, train_cfg) -> int:
+def _run_seeds(args, ws: Workspace, base, params, train_cfg) -> int:
     from slicelens.cli.common import table
     from slicelens.pipeline.repair import run_repair_seeds
 

@@ -8,9 +8,14 @@ Example:
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
 from slicelens.cli.common import add_run, add_workspace, table
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.record import RunRecord
+    from slicelens.store.run import Run
 
 HELP = "list a workspace's runs or summarise one"
 
@@ -29,7 +34,8 @@ def run(args) -> int:
     if args.run:
         print_run_summary(ws.run(args.run))
         return 0
-    rows, missing = [], {}
+    rows: list[dict] = []
+    missing: dict[str, list[str]] = {}
     for r in ws.runs():
         s = r.samples
         lab = s[s["label"] >= 0]
@@ -38,10 +44,10 @@ def run(args) -> int:
         if gone:
             missing.setdefault(gone, []).append(r.id)
         rows.append({"run": r.id, "samples": len(s), "accuracy": float(lab["correct"].mean()),
-                     "model": str(rec.get("model", {}).get("spec", "")),
+                     "model": rec.model.spec,
                      "data": "MISSING" if gone else "ok",
                      "made from": _made_from(rec),
-                     "created": str(rec.get("created_at", ""))[:19]})
+                     "created": str(rec.created_at or "")[:19]})
     print(table(rows))
     try:
         print(f"\ncommands read {ws.base_run().id} (the analysed base run) unless --run says "
@@ -60,16 +66,16 @@ def run(args) -> int:
     return 0
 
 
-def _made_from(record: dict) -> str:
-    if record.get("control_key"):
-        return f"control of {record.get('base_run', '?')}"
-    if record.get("base_run"):
-        plan = (record.get("plan") or {}).get("strategy", "repair")
-        return f"{plan} of {record['base_run']}"
-    return "predictions" if record.get("model_free") else "-"
+def _made_from(record: RunRecord) -> str:
+    if record.control_key:
+        return f"control of {record.base_run or '?'}"
+    if record.base_run:
+        plan = (record.plan or {}).get("strategy", "repair")
+        return f"{plan} of {record.base_run}"
+    return "predictions" if record.model_free else "-"
 
 
-def resume_hint(run, workspace) -> str:
+def resume_hint(run: Run, workspace: str) -> str:
     """The command that resumes an interrupted run, as far as its record tells."""
     from slicelens.extract import ExtractConfig
 
@@ -77,18 +83,18 @@ def resume_hint(run, workspace) -> str:
         record = run.record
     except SliceLensError:
         return "no record.json (killed before it started): delete the folder"
-    data, model = record.get("data", {}), record.get("model", {})
-    source = data.get("source")
-    if not source or source == "<arrays>" or not model.get("spec"):
+    data, model = record.data, record.model
+    source = data.source
+    if not source or source == "<arrays>" or not model.spec:
         return "re-run the step that made it (from Python: extract(..., run_dir) again)"
     cmd = (f"slicelens extract --workspace {workspace} --data {shlex.quote(str(source))} "
-           f"--model {shlex.quote(str(model['spec']))}")
-    if model.get("weights"):
-        cmd += f" --weights {shlex.quote(str(model['weights']))}"
-    if data.get("skip_bad"):
+           f"--model {shlex.quote(str(model.spec))}")
+    if model.weights:
+        cmd += f" --weights {shlex.quote(str(model.weights))}"
+    if data.skip_bad:
         cmd += " --skip-bad"
     defaults = ExtractConfig().model_dump()
-    for key, value in (record.get("extract") or {}).items():
+    for key, value in record.extract.items():
         if key != "device" and value is not None and value != defaults.get(key):
             values = value if isinstance(value, list) else [value]
             cmd += f" --{key.replace('_', '-')} " + " ".join(shlex.quote(str(v)) for v in values)

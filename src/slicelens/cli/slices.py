@@ -19,7 +19,13 @@ Examples:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slicelens.cli.common import add_deprecated, add_run, add_show, add_workspace
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 HELP = "find and rank the slices where the model fails (attribution space or baseline)"
 
@@ -80,7 +86,7 @@ def run(args) -> int:
     chosen = from_args(model, args).model_dump()
     slice_set = find_slices(r, args.slicer, chosen, split=args.split)
     _print_slices(slice_set, r, args)
-    print(f"\nsaved in {r.path / 'slices' / (args.slicer + '.json')}")
+    print(f"\nsaved in {r.artifact_path('slices', args.slicer)}")
     _report_marks(ws, r, args.slicer)
     if args.consistency:
         print("\nNeighbour consistency (App. A-I): mean over points of their 10 nearest "
@@ -92,7 +98,7 @@ def run(args) -> int:
     return 0
 
 
-def _list(ws, r, args) -> int:
+def _list(ws: Workspace, r, args) -> int:
     """The stored slice sets, read back as they are (nothing is recomputed)."""
     from slicelens.errors import WorkspaceError
 
@@ -150,7 +156,7 @@ def _rows(s) -> list[dict]:
     return [_row(s), *second]
 
 
-def _report_marks(ws, run, slicer: str) -> None:
+def _report_marks(ws: Workspace, run: Run, slicer: str) -> None:
     """Say where the marks made on earlier slices of this slicer stand now (they follow
     their images; orphaned ones are in force nowhere)."""
     from collections import Counter

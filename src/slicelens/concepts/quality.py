@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -149,7 +150,7 @@ def summarize(answers: list[ConceptAnswer], gold: dict[str, GoldItem] | None = N
     classes: dict[str, dict] = {}
     for label in sorted({a.label for a in counted}):
         mine = [a for a in counted if a.label == label]
-        entry = {"answers": len(mine), "annotators": len({a.worker for a in mine})}
+        entry: dict[str, Any] = {"answers": len(mine), "annotators": len({a.worker for a in mine})}
         for key, attr in (("C", "confounded"), ("V", "valid")):
             votes = majority_vote([canon(getattr(a, attr)) for a in mine], top)
             entry[key] = [{"concept": c, "count": n, "agreement": round(n / len(mine), 3)}

@@ -7,12 +7,17 @@ Used by :mod:`slicelens.repair.aaca` and :mod:`slicelens.pipeline.concepts`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 class _Prepared(nn.Module):
@@ -29,17 +34,17 @@ class _Prepared(nn.Module):
         return as_logits(self.net(self.ad.prepare(x)))
 
 
-def load_images(run, ids) -> np.ndarray:
+def load_images(run: Run, ids) -> np.ndarray:
     """uint8 (n, S, S, 3) images of the run's samples at the model's input size."""
     ds = run.dataset()
-    return ds.load_uint8(ds.index_of(list(ids)), int(run.record["model"]["input_size"]))
+    return ds.load_uint8(ds.index_of(list(ids)), run.record.input_size)
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(images, copy=True)).permute(0, 3, 1, 2).float() / 255.0
 
 
-def seed_saliency(run, ids, *, passes: int = 8, p: float = 0.5, tau: float = 0.1,
+def seed_saliency(run: Run, ids, *, passes: int = 8, p: float = 0.5, tau: float = 0.1,
                   steps: int = 16, baseline: float = 0.0, target: str = "pred", seed: int = 0):
     """IG saliency of the predicted (or true) class with MC-dropout variance
     (:func:`slicelens.concepts.saliency.mc_saliency`) on the run's model."""
@@ -56,14 +61,14 @@ def seed_saliency(run, ids, *, passes: int = 8, p: float = 0.5, tau: float = 0.1
                        layer=ad._layer, baseline=baseline, steps=steps, seed=seed)
 
 
-def class_of_samples(run) -> dict[str, str]:
+def class_of_samples(run: Run) -> dict[str, str]:
     """Labelled sample id -> class name."""
     s = run.samples
     s = s[s["label"] >= 0]
     return dict(zip(s["id"].astype(str), (run.classes[i] for i in s["label"]), strict=True))
 
 
-def concept_summary(workspace, run, gold=None, **kw) -> dict:
+def concept_summary(workspace: Workspace, run: Run, gold=None, **kw) -> dict:
     """:func:`slicelens.concepts.quality.summarize` over the stored answers of ``run``;
     ``gold`` is a gold CSV path, a dict of GoldItems or None."""
     from slicelens.concepts.crowd import read_gold
@@ -79,7 +84,7 @@ def concept_summary(workspace, run, gold=None, **kw) -> dict:
     return summarize(got, gold, **kw)
 
 
-def region_embeddings(run, ids, maps: np.ndarray, share: float = 0.5) -> np.ndarray:
+def region_embeddings(run: Run, ids, maps: np.ndarray, share: float = 0.5) -> np.ndarray:
     """Pooled features (the explained layer, spatial mean) of each image restricted to
     its salient region (map >= ``share`` of its maximum; the rest set to the image mean):
     ``emb(c_j(s_n))`` of Eq. 1."""
@@ -90,7 +95,7 @@ def region_embeddings(run, ids, maps: np.ndarray, share: float = 0.5) -> np.ndar
     return embed_images(run, masked)
 
 
-def embed_images(run, images: np.ndarray, batch: int = 256) -> np.ndarray:
+def embed_images(run: Run, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """Pooled features of uint8 images with the run's model."""
     ad = run.adapter()
     out = []
@@ -101,14 +106,14 @@ def embed_images(run, images: np.ndarray, batch: int = 256) -> np.ndarray:
     return np.concatenate(out)
 
 
-def probs_of(run, images: np.ndarray, batch: int = 256) -> np.ndarray:
+def probs_of(run: Run, images: np.ndarray, batch: int = 256) -> np.ndarray:
     ad = run.adapter()
     with torch.no_grad():
         return np.concatenate([torch.softmax(ad.logits(to_tensor(images[s:s + batch])), 1).numpy()
                                for s in range(0, len(images), batch)])
 
 
-def concept_tags(run, ids, labels) -> list[list[str]]:
+def concept_tags(run: Run, ids, labels) -> list[list[str]]:
     """Concept tagger: ``"<class>: <value> <attribute>"`` for every offline attribute
     value of each image (the run's attribute matrix). Concepts are paired with the class
     because a spurious correlation is a class x concept imbalance (over the whole set
@@ -128,7 +133,7 @@ def concept_tags(run, ids, labels) -> list[list[str]]:
 
 
 
-def salient_embeddings(run, ids, share: float = 0.5, steps: int = 16) -> np.ndarray:
+def salient_embeddings(run: Run, ids, share: float = 0.5, steps: int = 16) -> np.ndarray:
     """:func:`region_embeddings` of the integrated-gradients map (predicted class, one
     pass, no dropout) of each image: where the model looked when it decided."""
     from slicelens.concepts.saliency import integrated_gradients

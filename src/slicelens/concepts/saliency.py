@@ -68,7 +68,7 @@ class _FixedMasks:
     def __init__(self, modules: list[nn.Module], p: float, gen: torch.Generator):
         self.modules, self.p, self.gen = modules, p, gen
         self.masks: dict[int, torch.Tensor] = {}
-        self.handles = []
+        self.handles: list = []
 
     def new_pass(self) -> None:
         self.masks = {}

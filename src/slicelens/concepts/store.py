@@ -20,19 +20,24 @@ Example
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from slicelens.concepts.answers import ConceptAnswer
 from slicelens.errors import ConflictError, DataError
 from slicelens.store.db import Annotation, Event
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace, WorkspaceLike
+
 SCOPE = "aaca"
 LABEL = "concepts"
 
 
-def _ws(workspace):
-    from slicelens.store import Workspace
+def _ws(workspace: WorkspaceLike):
+    from slicelens.store import as_workspace
 
-    return workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    return as_workspace(workspace)
 
 
 def _payload(a: ConceptAnswer) -> str:
@@ -51,18 +56,18 @@ def answer_of(ann: Annotation) -> ConceptAnswer:
                          d.get("valid", []), d.get("seconds"))
 
 
-def list_answers(workspace, run, include_undone: bool = False) -> list[Annotation]:
+def list_answers(workspace: Workspace, run: Run, include_undone: bool = False) -> list[Annotation]:
     """Stored concept answers of ``run``, oldest first."""
     return _ws(workspace).db.list(run_id=run.id, target_type="sample", scope=SCOPE,
                                   include_undone=include_undone)
 
 
-def answers(workspace, run) -> list[ConceptAnswer]:
+def answers(workspace: Workspace, run: Run) -> list[ConceptAnswer]:
     """The answers in force (active rows) of ``run``."""
     return [answer_of(a) for a in list_answers(workspace, run)]
 
 
-def save_answer(workspace, run, answer: ConceptAnswer) -> Annotation:
+def save_answer(workspace: Workspace, run: Run, answer: ConceptAnswer) -> Annotation:
     """Store ``answer`` (author = its worker): a new row, or an edit of the annotator's
     active row on that image. The image must be a sample of ``run``."""
     known = set(run.samples["id"].astype(str))
@@ -88,14 +93,14 @@ def _check(db, annotation_id: int) -> Annotation:
     return ann
 
 
-def undo_answer(workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
+def undo_answer(workspace: Workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
     """Withdraw an answer (kept, status ``undone``)."""
     db = _ws(workspace).db
     _check(db, annotation_id)
     return db.undo(annotation_id, author)
 
 
-def redo_answer(workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
+def redo_answer(workspace: Workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
     """Reinstate an undone answer, unless the annotator has answered that image again
     since (the newer answer supersedes it: :class:`ConflictError`)."""
     db = _ws(workspace).db
@@ -108,7 +113,8 @@ def redo_answer(workspace, annotation_id: int, author: str = "anonymous") -> Ann
     return db.redo(annotation_id, author)
 
 
-def last_answer(workspace, run, worker: str, status: str = "active") -> Annotation | None:
+def last_answer(workspace: Workspace, run: Run, worker: str,
+                status: str = "active") -> Annotation | None:
     """The most recently changed answer of ``worker`` on ``run`` with ``status``
     (``active``: what "undo the last answer" withdraws; ``undone``: what redo restores),
     or None."""
@@ -117,7 +123,7 @@ def last_answer(workspace, run, worker: str, status: str = "active") -> Annotati
     return max(rows, key=lambda a: (a.updated_at, a.id)) if rows else None
 
 
-def answer_history(workspace, annotation_id: int) -> list[Event]:
+def answer_history(workspace: Workspace, annotation_id: int) -> list[Event]:
     """Every event of one answer, oldest first."""
     db = _ws(workspace).db
     _check(db, annotation_id)

@@ -25,7 +25,7 @@ class BadInputReport:
     ``row`` is the 1-based manifest row (header = row 1) or None for image folders.
     """
 
-    rows: list[tuple[int | None, str, str]] = field(default_factory=list)
+    rows: list[tuple[int | None, str | None, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -94,7 +94,9 @@ class ImageDataset:
             if len(getattr(self, name)) != n:
                 raise DataError(f"{name} has {len(getattr(self, name))} entries, ids has {n}",
                                 field=name, file=self.source)
-        if (self.paths if self.paths is not None else self.arrays).shape[0] != n:
+        images = self.paths if self.paths is not None else self.arrays
+        assert images is not None  # exactly one of them, checked above
+        if images.shape[0] != n:
             raise DataError("images and ids differ in length", file=self.source)
         if len(self.metadata) not in (0, n):
             raise DataError("metadata rows differ from ids", file=self.source)
@@ -160,6 +162,7 @@ class ImageDataset:
             h, w = self.arrays.shape[1:3]
             return int(h) if h == w and len(self) else None
         first = None
+        assert self.paths is not None  # exactly one of paths / arrays
         for p in self.paths:
             hw = image_size(p)
             if hw is None or hw[0] != hw[1] or (first is not None and hw != first):
@@ -187,7 +190,11 @@ class ImageDataset:
         index = np.asarray(index, dtype=np.int64)
         out = []
         for i in index:
-            img = self.arrays[i] if self.arrays is not None else decode_rgb(self.paths[i])
+            if self.arrays is not None:
+                img = self.arrays[i]
+            else:
+                assert self.paths is not None  # exactly one of paths / arrays
+                img = decode_rgb(self.paths[i])
             if img.ndim == 2:
                 img = np.repeat(img[..., None], 3, axis=2)
             if size is not None and img.shape[:2] != (size, size):

@@ -199,11 +199,11 @@ def _render(digit: np.ndarray, bg: Image.Image, cfg: DemoConfig, rng: np.random.
     size = cfg.image_size
     crop = int(rng.integers(96, min(bg.size) // 2 + 1))
     x0, y0 = (int(rng.integers(0, bg.size[k] - crop + 1)) for k in (0, 1))
-    back = np.asarray(bg.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + crop, y0 + crop)),
+    back = np.asarray(bg.resize((size, size), Image.Resampling.BILINEAR, box=(x0, y0, x0 + crop, y0 + crop)),
                       dtype=np.float32) / 255.0
     scale = float(rng.uniform(*cfg.digit_scale))
     side = max(4, int(round(scale * size)))
-    alpha = np.asarray(Image.fromarray(digit).resize((side, side), Image.BILINEAR))
+    alpha = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BILINEAR))
     alpha = np.clip(alpha, 0, 1)[..., None]
     cx, cy = (size / 2 + rng.uniform(-cfg.jitter, cfg.jitter) * size for _ in range(2))
     left = int(np.clip(round(cx - side / 2), 0, size - side))

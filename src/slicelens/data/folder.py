@@ -145,7 +145,7 @@ def load_folder(root: str | Path, *, classes: Sequence[str] | str | Path | None 
     report = resolve_problems(problems, source, skip_bad)
     keep = ~bad
     splits = np.array([s for _, s, _ in entries], dtype=str)[keep]
-    notes = ()
+    notes: tuple[str, ...] = ()
     if not splits.size or not splits[0]:  # root/<class>/: no split folders
         splits = stratified_split(ids[keep], labels[keep])
         notes = (f"{source} has no split folders: {int((splits == 'val').sum())} images "

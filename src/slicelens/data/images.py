@@ -59,7 +59,7 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
 
 def resize_rgb(img: np.ndarray, size: int) -> np.ndarray:
     """Bilinear resize of an RGB image ``(H, W, 3)`` uint8 to ``(size, size, 3)`` uint8."""
-    return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 def check_image(path: str | Path) -> str | None:

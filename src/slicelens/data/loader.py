@@ -30,11 +30,15 @@ Example
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from slicelens.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def default_workers() -> int:
@@ -113,16 +117,16 @@ class BatchLoader:
     def __len__(self) -> int:
         return len(self.index)
 
-    def __iter__(self) -> Iterator[tuple[object, np.ndarray]]:
+    def __iter__(self) -> Iterator[tuple[Any, np.ndarray]]:
         from torch.utils.data import DataLoader
 
         cuda = self.device.type == "cuda"
         workers = min(self.workers, len(self.index))
-        loader = DataLoader(_Batches(self.dataset, self.index, self.size), batch_size=None,
-                            shuffle=False, num_workers=workers, pin_memory=cuda,
-                            prefetch_factor=self.prefetch if workers else None,
-                            worker_init_fn=_worker_init if workers else None,
-                            collate_fn=_as_tensor)
+        batches: Any = _Batches(self.dataset, self.index, self.size)  # map-style, no torch base
+        loader: Iterable[tuple[torch.Tensor, np.ndarray, tuple | None]] = DataLoader(
+            batches, batch_size=None, shuffle=False, num_workers=workers, pin_memory=cuda,
+            prefetch_factor=self.prefetch if workers else None,
+            worker_init_fn=_worker_init if workers else None, collate_fn=_as_tensor)
         for images, i, error in loader:
             if error is not None:
                 message, file, row, field = error

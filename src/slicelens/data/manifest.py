@@ -200,9 +200,9 @@ def load_manifest(path: str | Path, *, classes: Sequence[str] | str | Path | Non
                                 "unlabelled images in split 'pool'", file=source, field="label"))
     if check_images:
         todo = np.flatnonzero(~bad)
-        for i, reason in zip(todo, _images.check_images(abs_paths[todo]), strict=True):
+        for j, reason in zip(todo, _images.check_images(abs_paths[todo].tolist()), strict=True):
             if reason:
-                problems.append(Problem(reason, int(i) + 2, str(rel[i]), "path", bad_image=True))
+                problems.append(Problem(reason, int(j) + 2, str(rel[j]), "path", bad_image=True))
                 bad[i] = True
     problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     if classes is not None:

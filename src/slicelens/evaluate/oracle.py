@@ -14,6 +14,8 @@ carried out by ``apply_plan`` like any other.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -21,8 +23,11 @@ from slicelens.repair.dfr import split_stratified
 from slicelens.repair.groups import balanced_weights
 from slicelens.repair.plan import TrainingPlan
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
-def _true_groups(run, ground_truth: pd.DataFrame):
+
+def _true_groups(run: Run, ground_truth: pd.DataFrame):
     """(ids, split, integer true group) of the run's labelled train and val samples."""
     s = run.samples
     keep = (s["label"].to_numpy() >= 0) & s["split"].isin(["train", "val"]).to_numpy()
@@ -32,7 +37,7 @@ def _true_groups(run, ground_truth: pd.DataFrame):
     return ids, s["split"].to_numpy(str)[keep], code
 
 
-def oracle_dfr_plan(run, ground_truth: pd.DataFrame, seed: int = 0) -> TrainingPlan:
+def oracle_dfr_plan(run: Run, ground_truth: pd.DataFrame, seed: int = 0) -> TrainingPlan:
     """DFR with the true groups (``ground_truth`` indexed by sample id, column ``group``)."""
     ids, split, code = _true_groups(run, ground_truth)
     groups = {i: int(c) for i, c in zip(ids, code, strict=True)}
@@ -46,7 +51,7 @@ def oracle_dfr_plan(run, ground_truth: pd.DataFrame, seed: int = 0) -> TrainingP
         val_ids=[str(i) for i in vids[~fit]])
 
 
-def oracle_balance_plan(run, ground_truth: pd.DataFrame) -> TrainingPlan:
+def oracle_balance_plan(run: Run, ground_truth: pd.DataFrame) -> TrainingPlan:
     """Group-balanced reweighting by the true groups (full retraining)."""
     ids, split, code = _true_groups(run, ground_truth)
     tr = split == "train"
@@ -57,7 +62,7 @@ def oracle_balance_plan(run, ground_truth: pd.DataFrame) -> TrainingPlan:
         groups={i: int(c) for i, c in zip(ids, code, strict=True)}, select_by="worst_group")
 
 
-def uniform_dfr_plan(run, seed: int = 0) -> TrainingPlan:
+def uniform_dfr_plan(run: Run, seed: int = 0) -> TrainingPlan:
     """DFR without any groups: the head refitted on a random half of validation with
     weight 1, its regularisation chosen by accuracy on the other half (an ablation: what
     DFR gives without marks)."""

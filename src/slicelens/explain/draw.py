@@ -37,7 +37,8 @@ def colour(value: float, higher_is_better: bool = True) -> tuple[int, int, int]:
     seg = min(int(t * 2), 1)
     u = t * 2 - seg
     rgb = ANCHORS[seg] * (1 - u) + ANCHORS[seg + 1] * u
-    return tuple(int(round(c)) for c in rgb)
+    r, g, b = (int(round(c)) for c in rgb)
+    return r, g, b
 
 
 def draw_mosaic(images: np.ndarray, polygons: list, values: np.ndarray, path,
@@ -89,7 +90,7 @@ def draw_mosaic(images: np.ndarray, polygons: list, values: np.ndarray, path,
         mask = Image.new("L", (int(w), int(h)), 0)
         ImageDraw.Draw(mask).polygon([tuple(p) for p in xy - (x0, y0)], fill=255)
         tile_img = Image.fromarray(np.round(255 * np.clip(tile, 0, 1)).astype(np.uint8))
-        img.paste(tile_img.resize((int(w), int(h)), Image.BICUBIC), (int(x0), int(y0)), mask)
+        img.paste(tile_img.resize((int(w), int(h)), Image.Resampling.BICUBIC), (int(x0), int(y0)), mask)
         outlines.append((xy, colour(values[i], good_high)))
     for i, (xy, rgb) in enumerate(outlines):  # boundaries on top of every tile
         draw.line([tuple(p) for p in np.vstack([xy, xy[:1]])], fill=rgb, width=3)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -41,6 +42,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.extract.extractor import weighted_features
 from slicelens.utils import progress
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 SUPERSAMPLE = 4  # hull masks are drawn 4x larger and averaged down: soft, anti-aliased edges
 
@@ -84,6 +88,17 @@ class Inversion:
                 Image.fromarray(np.round(255 * rgba).astype(np.uint8), "RGBA").save(f, "PNG")
             paths.append(path)
         return paths
+
+
+@dataclass
+class MosaicResult:
+    """What :func:`slicelens.pipeline.slices.make_mosaic` drew: one tile per slice, the
+    composed mosaic, the inversion's loss per step and its wall-clock seconds."""
+
+    tiles: list[Path]
+    mosaic: Path
+    history: np.ndarray
+    seconds: float
 
 
 def hull_mask(polygon, size: int) -> np.ndarray:
@@ -192,7 +207,7 @@ def _hwc(x: torch.Tensor) -> np.ndarray:
     return x.detach().permute(0, 2, 3, 1).cpu().numpy().astype(np.float32)
 
 
-def invert_slices(run, slice_set, params: MosaicParams) -> Inversion:
+def invert_slices(run: Run, slice_set, params: MosaicParams) -> Inversion:
     """Gather each slice's mean image, mean F_W, mean map and hull mask; run :func:`invert`.
 
     Parameters

@@ -21,8 +21,12 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 LOADER = '''"""Import this folder into FiftyOne with slicelens' tags (run: python load_fiftyone.py)."""
 import json
@@ -50,7 +54,7 @@ session.wait()
 '''
 
 
-def sample_tags(run, tables: dict) -> dict[str, list[str]]:
+def sample_tags(run: Run, tables: dict) -> dict[str, list[str]]:
     """Tags per sample id: ``split:<s>``, ``error`` (misclassified), ``slice:<slicer>:<id>``
     for every stored slice holding it, ``mark:<label>`` for marks in force on those slices."""
     s = run.samples
@@ -73,7 +77,7 @@ def sample_tags(run, tables: dict) -> dict[str, list[str]]:
     return tags
 
 
-def write_fiftyone(run, folder, tables: dict) -> list[Path]:
+def write_fiftyone(run: Run, folder, tables: dict) -> list[Path]:
     """Write the FiftyOne folder for ``run``; returns the files written (images excluded)."""
     from PIL import Image
 

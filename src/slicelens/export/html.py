@@ -17,6 +17,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
@@ -30,7 +34,7 @@ img.mosaic{max-width:100%;border:1px solid #ccc}
 """
 
 
-def build_sections(run, top: int = 6, per_slice: int = 8) -> list[tuple]:
+def build_sections(run: Run, top: int = 6, per_slice: int = 8) -> list[tuple]:
     """The report's sections as ``(id, title, html, has_data)``."""
     from slicelens.export import sections as S
     from slicelens.export.tables import stored_slice_sets, tda_results
@@ -41,7 +45,7 @@ def build_sections(run, top: int = 6, per_slice: int = 8) -> list[tuple]:
             S.marks(run), S.tda(run, tda_results(run)), S.repairs(run)]
 
 
-def render(run, top: int = 6, per_slice: int = 8) -> str:
+def render(run: Run, top: int = 6, per_slice: int = 8) -> str:
     """The report as one HTML string."""
     from slicelens import __version__
 
@@ -57,7 +61,7 @@ def render(run, top: int = 6, per_slice: int = 8) -> str:
             f"<nav>{nav}</nav>{body}</body></html>")
 
 
-def write_report(run, path="report.html", *, top: int = 6, per_slice: int = 8) -> Path:
+def write_report(run: Run, path="report.html", *, top: int = 6, per_slice: int = 8) -> Path:
     """Write the report of ``run`` to ``path`` (atomically); returns the path.
 
     Parameters

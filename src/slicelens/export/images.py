@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 THUMB = 96
 
@@ -26,7 +30,7 @@ def data_uri(rgb: np.ndarray, size: int | None = THUMB) -> str:
     """An RGB uint8 image (H, W, 3) as a PNG ``data:`` URI (resized to ``size``)."""
     img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))
     if size and img.size != (size, size):
-        img = img.resize((size, size), Image.NEAREST if max(img.size) < size else Image.BILINEAR)
+        img = img.resize((size, size), Image.Resampling.NEAREST if max(img.size) < size else Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -41,7 +45,7 @@ def file_uri(path, size: int | None = None) -> str:
 def heatmap(rgb: np.ndarray, amap: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """Blend a non-negative map (m, k) over an image on a blue-cyan-yellow-red ramp."""
     h, w = rgb.shape[:2]
-    up = np.asarray(Image.fromarray(np.asarray(amap, np.float32)).resize((w, h), Image.BILINEAR))
+    up = np.asarray(Image.fromarray(np.asarray(amap, np.float32)).resize((w, h), Image.Resampling.BILINEAR))
     top = float(up.max())
     t = np.clip(up / top, 0, 1) if top > 0 else np.zeros_like(up)
     r = np.clip(1.5 - np.abs(4 * t - 3), 0, 1)
@@ -51,7 +55,7 @@ def heatmap(rgb: np.ndarray, amap: np.ndarray, alpha: float = 0.5) -> np.ndarray
     return (alpha * colour + (1 - alpha) * rgb.astype(np.float32)).round().astype(np.uint8)
 
 
-def sample_images(run, ids, with_heatmaps: bool) -> list[dict]:
+def sample_images(run: Run, ids, with_heatmaps: bool) -> list[dict]:
     """``[{"id", "image", "heatmap"}]`` data URIs for sample ids of ``run`` (``heatmap``
     is None when the run has no maps); raises when the images cannot be read."""
     dataset = run.dataset()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 from html import escape
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 def html_table(df: pd.DataFrame, testid: str, floatfmt: str = "{:.3f}") -> str:
@@ -35,19 +38,19 @@ def empty(text: str) -> str:
     return f'<p class="empty">{escape(text)}</p>'
 
 
-def summary(run) -> tuple:
+def summary(run: Run) -> tuple:
     from slicelens.evaluate.summary import split_class_summary
 
     rec = run.record
     s = run.samples
-    model = rec.get("model", {}).get("spec", "")
+    model = rec.model.spec
     facts = [("run", run.id), ("samples", len(s)), ("classes", ", ".join(run.classes)),
              ("model", "none (made from predictions; attribution parts need a model)"
               if not run.has_model else model),
-             ("data", rec.get("data", {}).get("source", "")),
-             ("created", str(rec.get("created_at", ""))[:19])]
-    if rec.get("base_run"):
-        facts.append(("made from", rec["base_run"]))
+             ("data", rec.data.source),
+             ("created", str(rec.created_at or "")[:19])]
+    if rec.base_run:
+        facts.append(("made from", rec.base_run))
     dl = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts)
     acc = split_class_summary(s, run.classes)
     return ("summary", "Run summary", f'<dl class="facts">{dl}</dl>'
@@ -83,7 +86,7 @@ def slice_table(run, sets, top: int) -> tuple:
     return ("slices", "Slices", "".join(parts), True)
 
 
-def worst_images(run, sets, top: int, per_slice: int) -> tuple:
+def worst_images(run: Run, sets, top: int, per_slice: int) -> tuple:
     from slicelens.api.slices import Slices
     from slicelens.export.images import sample_images
 
@@ -119,10 +122,10 @@ def worst_images(run, sets, top: int, per_slice: int) -> tuple:
     return ("worst-images", "Worst images of the top slices", "".join(parts), True)
 
 
-def mosaic(run, sets) -> tuple:
+def mosaic(run: Run, sets) -> tuple:
     from slicelens.export.images import file_uri
 
-    found = [(ss.slicer, Path(run.path) / "mosaic" / ss.slicer / "mosaic.png") for ss in sets]
+    found = [(ss.slicer, run.artifact_path("mosaic", ss.slicer) / "mosaic.png") for ss in sets]
     found = [(n, p) for n, p in found if p.exists()]
     if not found:
         why = ("this run has no model, and the mosaic inverts the model's features"
@@ -133,7 +136,7 @@ def mosaic(run, sets) -> tuple:
     return ("mosaic", "Attribution Mosaic", html, True)
 
 
-def bugs(run, sets) -> tuple:
+def bugs(run: Run, sets) -> tuple:
     ss = next((x for x in sets if x.slicer == "attributes"), None)
     if ss is None or not ss.slices:
         return ("bugs", "Attribute bug slices", empty(
@@ -155,7 +158,7 @@ def marks(run) -> tuple:
     return ("marks", "Marks", html_table(df, "marks-table"), True)
 
 
-def tda(run, results) -> tuple:
+def tda(run: Run, results) -> tuple:
     from slicelens.export.svg import interval_chart
 
     if not results:
@@ -182,15 +185,14 @@ def repairs(run) -> tuple:
     from slicelens.export.svg import bar_chart
 
     ws = run.workspace
-    derived = [r for r in ws.runs() if r.record.get("base_run") == run.id
-               and r.record.get("control_run")]
+    derived = [r for r in ws.runs() if r.record.base_run == run.id and r.record.control_run]
     if not derived:
         return ("repairs", "Repairs", empty("No repairs of this run: `slicelens repair` "
                                             "trains one beside its matched control."), False)
     parts = []
     for new in derived:
         try:
-            ctrl = ws.run(new.record["control_run"])
+            ctrl = ws.run(new.record.control_run)
         except SliceLensError:
             continue
         split = "test" if (new.samples["split"] == "test").any() else "val"
@@ -198,7 +200,7 @@ def repairs(run) -> tuple:
                    (("before", run), ("matched control", ctrl), ("after", new))}
         metrics = ["accuracy", "worst class"]
         groups = [(m, [figures[k][m] for k in figures]) for m in metrics]
-        strategy = (new.record.get("plan") or {}).get("strategy", new.id)
+        strategy = (new.record.plan or {}).get("strategy", new.id)
         parts.append(f"<h3>{escape(str(strategy))}: {escape(new.id)} (control {escape(ctrl.id)}, "
                      f"{split} split)</h3>")
         parts.append(bar_chart(groups, list(figures), title="before / matched control / after",
@@ -212,7 +214,7 @@ def repairs(run) -> tuple:
     return ("repairs", "Repairs", "".join(parts), True)
 
 
-def _figures(run, split: str) -> dict:
+def _figures(run: Run, split: str) -> dict:
     s = run.samples
     lab = s[(s["split"] == split) & (s["label"] >= 0)]
     correct = lab["correct"].astype(float)

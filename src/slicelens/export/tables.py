@@ -13,46 +13,48 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from slicelens.errors import SliceLensError
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+
 FORMATS = ("csv", "parquet", "json")
 TABLES = ("slices", "members", "marks", "bugs", "tda")
 BUG_SLICER = "attributes"  # HiBug's attribute bug slices (slicelens bugs)
 
 
-def stored_slice_sets(run) -> list:
+def stored_slice_sets(run: Run) -> list:
     """Every slice set stored in ``run`` (``<run>/slices/*.json``), by slicer name."""
     from slicelens.slicing.base import SliceSet
 
-    folder = Path(run.path) / "slices"
     out = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for name in run.artifact_names("slices"):
         try:
-            out.append(SliceSet.load(run.path, path.stem))
+            out.append(SliceSet.load(run.path, name))
         except (SliceLensError, OSError, ValueError, KeyError):
             continue  # not a slice set (or one being written): nothing to export
     return out
 
 
-def tda_results(run) -> list:
+def tda_results(run: Run) -> list:
     """The stored training-data attribution results of ``run`` (``<run>/tda/*.json``)."""
     from slicelens.tda.result import TDAResult
 
-    folder = Path(run.path) / "tda"
     out = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for name in run.artifact_names("tda"):
         try:
-            out.append(TDAResult.load(path))
+            out.append(TDAResult.load(run.artifact_path("tda", name)))
         except SliceLensError:
             continue
     return out
 
 
-def tables(run) -> dict[str, pd.DataFrame]:
+def tables(run: Run) -> dict[str, pd.DataFrame]:
     """The five tables of a run.
 
     Returns
@@ -150,7 +152,7 @@ def read_export(path) -> pd.DataFrame:
     raise SliceLensError(f"{path}: not an export table (.csv, .parquet or .json)")
 
 
-def export_run(run, folder, formats=("csv",), fiftyone: bool = False,
+def export_run(run: Run, folder, formats=("csv",), fiftyone: bool = False,
                only: tuple[str, ...] = TABLES) -> list[Path]:
     """Write the run's tables (``only`` of slices, members, marks, bugs, tda) in each
     format, and with ``fiftyone`` a FiftyOne-importable folder; returns the files."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from slicelens.errors import ModelError
+from slicelens.store.artifacts import artifact_path
 
 
 def check_finite(part: dict, ids: np.ndarray, model_spec: dict, run_dir: Path,
@@ -37,9 +38,9 @@ def check_finite(part: dict, ids: np.ndarray, model_spec: dict, run_dir: Path,
     if not bad.any():
         return
     if fresh:
-        (run_dir / "record.json").unlink(missing_ok=True)
-        shutil.rmtree(run_dir / "chunks", ignore_errors=True)
-        (run_dir / "data.npz").unlink(missing_ok=True)  # in-memory images saved for the run
+        artifact_path(run_dir, "record").unlink(missing_ok=True)
+        shutil.rmtree(artifact_path(run_dir, "chunks"), ignore_errors=True)
+        artifact_path(run_dir, "data").unlink(missing_ok=True)  # in-memory images saved for the run
         with contextlib.suppress(OSError):
             run_dir.rmdir()  # only when empty: never delete what the caller put there
     name = model_spec.get("spec", "?")

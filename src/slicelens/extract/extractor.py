@@ -49,7 +49,8 @@ from slicelens.errors import DataError, ModelError, WorkspaceError
 from slicelens.extract.batch import autocast, extract_batch, weighted_features  # noqa: F401 (API)
 from slicelens.extract.checks import check_finite
 from slicelens.extract.local_engine import run_chunks_local
-from slicelens.extract.methods import METHODS, get_method
+from slicelens.extract.methods import get_method, method_names
+from slicelens.store.artifacts import artifact_path
 from slicelens.store.atomic import remove_stale_tmp, save_npy_stream, write_json, write_parquet
 from slicelens.store.paths import relocatable, workspace_of
 from slicelens.store.run import ARRAYS, Run, weights_hash
@@ -63,7 +64,8 @@ class ExtractConfig(BaseModel):
     """Parameters of :func:`extract` (stored in the run record)."""
 
     batch_size: int = Field(64, ge=1, description="images per forward pass")
-    method: str = Field("auto", description="attribution method: auto, cam or gradcam")
+    method: str = Field("auto", description="attribution method (read from the registry): "
+                        + ", ".join(method_names()))
     chunk_size: int = Field(1024, ge=1, description="samples per resumable chunk")
     image_size: int | None = Field(None, ge=1, description="input side in pixels "
                                    "(default: the model's input size)")
@@ -88,8 +90,8 @@ class ExtractConfig(BaseModel):
     @field_validator("method")
     @classmethod
     def _known_method(cls, v: str) -> str:
-        if v != "auto" and v not in METHODS:
-            raise ValueError(f"unknown method {v!r}; choose one of auto, {', '.join(METHODS)}")
+        if v not in method_names():
+            raise ValueError(f"unknown method {v!r}; choose one of {', '.join(method_names())}")
         return v
 
     @field_validator("splits")
@@ -157,14 +159,15 @@ def extract(dataset, adapter, run_dir: str | os.PathLike, cfg: ExtractConfig | N
         from slicelens.data.arrays import save_arrays
 
         run_dir.mkdir(parents=True, exist_ok=True)
-        data_spec = dict(data_spec, source=save_arrays(dataset, (run_dir / "data.npz").resolve()))
+        arrays_file = save_arrays(dataset, artifact_path(run_dir, "data").resolve())
+        data_spec = dict(data_spec, source=arrays_file)
     record, fresh = _start_record(run_dir, dataset, adapter, cfg, method.name, data_spec,
                                   model_spec)
     if record["status"] == "complete":
-        shutil.rmtree(run_dir / "chunks", ignore_errors=True)
+        shutil.rmtree(artifact_path(run_dir, "chunks"), ignore_errors=True)
         return Run(run_dir)
 
-    chunk_dir = run_dir / "chunks"
+    chunk_dir = artifact_path(run_dir, "chunks")
     chunk_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_tmp(chunk_dir)
     remove_stale_tmp(run_dir)
@@ -233,7 +236,7 @@ def _start_record(run_dir: Path, dataset, adapter, cfg, method, data_spec,
         "weights_sha256": weights_hash(model),  # checked by Run.adapter() on reload
     }, default=str))
     new = relocatable(new, workspace_of(run_dir))  # a moved workspace still finds its files
-    path = run_dir / "record.json"
+    path = artifact_path(run_dir, "record")
     if path.exists():
         old = json.loads(path.read_text())
         a, b = _replay_keys(old), _replay_keys(new)
@@ -270,7 +273,7 @@ def _consolidate(run_dir: Path, dataset, record: dict, n_chunks: int) -> None:
     Every file is replaced atomically and the record is written last, so a kill at any
     point leaves either a "running" run (resumable, chunks intact) or a complete one.
     """
-    files = [run_dir / "chunks" / f"chunk-{c:05d}.npz" for c in range(n_chunks)]
+    files = [artifact_path(run_dir, "chunks") / f"chunk-{c:05d}.npz" for c in range(n_chunks)]
 
     def column(name):  # one chunk of one array in memory at a time (10^6 x 1280 is 5 GB)
         for f in files:
@@ -291,11 +294,11 @@ def _consolidate(run_dir: Path, dataset, record: dict, n_chunks: int) -> None:
         "id": dataset.ids, "label": labels, "split": dataset.splits, "pred": data["pred"],
         "confidence": data["confidence"], "loss": data["loss"], "correct": correct,
     })
-    write_parquet(run_dir / "samples.parquet", samples)
+    write_parquet(artifact_path(run_dir, "samples"), samples)
     record = dict(record, status="complete", finished_at=datetime.now(timezone.utc).isoformat(),
                   n=len(dataset), grid=list(first["maps"].shape[1:]),
                   feature_dim=int(first["features"].shape[1]),
                   arrays={k: {"shape": [n, *first[k].shape[1:]], "dtype": str(first[k].dtype)}
                           for k in ARRAYS})
-    write_json(run_dir / "record.json", record)
-    shutil.rmtree(run_dir / "chunks", ignore_errors=True)
+    write_json(artifact_path(run_dir, "record"), record)
+    shutil.rmtree(artifact_path(run_dir, "chunks"), ignore_errors=True)

@@ -141,7 +141,7 @@ def run_chunks_ray(dataset, record: dict, todo: list[tuple[int, int, int]], chun
         chunk_of = {}
         for c, lo, hi in todo:
             chunk_of.update({r: c for r in range(lo, hi)})
-        pending = {c: {} for c, _, _ in todo}
+        pending: dict[int, dict] = {c: {} for c, _, _ in todo}
         bounds = {c: (lo, hi) for c, lo, hi in todo}
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             for j, r in enumerate(batch["row"]):

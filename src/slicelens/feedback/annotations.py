@@ -22,21 +22,27 @@ Example
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slicelens.errors import DataError
 from slicelens.feedback.anchoring import ResolvedMark, resolve
 from slicelens.store.db import LABELS, Annotation, Event
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace, WorkspaceLike
+
 #: The labels a slice can carry (the store enforces the same set).
-SLICE_LABELS: tuple[str, ...] = tuple(sorted(LABELS["slice"]))
+SLICE_LABELS: tuple[str, ...] = tuple(sorted(LABELS["slice"] or ()))
 
 
-def _ws(workspace):
-    from slicelens.store import Workspace
+def _ws(workspace: WorkspaceLike):
+    from slicelens.store import as_workspace
 
-    return workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    return as_workspace(workspace)
 
 
-def annotate_slice(workspace, run, slicer: str, slice_id: str, label: str, description: str = "",
+def annotate_slice(workspace: Workspace, run: Run, slicer: str, slice_id: str, label: str, description: str = "",
                    author: str = "anonymous", idempotency_key: str | None = None) -> Annotation:
     """Mark one slice of ``run``'s ``slicer`` slice set; returns the stored annotation.
 
@@ -73,7 +79,7 @@ def annotate_slice(workspace, run, slicer: str, slice_id: str, label: str, descr
     return db.get(ann_id)
 
 
-def list_marks(workspace, run=None, slicer: str | None = None,
+def list_marks(workspace: Workspace, run: Run | None = None, slicer: str | None = None,
                include_undone: bool = False) -> list[Annotation]:
     """Slice marks, oldest first; filtered by run and slicer when given."""
     return _ws(workspace).db.list(run_id=run.id if run is not None else None,
@@ -81,7 +87,7 @@ def list_marks(workspace, run=None, slicer: str | None = None,
                                   include_undone=include_undone)
 
 
-def edit_mark(workspace, annotation_id: int, *, label: str | None = None,
+def edit_mark(workspace: Workspace, annotation_id: int, *, label: str | None = None,
               description: str | None = None, author: str = "anonymous") -> Annotation:
     """Change the label and/or description of a mark (recorded in its history)."""
     db = _ws(workspace).db
@@ -89,28 +95,28 @@ def edit_mark(workspace, annotation_id: int, *, label: str | None = None,
     return db.edit(annotation_id, label=label, description=description, author=author)
 
 
-def undo_mark(workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
+def undo_mark(workspace: Workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
     """Withdraw a mark (kept with status ``undone``; :func:`redo_mark` reinstates it)."""
     db = _ws(workspace).db
     _slice_annotation(db, annotation_id)
     return db.undo(annotation_id, author)
 
 
-def redo_mark(workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
+def redo_mark(workspace: Workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
     """Reinstate an undone mark."""
     db = _ws(workspace).db
     _slice_annotation(db, annotation_id)
     return db.redo(annotation_id, author)
 
 
-def mark_history(workspace, annotation_id: int) -> list[Event]:
+def mark_history(workspace: Workspace, annotation_id: int) -> list[Event]:
     """Every event (create, edit, undo, redo) of one mark, oldest first."""
     db = _ws(workspace).db
     _slice_annotation(db, annotation_id)
     return db.history(annotation_id)
 
 
-def resolve_marks(workspace, run, slicer: str, include_undone: bool = False) -> list[ResolvedMark]:
+def resolve_marks(workspace: Workspace, run: Run, slicer: str, include_undone: bool = False) -> list[ResolvedMark]:
     """Every slice mark of ``run``'s ``slicer`` resolved onto the stored slice set now.
 
     Each :class:`~slicelens.feedback.anchoring.ResolvedMark` says which current slice
@@ -127,17 +133,17 @@ def resolve_marks(workspace, run, slicer: str, include_undone: bool = False) -> 
     return resolve(marks, ws.db.members([a.id for a in marks]), SliceSet.load(run.path, slicer))
 
 
-def marks_in_force(workspace, run, slice_set) -> dict[str, Annotation]:
+def marks_in_force(workspace: Workspace, run: Run, slice_set) -> dict[str, Annotation]:
     """:func:`slice_marks` on a slice set already loaded (the server keeps it cached)."""
     ws = _ws(workspace)
     marks = list_marks(ws, run, slice_set.slicer)
     found = [r for r in resolve(marks, ws.db.members([a.id for a in marks]), slice_set)
              if r.slice_id is not None] if marks else []
     found.sort(key=lambda r: (r.annotation.updated_at, r.annotation.id))
-    return {r.slice_id: r.annotation for r in found}
+    return {r.slice_id: r.annotation for r in found if r.slice_id is not None}
 
 
-def slice_marks(workspace, run, slicer: str) -> dict[str, Annotation]:
+def slice_marks(workspace: Workspace, run: Run, slicer: str) -> dict[str, Annotation]:
     """The mark in force per current slice: slice id -> Annotation.
 
     Only active marks count, each on the slice that now holds its images

@@ -38,13 +38,17 @@ With no core/spurious mark at all, every unmarked slice gets NaN with source ``"
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 COLUMNS = ["slice_id", "spuriousness", "source", "mark"]
 
@@ -66,7 +70,7 @@ class PropagationParams(BaseModel):
     seed: int = Field(0, description="seed of the subset when there are more than max_samples")
 
 
-def spuriousness(run, slice_set, annotations, params: PropagationParams | None = None) -> pd.DataFrame:
+def spuriousness(run: Run, slice_set, annotations, params: PropagationParams | None = None) -> pd.DataFrame:
     """Spuriousness per slice from human marks.
 
     Parameters
@@ -266,7 +270,7 @@ def _one_class_affinity(layout: np.ndarray, seeds: np.ndarray, p: PropagationPar
     return aff
 
 
-def current_spuriousness(workspace, run, slicer: str,
+def current_spuriousness(workspace: Workspace, run: Run, slicer: str,
                          params: PropagationParams | None = None) -> pd.DataFrame:
     """:func:`spuriousness` from the stored slice set and the marks in force now."""
     from slicelens.feedback.annotations import slice_marks

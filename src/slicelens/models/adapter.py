@@ -106,7 +106,7 @@ class ModelAdapter:
         self.module.to(self.device)
         if self.normalize is not None:
             self.normalize.to(self.device)
-        self._captured = None
+        self._captured: torch.Tensor | None = None
         self._setup(layer)
 
     # -- public ---------------------------------------------------------------------
@@ -150,10 +150,10 @@ class ModelAdapter:
             logits = as_logits(self.module(x))
         finally:
             handle.remove()
-        A, self._captured = self._captured, None
-        if A is None:
+        captured, self._captured = self._captured, None
+        if captured is None:
             raise ModelError(f"layer {self.layer_name!r} did not run in the forward pass")
-        return A, logits
+        return captured, logits
 
     def check_classes(self, num_outputs: int | None = None) -> None:
         """Raise :class:`ModelError` when the model's outputs differ from the classes."""
@@ -242,6 +242,7 @@ class ModelAdapter:
                         "torch.jit.freeze / optimize_for_inference), so no layer can be cut out; "
                         "save it before freezing, or export it with torch.export")
                 layer = cands[-1]
+        assert layer is not None  # named, or the last map found above
         self._use_split(layer)
         if default and not self._reaches_logits(probe):
             # e.g. a traced ViT: `vit`'s last tokens miss the CLS head; look inside it

@@ -103,6 +103,7 @@ def fit_linear_head(features, y, weight, val_features, val_y, val_groups, *, n_c
             scores[key] = score
             if best is None or score > best[0]:
                 best = (score, C, W, b, power)
+    assert best is not None  # at least one (power, C) was fitted
     score, C, W, b, power = best
     # fold the standardisation in: (f - mu) / sd @ W.T + b = f @ (W / sd).T + (b - W @ (mu / sd))
     weight_f = (W / sd).astype(np.float32)

@@ -26,6 +26,7 @@ import os
 import pickle
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -153,6 +154,7 @@ def _from_entry_point(spec: str, num_classes: int) -> nn.Module:
     fn = getattr(mod, fn_name, None)
     if not callable(fn):
         raise ModelError(f"entry point {spec}: module {mod_name!r} has no callable {fn_name!r}")
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):

@@ -168,7 +168,7 @@ def split_script(module, layer: str) -> tuple[Callable, Callable]:
         raise _no_call(module, layer) from None
     args, _, tail = _cut(module, parent)
 
-    def body(*inputs):
+    def nested_body(*inputs):
         A, ctx = inner_body(*args(*inputs))
         return A, (inputs, ctx)
 
@@ -203,7 +203,7 @@ def call_outputs(module, x: torch.Tensor) -> list[tuple[str, object]]:
     ret = graph.return_node()
     tup = graph.create("prim::TupleConstruct", [v for _, v in calls])
     tup.insertBefore(ret)
-    tup.output().setType(torch._C.TupleType([v.type() for _, v in calls]))
+    tup.output().setType(torch._C.TupleType([v.type() for _, v in calls]))  # type: ignore[attr-defined]  # torch._C.Value is untyped
     ret.replaceInputWith(ret.inputsAt(0), tup.output())
     outs = _compile(module, graph, "slicelens_probe")(x)
     return [(path, out) for (path, _), out in zip(calls, outs, strict=True)]

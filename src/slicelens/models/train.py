@@ -107,9 +107,8 @@ def normalizer(normalize) -> Callable[[torch.Tensor], torch.Tensor]:
     stats = parse_normalize(normalize)
     if stats is None:
         return lambda x: x
-    mean, std = stats
-    mean, std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
-    return lambda x: (x - mean.to(x.device)) / std.to(x.device)
+    m, s = torch.tensor(stats[0]).view(1, -1, 1, 1), torch.tensor(stats[1]).view(1, -1, 1, 1)
+    return lambda x: (x - m.to(x.device)) / s.to(x.device)
 
 
 @torch.no_grad()
@@ -319,6 +318,7 @@ def _fit(module, train, val, cfg, normalize, checkpoint_dir, trainable, gdro_eta
             total, count = total + loss.item() * len(idx), count + len(idx)
         row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": math.nan, "val_acc": math.nan}
         if val is not None:
+            assert val_x is not None  # set with val
             logits = predict_logits(net, val_x, normalize=None if fast else normalize, device=device)
             row["val_loss"] = float(F.cross_entropy(logits, val.y))
             correct = logits.argmax(1) == val.y

@@ -117,7 +117,7 @@ def _finetune_repair(st, strategy: str, label: str, **params) -> dict:
     cfg = st.cfg.train.model_copy(update={"epochs": FINETUNE_EPOCHS})
     plan, new_run = run_repair(st.workspace, st.run, strategy, params, cfg, init="finetune",
                                name=strategy)
-    control = st.workspace.run(new_run.record["control_run"])
+    control = st.workspace.run(new_run.record.control_run)
     gt = load_ground_truth(st.paths.ground_truth)
     before, ctrl, after = (group_figures(r.samples, gt) for r in (st.run, control, new_run))
     st.echo(_indent(plan.description))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,10 +29,13 @@ from slicelens.attributes.runio import (  # noqa: F401 - spec_path re-exported
 )
 from slicelens.errors import DataError
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+
 DEFAULT_BACKEND = "imagenet"  # for attributes that name no backend
 
 
-def edit_spec(run, path) -> AttributeSpec:
+def edit_spec(run: Run, path) -> AttributeSpec:
     """Replace the run's spec by a user-edited YAML / JSON file (validated first)."""
     spec = AttributeSpec.load(path)
     spec.source = "edited"
@@ -40,7 +43,7 @@ def edit_spec(run, path) -> AttributeSpec:
     return spec
 
 
-def assign_attributes(run, backend: str = "default", spec: AttributeSpec | None = None, *,
+def assign_attributes(run: Run, backend: str = "default", spec: AttributeSpec | None = None, *,
                       dataset=None, backend_params: dict | None = None,
                       value_params: dict | None = None, force: bool = False) -> AttributeMatrix:
     """Fill the attribute matrix ``X_A`` of ``run`` (cached in the run).
@@ -75,7 +78,7 @@ def assign_attributes(run, backend: str = "default", spec: AttributeSpec | None 
 
     spec = spec or load_spec(run.path) or propose_attributes("builtin")
     key = _cache_key(spec, backend, backend_params)
-    meta = Path(run.path) / "attributes" / "meta.json"
+    meta = run.artifact_path("attribute_meta")
     if not force and meta.exists() and json.loads(meta.read_text()).get("key") == key:
         return AttributeMatrix.load(run.path)
     dataset = dataset if dataset is not None else run.dataset()
@@ -115,7 +118,7 @@ def _cache_key(spec: AttributeSpec, backend: str, params) -> str:
     return hashlib.sha1(blob).hexdigest()
 
 
-def find_attribute_bugs(run, params: dict | None = None, split: str = "val"):
+def find_attribute_bugs(run: Run, params: dict | None = None, split: str = "val"):
     """Fit the ``attributes`` slicer (bug slices with types), assign all splits, save.
 
     The attribute matrix must exist (:func:`assign_attributes`).
@@ -145,7 +148,7 @@ def bug_rows(slice_set, top: int | None = None) -> list[dict]:
     return rows
 
 
-def histograms(run, split: str | None = None) -> dict[str, list[dict]]:
+def histograms(run: Run, split: str | None = None) -> dict[str, list[dict]]:
     """Per attribute, the count and mean score of each value (HiBug App. 7.2) and the
     model's accuracy on the labelled samples with that value, with its Wilson 95% interval
     (:func:`slicelens.attributes.accuracy.value_accuracy`)."""
@@ -166,14 +169,14 @@ def histograms(run, split: str | None = None) -> dict[str, list[dict]]:
     return out
 
 
-def overall_accuracy(run, split: str | None = None) -> float | None:
+def overall_accuracy(run: Run, split: str | None = None) -> float | None:
     """Accuracy of the run on the labelled samples of ``split`` (None: no labels)."""
     s = run.samples
     keep = (s["label"].to_numpy() >= 0) & (s["split"].to_numpy() == split if split else True)
     return float(s["correct"].to_numpy(bool, na_value=False)[keep].mean()) if keep.any() else None
 
 
-def _correct_of(run, ids: np.ndarray) -> np.ndarray:
+def _correct_of(run: Run, ids: np.ndarray) -> np.ndarray:
     """1.0 / 0.0 / NaN (unlabelled or unknown id) for each of ``ids``."""
     s = run.samples
     right = np.where(s["label"].to_numpy() >= 0, s["correct"].to_numpy(float, na_value=np.nan), np.nan)

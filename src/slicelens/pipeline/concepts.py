@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from slicelens.concepts.runio import class_of_samples, load_images
 from slicelens.errors import SliceLensError
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
-def pick_seeds(run, per_class: int = 20, split: str = "val", slice_id: str | None = None,
+
+def pick_seeds(run: Run, per_class: int = 20, split: str = "val", slice_id: str | None = None,
                slicer: str = "attribution", confusion: tuple[str, str] | None = None) -> list[str]:
     """Seed image ids: per class, misclassified first (then by falling loss), from
     ``split``, restricted to a slice's members or a confusion cell (true, predicted)."""
@@ -46,7 +51,7 @@ def _heat(m: np.ndarray) -> np.ndarray:
             * 255).astype(np.uint8)
 
 
-def write_seeds(run, out_dir, ids, sal) -> list[dict]:
+def write_seeds(run: Run, out_dir, ids, sal) -> list[dict]:
     """For every seed: ``<id>.png`` (image | saliency | ambiguous regions outlined), and
     ``seeds.json`` with class, prediction and regions. Returns the seed rows."""
     from PIL import Image
@@ -62,7 +67,7 @@ def write_seeds(run, out_dir, ids, sal) -> list[dict]:
         amb[sal.ambiguous[i]] = (0.5 * amb[sal.ambiguous[i]] + [127, 0, 127]).astype(np.uint8)
         name = str(sid).replace("/", "_").replace("\\", "_") + ".png"
         big = np.concatenate([imgs[i], heat, amb], 1)
-        Image.fromarray(big).resize((big.shape[1] * 4, big.shape[0] * 4), Image.NEAREST).save(out / name)
+        Image.fromarray(big).resize((big.shape[1] * 4, big.shape[0] * 4), Image.Resampling.NEAREST).save(out / name)
         r = rows.loc[sid]
         seeds.append({"image_id": str(sid), "class": run.classes[int(r["label"])],
                       "predicted": run.classes[int(r["pred"])], "correct": bool(r["correct"]),
@@ -73,7 +78,7 @@ def write_seeds(run, out_dir, ids, sal) -> list[dict]:
     return seeds
 
 
-def import_crowd(workspace, run, path) -> int:
+def import_crowd(workspace: Workspace, run: Run, path) -> int:
     """Store every answer of a crowd CSV (all rows checked first); returns the count."""
     from slicelens.concepts.crowd import read_answers
     from slicelens.concepts.store import save_answer
@@ -86,7 +91,7 @@ def import_crowd(workspace, run, path) -> int:
 
 
 
-def make_seeds(run, out_dir, per_class: int = 20, split: str = "val", slice_id=None,
+def make_seeds(run: Run, out_dir, per_class: int = 20, split: str = "val", slice_id=None,
                slicer: str = "attribution", confusion=None, **saliency) -> list[dict]:
     """Pick seeds (:func:`pick_seeds`), explain them (IG + MC-dropout variance) and write
     them to ``out_dir`` (:func:`write_seeds`)."""
@@ -106,7 +111,7 @@ def read_seeds(out_dir) -> list[dict]:
     return json.loads(path.read_text())["seeds"]
 
 
-def export_answers(workspace, run, path) -> Path:
+def export_answers(workspace: Workspace, run: Run, path) -> Path:
     """Every stored answer of ``run`` as a crowd CSV."""
     from slicelens.concepts.crowd import write_answers
     from slicelens.concepts.store import answers

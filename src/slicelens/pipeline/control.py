@@ -14,11 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from slicelens.errors import WorkspaceError
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
-def control_key(base_run, plan, train_cfg, init: str) -> str:
+
+def control_key(base_run: Run, plan, train_cfg, init: Literal["scratch", "finetune"]) -> str:
     """Hash of everything the control depends on (same key = same control run)."""
     doc = {"base_run": base_run.id, "init": "finetune" if plan.head_only else init,
            "train": train_cfg.model_dump(mode="json", exclude={"device", "num_threads"}),
@@ -26,7 +31,7 @@ def control_key(base_run, plan, train_cfg, init: str) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def matched_control(workspace, base_run, plan, train_cfg=None, *, init: str = "scratch",
+def matched_control(workspace: Workspace, base_run: Run, plan, train_cfg=None, *, init: Literal["scratch", "finetune"] = "scratch",
                     echo=None):
     """The control run of ``plan`` on ``base_run``: reused when one exists, else trained.
 
@@ -65,7 +70,6 @@ def matched_control(workspace, base_run, plan, train_cfg=None, *, init: str = "s
             pass  # the control run was deleted or is incomplete: train it again
     say("matched control: training the same regime on unchanged data")
     run = apply_plan(workspace, base_run, plan.control(), cfg, init=init, name="control")
-    record = dict(run.record, control_key=key)
-    write_json(Path(run.path) / "record.json", record)
+    run.update_record(control_key=key)
     write_json(index, {"run": run.id, "base_run": base_run.id, "init": init})
     return type(run)(run.path)

@@ -129,9 +129,9 @@ STEPS: list[Callable[[DemoState], None]] = [
 
 def run_demo(workspace, cfg: DemoRun | None = None, echo: Callable = print) -> DemoState:
     """Run every demo step in order; returns the state with the run and the figures."""
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws = as_workspace(workspace, create=True)
     st = DemoState(workspace=ws, cfg=cfg or DemoRun(), echo=echo)
     for step in STEPS:
         step(st)

@@ -18,19 +18,22 @@ values and keep their own description and bug type.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 #: enriched values kept in the evidence per slice
 KEEP_TESTS = 6
 
 
-def has_attributes(run) -> bool:
-    return (Path(run.path) / "attributes" / "matrix.parquet").exists()
+def has_attributes(run: Run) -> bool:
+    return run.has_artifact("attribute_matrix")
 
 
-def describe_slices(run, slice_set, max_attributes: int = 3) -> int:
+def describe_slices(run: Run, slice_set, max_attributes: int = 3) -> int:
     """Describe every slice (not from the attribute slicer) in words, in place.
 
     Returns the number of slices that got words (0 without an attribute matrix).
@@ -74,7 +77,7 @@ def describe_slices(run, slice_set, max_attributes: int = 3) -> int:
     return n_words
 
 
-def type_slices(run, slice_set, assigned: np.ndarray) -> None:
+def type_slices(run: Run, slice_set, assigned: np.ndarray) -> None:
     """A bug type with neighbourhood evidence for every slice without one, in place.
 
     ``assigned``: slice index of every row of ``run.samples`` (-1 = none).

@@ -16,19 +16,25 @@ from one of two sources, always named in the report:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from slicelens.data.loader import load_images
 from slicelens.errors import SliceLensError
+from slicelens.evaluate.report import EvaluationReport
 from slicelens.evaluate.robustness import RobustnessParams, demo_digit_masks
 from slicelens.pipeline.evaluations import save_evaluation
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace, WorkspaceLike
 
-def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribution",
+
+def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, slicer: str | None = "attribution",
                  ground_truth="auto", params: RobustnessParams | None = None,
-                 split: str = "test", control="auto") -> dict:
+                 split: str = "test", control="auto") -> EvaluationReport:
     """Evaluate ``run`` (and ``baseline`` and the matched control, on the same images,
     noise and masks).
 
@@ -49,8 +55,8 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
 
     Returns
     -------
-    dict (JSON-serialisable): ``run``, ``baseline``, ``control``, ``split``, ``n``,
-    ``mask_source``, ``mask_note``, ``ground_truth``, ``params``, ``models`` (one dict
+    EvaluationReport (``.to_json()`` is what is stored): ``run``, ``baseline``, ``control``,
+    ``split``, ``n``, ``mask_source``, ``mask_note``, ``ground_truth``, ``params``, ``models`` (one dict
     per model, roles ``before`` / ``control`` / ``after``: clean, core, spurious, rcs,
     average, worst_slice, worst_slice_accuracy, worst_group, worst_group_accuracy),
     ``groups`` and ``slices`` (before/after rows, with the control's accuracy where there
@@ -64,10 +70,11 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     from slicelens.evaluate.compare import group_comparison, slice_comparison
     from slicelens.evaluate.groups import group_accuracy
     from slicelens.evaluate.planted import join_ground_truth
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
-    run, base = _run(ws, run), _run(ws, baseline) if baseline is not None else None
+    ws = as_workspace(workspace)
+    run = _run(ws, run)
+    base = _run(ws, baseline) if baseline is not None else None
     ctrl = _control(ws, run, control)
     p = params or RobustnessParams()
     gt, gt_path = _ground_truth(run, ground_truth)
@@ -76,7 +83,7 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     if not len(rows):
         raise SliceLensError(f"run {run.id} has no labelled samples in split {split!r}")
     ids = np.asarray(samples["id"], dtype=str)[rows]
-    size = int(run.record["model"]["input_size"])
+    size = run.record.input_size
     dataset = run.dataset()
     images = load_images(dataset, dataset.index_of(ids), size, uint8=True)
     if gt is not None:
@@ -95,11 +102,11 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
     roles = (("before", base), ("control", ctrl), ("after" if base or ctrl else "model", run))
     models = [_model_entry(r, role, ids, gt, x, y, masks[keep], p, names)
               for role, r in roles if r is not None]
-    report = {"run": run.id, "baseline": base.id if base else None,
-              "control": ctrl.id if ctrl else None, "split": split,
-              "n": int(keep.sum()), "mask_source": source, "mask_note": note,
-              "ground_truth": str(gt_path) if gt_path else None, "params": p.model_dump(),
-              "models": models, "groups": [], "slices": [], "slicer": slicer}
+    report = EvaluationReport(
+        run=run.id, baseline=base.id if base else None, control=ctrl.id if ctrl else None,
+        split=split, n=int(keep.sum()), mask_source=source, mask_note=note,
+        ground_truth=str(gt_path) if gt_path else None, params=p.model_dump(),
+        models=models, groups=[], slices=[], slicer=slicer)
     index = pd.Index(ids)
     if gt is not None:
         groups = pd.Series(join_ground_truth(samples.iloc[rows], gt)["group"].to_numpy(str), index=index)
@@ -112,26 +119,26 @@ def evaluate_run(workspace, run, *, baseline=None, slicer: str | None = "attribu
         else:
             table = group_accuracy(_rows_of(run, ids)["correct"].to_numpy(bool, na_value=False),
                                    groups.to_numpy())
-        report["groups"] = table.to_dict("records")
+        report.groups = table.to_dict("records")
     if base is not None and names is not None:
         table = slice_comparison(base.samples, run.samples, names, order=names.attrs["order"])
         if ctrl is not None:
             vs = slice_comparison(ctrl.samples, run.samples, names, order=names.attrs["order"])
             table["acc_control"] = vs["acc_before"].to_numpy()
             table["delta_vs_control"] = vs["delta"].to_numpy()
-        report["slices"] = table.to_dict("records")
-    report.update(_versus_control(models))
+        report.slices = table.to_dict("records")
+    report.versus_control, report.verdict = _versus_control(models)
     if base is not None:  # kept beside the run: the web app shows it after a restart
         save_evaluation(run, report)
     return report
 
 
-def _control(ws, run, control):
+def _control(ws: Workspace, run: Run, control):
     """The control run: given, named in ``run``'s record (``"auto"``), or None."""
     if control is None:
         return None
     if control == "auto":
-        control = run.record.get("control_run")
+        control = run.record.control_run
         if not control:
             return None
     return _run(ws, control)
@@ -141,13 +148,12 @@ def _control(ws, run, control):
 VERDICT_METRICS = ("worst_group_accuracy", "worst_slice_accuracy", "average")
 
 
-def _versus_control(models: list[dict]) -> dict:
+def _versus_control(models: list[dict]) -> tuple[dict[str, float], str]:
     """``versus_control`` (after - control per metric) and ``verdict`` (words)."""
     by = {m["role"]: m for m in models}
     if "control" not in by:
-        return {"versus_control": {}, "verdict": (
-            "no matched control: a difference to the model before repair mixes the repair "
-            "with retraining itself" if "before" in by else "")}
+        return {}, ("no matched control: a difference to the model before repair mixes the "
+                    "repair with retraining itself" if "before" in by else "")
     after, ctrl = by["after"], by["control"]
     keys = ("average", "worst_group_accuracy", "worst_slice_accuracy", "clean", "core",
             "spurious", "rcs")
@@ -155,14 +161,14 @@ def _versus_control(models: list[dict]) -> dict:
           and after[k] is not None and ctrl[k] is not None}
     key = next((k for k in VERDICT_METRICS if k in vs), None)
     if key is None:
-        return {"versus_control": vs, "verdict": ""}
+        return vs, ""
     what = key.replace("_", " ").replace(" accuracy", "")
     d = vs[key]
     verdict = (f"the repair beats its matched control on {what} accuracy by {d:+.3f} "
                f"({after[key]:.3f} vs {ctrl[key]:.3f})" if d > 0 else
                f"the repair does NOT beat its matched control on {what} accuracy "
                f"({after[key]:.3f} vs {ctrl[key]:.3f}, {d:+.3f})")
-    return {"versus_control": vs, "verdict": verdict}
+    return vs, verdict
 
 
 def _model_entry(r, role: str, ids: np.ndarray, gt, x, y, masks, p, names=None) -> dict:
@@ -189,11 +195,11 @@ def _model_entry(r, role: str, ids: np.ndarray, gt, x, y, masks, p, names=None) 
     return entry
 
 
-def _run(ws, run):
+def _run(ws: Workspace, run: Run | str) -> Run:
     return ws.run(run) if isinstance(run, str) else run
 
 
-def _rows_of(run, ids: np.ndarray) -> pd.DataFrame:
+def _rows_of(run: Run, ids: np.ndarray) -> pd.DataFrame:
     """``run.samples`` rows of sample ``ids``, in that order."""
     pos = pd.Index(np.asarray(run.samples["id"], dtype=str)).get_indexer(ids)
     if (pos < 0).any():
@@ -202,7 +208,7 @@ def _rows_of(run, ids: np.ndarray) -> pd.DataFrame:
     return run.samples.iloc[pos]
 
 
-def _ground_truth(run, ground_truth):
+def _ground_truth(run: Run, ground_truth):
     from slicelens.evaluate.groups import load_ground_truth
 
     if ground_truth is None:
@@ -210,17 +216,17 @@ def _ground_truth(run, ground_truth):
     if isinstance(ground_truth, pd.DataFrame):
         return ground_truth, "<DataFrame>"
     if ground_truth == "auto":
-        src = Path(str(run.record.get("data", {}).get("source", "")))
+        src = Path(run.record.data.source)
         path = src.parent / "ground_truth.csv"
         return (load_ground_truth(path), path) if src.suffix and path.exists() else (None, None)
     return load_ground_truth(ground_truth), Path(ground_truth)
 
 
-def _has_slices(run, slicer: str) -> bool:
-    return (Path(run.path) / "slices" / f"{slicer}.json").exists()
+def _has_slices(run: Run, slicer: str) -> bool:
+    return run.has_artifact("slices", slicer)
 
 
-def _slice_names(run, slicer: str, split: str, ids: pd.Index) -> pd.Series:
+def _slice_names(run: Run, slicer: str, split: str, ids: pd.Index) -> pd.Series:
     """Slice id per sample id of ``ids`` ("" = none), from ``run``'s slicer on ``split``."""
     from slicelens.repair.corm import slice_assignment
     from slicelens.slicing.base import SliceSet
@@ -235,7 +241,7 @@ def _slice_names(run, slicer: str, split: str, ids: pd.Index) -> pd.Series:
     return out
 
 
-def _annotation_masks(ws, ref, slicer, split, ids: np.ndarray, size: int, p):
+def _annotation_masks(ws: Workspace, ref, slicer, split, ids: np.ndarray, size: int, p):
     """(keep (n,), core masks (n, H, W), note) for sample ``ids`` from marked slices of ``ref``."""
     from slicelens.evaluate.robustness import attribution_masks
     from slicelens.feedback import slice_marks
@@ -260,37 +266,37 @@ def _annotation_masks(ws, ref, slicer, split, ids: np.ndarray, size: int, p):
     return keep, core, note
 
 
-def print_evaluation(report: dict, echo=print, max_slices: int = 12) -> None:
+def print_evaluation(report: EvaluationReport, echo=print, max_slices: int = 12) -> None:
     """Print an :func:`evaluate_run` report as plain-text tables."""
     from slicelens.utils import table
 
-    p = report["params"]
-    echo(f"evaluation on split {report['split']!r} ({report['n']} images)")
-    echo(f"  masks: {report['mask_source']} - {report['mask_note']}")
+    p = report.params
+    echo(f"evaluation on split {report.split!r} ({report.n} images)")
+    echo(f"  masks: {report.mask_source} - {report.mask_note}")
     echo(f"  noise: sigma {p['sigma']}, {p['trials']} trials, seed {p['seed']}")
     cols = ["run", "role", "clean", "core", "spurious", "rcs", "average"]
-    if any("worst_slice_accuracy" in m for m in report["models"]):
+    if any("worst_slice_accuracy" in m for m in report.models):
         cols += ["worst_slice_accuracy", "worst_slice"]
-    if any("worst_group_accuracy" in m for m in report["models"]):
+    if any("worst_group_accuracy" in m for m in report.models):
         cols += ["worst_group_accuracy", "worst_group"]
-    echo(table(report["models"], cols))
-    if report.get("versus_control"):
+    echo(table(report.models, cols))
+    if report.versus_control:
         echo("repair minus its matched control: " + ", ".join(
-            f"{k.replace('_accuracy', '')} {v:+.3f}" for k, v in report["versus_control"].items()))
-    if report.get("verdict"):
-        echo(f"verdict: {report['verdict']}")
-    if report["groups"]:
+            f"{k.replace('_accuracy', '')} {v:+.3f}" for k, v in report.versus_control.items()))
+    if report.verdict:
+        echo(f"verdict: {report.verdict}")
+    if report.groups:
         echo("\naccuracy per ground-truth group:")
-        echo(table(report["groups"]))
-    if report["slices"]:
+        echo(table(report.groups))
+    if report.slices:
         rows = [{"slice": r["slice_id"], "n": r["n"],
                  "before": _interval(r, "before"),
                  **({"control": f"{r['acc_control']:.3f}"} if "acc_control" in r else {}),
                  "after": _interval(r, "after"),
                  **({"vs control": f"{r['delta_vs_control']:+.3f}"} if "acc_control" in r else {}),
-                 "vs before": f"{r['delta']:+.3f}"} for r in report["slices"]]
+                 "vs before": f"{r['delta']:+.3f}"} for r in report.slices]
         shown = rows[:max_slices] + ([rows[-1]] if len(rows) > max_slices else [])
-        echo(f"\nper slice of {report['slicer']} (base run's slices, accuracy [Wilson 95%]):")
+        echo(f"\nper slice of {report.slicer} (base run's slices, accuracy [Wilson 95%]):")
         echo(table(shown))
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slicelens.store.workspace import WorkspaceLike
 
 
-def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=False,
+def extract_run(workspace: WorkspaceLike, source, model, cfg=None, *, classes=None, skip_bad=False,
                 name: str = "extract", resume: str | None = None):
     """Extract everything the later stages need into a new (or resumed) run.
 
@@ -34,10 +38,11 @@ def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=Fa
     from slicelens.extract import ExtractConfig, extract
     from slicelens.models import ModelSpec, load_model
     from slicelens.models.builtin import BUILTINS
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
+    from slicelens.store.artifacts import artifact_path
     from slicelens.store.atomic import write_bytes
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws = as_workspace(workspace, create=True)
     cfg = cfg or ExtractConfig()
     spec = model if isinstance(model, ModelSpec) else ModelSpec.model_validate(model)
     if spec.spec in BUILTINS and spec.weights is None:
@@ -56,7 +61,7 @@ def extract_run(workspace, source, model, cfg=None, *, classes=None, skip_bad=Fa
     try:
         report = getattr(dataset, "bad_inputs", None)
         if report is not None and len(report.rows):
-            write_bytes(Path(run_dir) / "bad_inputs.csv", report.to_csv().encode())
+            write_bytes(artifact_path(run_dir, "bad_inputs"), report.to_csv().encode())
         data_spec = {"source": str(Path(source).resolve()), "skip_bad": skip_bad,
                      "classes": dataset.classes}
         if dataset.notes:  # e.g. the validation split made for a folder without split folders
@@ -74,8 +79,10 @@ def _remove_unstarted(run_dir: Path) -> None:
     e.g. ``--splits pool`` with no pool rows must not leave an empty run behind."""
     import shutil
 
-    if run_dir.is_dir() and not (run_dir / "record.json").exists() \
-            and not (run_dir / "chunks").exists():
+    from slicelens.store.artifacts import artifact_path
+
+    if run_dir.is_dir() and not artifact_path(run_dir, "record").exists() \
+            and not artifact_path(run_dir, "chunks").exists():
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

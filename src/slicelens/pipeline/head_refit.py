@@ -10,12 +10,17 @@ is written into the model's own linear layer.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from slicelens.errors import ModelError, SliceLensError
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
-def refit_head(base_run, plan, spec, classes, seed: int = 0):
+
+def refit_head(base_run: Run, plan, spec, classes, seed: int = 0):
     """The base run's model with its head refitted as ``plan`` says.
 
     Returns

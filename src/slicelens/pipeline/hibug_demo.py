@@ -59,7 +59,7 @@ def _repair(st, strategy: str, label: str, **params) -> dict:
 
     t0 = time.perf_counter()
     plan, new_run = run_repair(st.workspace, st.run, strategy, params, st.cfg.train, name=strategy)
-    control = st.workspace.run(new_run.record["control_run"])
+    control = st.workspace.run(new_run.record.control_run)
     gt = load_ground_truth(st.paths.ground_truth)
     before, ctrl, after = (group_figures(r.samples, gt) for r in (st.run, control, new_run))
     rows = [{"model": m, "average accuracy": f["average_accuracy"],

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace, WorkspaceLike
 
 #: The strategy ``slicelens repair`` uses when none is named (docs/repair.md: it met the
 #: benchmark's goals; CoRM stays as AttributionScanner's method).
 DEFAULT_STRATEGY = "dfr"
 
 
-def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
+def run_repair(workspace: WorkspaceLike, run: Run | str, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
                train_cfg=None, progress: Callable[[float, str], None] | None = None, *,
-               init: str = "scratch", name: str | None = None, control: bool = True):
+               init: Literal["scratch", "finetune"] = "scratch", name: str | None = None, control: bool = True):
     """Make the strategy's :class:`~slicelens.repair.plan.TrainingPlan`, carry it out, and
     pair the new run with its matched control.
 
@@ -46,16 +51,15 @@ def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | 
     Examples
     --------
     >>> plan, new = run_repair("ws", "run-0001-demo", "dfr")  # doctest: +SKIP
-    >>> new.record["control_run"]                              # doctest: +SKIP
+    >>> new.record.control_run                                 # doctest: +SKIP
     'run-0003-control'
     """
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.retrain import apply_plan, resolve_train_config
     from slicelens.repair.base import get_repair
-    from slicelens.store import Workspace
-    from slicelens.store.atomic import write_json
+    from slicelens.store import as_workspace
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    ws = as_workspace(workspace)
     run = ws.run(run) if isinstance(run, str) else run
     tell = progress or (lambda _f, _m: None)
     tell(0.0, f"planning {strategy} on {run.id}")
@@ -71,13 +75,13 @@ def run_repair(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | 
         return plan, new_run
     tell(0.6, "matched control")
     ctrl = matched_control(ws, run, plan, cfg, init=init, echo=lambda m: tell(0.6, m))
-    write_json(Path(new_run.path) / "record.json", dict(new_run.record, control_run=ctrl.id))
+    new_run.update_record(control_run=ctrl.id)
     new_run = type(new_run)(new_run.path)
     tell(1.0, f"new run {new_run.id}; control {ctrl.id}")
     return plan, new_run
 
 
-def _remove_plan_folder(ws, plan) -> None:
+def _remove_plan_folder(ws: Workspace, plan) -> None:
     """Delete ``<workspace>/plans/<strategy>-NNNN/`` that this plan's files live in."""
     import shutil
 
@@ -91,8 +95,8 @@ def _remove_plan_folder(ws, plan) -> None:
 SEED_PARAMS = ("cut_seed", "balance_seed", "id_seed", "seed")
 
 
-def run_repair_seeds(workspace, run, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
-                     train_cfg=None, seeds: int = 3, progress=None, *, init: str = "scratch",
+def run_repair_seeds(workspace: WorkspaceLike, run: Run | str, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
+                     train_cfg=None, seeds: int = 3, progress=None, *, init: Literal["scratch", "finetune"] = "scratch",
                      name: str | None = None, slicer: str = "attribution") -> dict:
     """:func:`run_repair` with ``seeds`` seeds, each paired with its own matched control.
 
@@ -109,9 +113,9 @@ def run_repair_seeds(workspace, run, strategy: str = DEFAULT_STRATEGY, params: d
     from slicelens.evaluate.seeds import paired_gain, seed_verdict
     from slicelens.pipeline.retrain import resolve_train_config
     from slicelens.repair.base import get_repair
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    ws = as_workspace(workspace)
     run = ws.run(run) if isinstance(run, str) else run
     cfg = resolve_train_config(run, train_cfg)
     fields = get_repair(strategy).Params.model_fields
@@ -123,7 +127,7 @@ def run_repair_seeds(workspace, run, strategy: str = DEFAULT_STRATEGY, params: d
                 p[f] = int(p.get(f, fields[f].default or 0)) + k
         _, new = run_repair(ws, run, strategy, p, cfg.model_copy(update={"seed": cfg.seed + k}),
                             progress, init=init, name=f"{name or strategy}-s{k}")
-        ctrl = ws.run(new.record["control_run"])
+        ctrl = ws.run(new.record.control_run)
         rows.append({"seed": cfg.seed + k, "run": new.id, "control": ctrl.id,
                      "after": repair_figures(run, new, slicer),
                      "control_figures": repair_figures(run, ctrl, slicer)})
@@ -135,7 +139,7 @@ def run_repair_seeds(workspace, run, strategy: str = DEFAULT_STRATEGY, params: d
                          for m, g in gains.items()}}
 
 
-def repair_figures(base, run, slicer: str = "attribution") -> dict:
+def repair_figures(base, run: Run, slicer: str = "attribution") -> dict:
     """Test-split figures of ``run`` from its stored predictions: ``average``,
     ``worst_slice`` (the lowest accuracy over ``base``'s slices with 10 or more test
     samples) and, where the demo's ground truth sits beside the manifest, ``worst_group``."""

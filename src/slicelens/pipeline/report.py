@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slicelens.evaluate.summary import near_chance, split_class_summary
 from slicelens.utils import table
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
-def print_run_summary(run, echo=print) -> None:
+
+def print_run_summary(run: Run, echo=print) -> None:
     """Accuracy per split and per class of a run, and where it lives."""
     s = run.samples
     summ = split_class_summary(s, run.classes)
     echo(f"run {run.id}: {len(s)} samples, classes {', '.join(run.classes)}")
     echo(f"  stored in {run.path}")
-    for note in run.record.get("data", {}).get("notes", []):
+    record = run.record
+    for note in record.data.notes:
         echo(f"  note: {note}")
-    method = run.record.get("extract", {}).get("method_used") or run.record.get("method", "")
+    method = record.extract.get("method_used") or record.method or ""
     if method:
         echo(f"  attribution maps: {method}")
     echo(table(summ.to_dict("records"), ["split", "class", "n", "accuracy"]))
@@ -35,7 +41,7 @@ def demo_summary(st) -> str:
 
     gt = load_ground_truth(st.paths.ground_truth)
 
-    def figures(run) -> dict:
+    def figures(run: Run) -> dict:
         f = group_figures(run.samples, gt)
         return {"average": f["average_accuracy"], "worst group": f["worst_group_accuracy"],
                 "group": f["worst_group"]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -19,10 +19,14 @@ from slicelens.pipeline.augment import compose, noise_augment, swap_augment
 from slicelens.repair.trainset import training_set
 from slicelens.utils import seed_everything
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace, WorkspaceLike
+
 __all__ = ["apply_plan", "noise_augment", "resolve_train_config", "training_set"]
 
 
-def apply_plan(workspace, base_run, plan, train_cfg=None, *,
+def apply_plan(workspace: WorkspaceLike, base_run: Run, plan, train_cfg=None, *,
                init: Literal["scratch", "finetune"] = "scratch", name: str | None = None):
     """Retrain the base run's model on the plan's training data and extract a new run.
 
@@ -53,12 +57,12 @@ def apply_plan(workspace, base_run, plan, train_cfg=None, *,
     from slicelens.extract import ExtractConfig
     from slicelens.models import ModelSpec, save_model
     from slicelens.pipeline.extract import extract_run
-    from slicelens.store import Workspace
-    from slicelens.store.atomic import write_json
+    from slicelens.store import as_workspace
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws = as_workspace(workspace, create=True)
     rec = base_run.record
-    spec = ModelSpec.model_validate({k: v for k, v in rec["model"].items() if k in ModelSpec.model_fields})
+    spec = ModelSpec.model_validate({k: v for k, v in rec.model.to_json().items()
+                                     if k in ModelSpec.model_fields})
     dataset = base_run.dataset()
     train_cfg = resolve_train_config(base_run, train_cfg)
     run_name = name or plan.strategy
@@ -77,23 +81,21 @@ def apply_plan(workspace, base_run, plan, train_cfg=None, *,
         weights_path.unlink(missing_ok=True)  # free the claimed name again
         raise
     new_spec = spec.model_copy(update={"weights": str(weights)})
-    ecfg = ExtractConfig.model_validate(rec.get("extract", {}))
+    ecfg = ExtractConfig.model_validate(rec.extract)
     try:
-        new_run = extract_run(ws, rec["data"]["source"], new_spec, ecfg, classes=dataset.classes,
-                              skip_bad=bool(rec["data"].get("skip_bad", False)), name=run_name)
+        new_run = extract_run(ws, rec.data.source, new_spec, ecfg, classes=dataset.classes,
+                              skip_bad=rec.data.skip_bad, name=run_name)
     except BaseException:  # Ctrl-C or a failure: no half-made run, no orphan model
         _remove_unfinished_runs(ws, weights)
         weights.unlink(missing_ok=True)
         raise
-    plan_path = plan.save(Path(new_run.path) / "plan.json")
-    record = dict(new_run.record)
-    record.update(plan=plan.to_json(), plan_path=str(plan_path), base_run=base_run.id,
-                  train=train_cfg.model_dump(mode="json"), init=init, fit=fit_info)
-    write_json(Path(new_run.path) / "record.json", record)
+    plan_path = plan.save(new_run.artifact_path("plan"))
+    new_run.update_record(plan=plan.to_json(), plan_path=str(plan_path), base_run=base_run.id,
+                          train=train_cfg.model_dump(mode="json"), init=init, fit=fit_info)
     return type(new_run)(new_run.path)
 
 
-def _remove_unfinished_runs(ws, weights: Path) -> None:
+def _remove_unfinished_runs(ws: Workspace, weights: Path) -> None:
     """Delete the incomplete runs extracted with ``weights`` (this call's, never another's)."""
     import shutil
 
@@ -101,25 +103,25 @@ def _remove_unfinished_runs(ws, weights: Path) -> None:
         if r.is_complete:
             continue
         try:
-            ours = Path(str(r.record.get("model", {}).get("weights", ""))).name == weights.name
+            ours = Path(str(r.record.model.weights or "")).name == weights.name
         except Exception:  # noqa: BLE001 - no readable record yet: judge by nothing, keep it
             ours = False
         if ours:
             shutil.rmtree(r.path, ignore_errors=True)
 
 
-def resolve_train_config(base_run, train_cfg=None):
+def resolve_train_config(base_run: Run, train_cfg=None):
     """``train_cfg``, else the base model's stored training settings, else ``TrainConfig()``."""
     from slicelens.models import ModelSpec, TrainConfig
 
     if train_cfg is not None:
         return train_cfg
-    rec = base_run.record["model"]
+    rec = base_run.record.model.to_json()
     spec = ModelSpec.model_validate({k: v for k, v in rec.items() if k in ModelSpec.model_fields})
     return _stored_train_config(spec) or TrainConfig()
 
 
-def _retrain(base_run, plan, spec, dataset, train_cfg, init, ckpt_dir) -> tuple:
+def _retrain(base_run: Run, plan, spec, dataset, train_cfg, init, ckpt_dir) -> tuple:
     """Train the whole model on the plan's data; return (module, fit summary, start used)."""
     import torch
 

@@ -99,10 +99,10 @@ def step_mosaic(st) -> None:
     from slicelens.pipeline.slices import make_mosaic, space_consistency
 
     out = make_mosaic(st.run, SLICER)
-    st.results["mosaic"] = {"mosaic": str(out["mosaic"]), "tiles": len(out["tiles"]),
-                            "seconds": out["seconds"]}
-    st.echo(f"[scanner 2] Attribution Mosaic: {len(out['tiles'])} slices inverted in "
-            f"{out['seconds']:.0f} s -> {out['mosaic']}")
+    st.results["mosaic"] = {"mosaic": str(out.mosaic), "tiles": len(out.tiles),
+                            "seconds": out.seconds}
+    st.echo(f"[scanner 2] Attribution Mosaic: {len(out.tiles)} slices inverted in "
+            f"{out.seconds:.0f} s -> {out.mosaic}")
     cons = space_consistency(st.run, "val")
     st.results["consistency"] = cons.to_dict("records")
     st.echo(_indent("neighbour consistency on validation (App. A-I; higher feature, lower "
@@ -163,7 +163,7 @@ def step_repair(st) -> None:
         except SliceLensError as e:  # e.g. the script marked no slice spurious
             st.echo(_indent(f"{label} skipped: {e}"))
             continue
-        ctrl = st.workspace.run(new.record["control_run"])
+        ctrl = st.workspace.run(new.record.control_run)
         repairs[label], repairs[f"matched control of {label}"] = new, ctrl
         controls[label] = f"matched control of {label}"
         st.echo(_indent(f"{new.id}: {plan.description}"))
@@ -173,7 +173,7 @@ def step_repair(st) -> None:
     repairs["group oracle: DFR with TRUE groups (evaluation only)"] = oracle
     st.echo(_indent(f"{oracle.id}: group oracle (reads the true groups; a reference, not a repair)"))
     main = next(iter(repairs.values()), oracle)
-    st.results["repair"] = {"run": main.id, "plan": main.record["plan"]["strategy"],
+    st.results["repair"] = {"run": main.id, "plan": (main.record.plan or {})["strategy"],
                             "runs": {k: r.id for k, r in repairs.items()}, "controls": controls}
     st.results["repaired_run"] = main
     st.results["repairs"] = repairs
@@ -188,8 +188,8 @@ def step_evaluate(st) -> None:
     main = st.results["repaired_run"]
     rep = evaluate_run(st.workspace, main, baseline=st.run, slicer=SLICER,
                        ground_truth=st.paths.ground_truth)
-    st.results["evaluation"] = {m["role"]: m for m in rep["models"]}
-    st.results["verdict"] = rep["verdict"]
+    st.results["evaluation"] = {m["role"]: m for m in rep.models}
+    st.results["verdict"] = rep.verdict
     st.echo(f"[scanner 5] {main.id} on the test split, beside the model before repair and "
             "the matched control:")
     print_evaluation(rep, echo=lambda line: st.echo(_indent(line)), max_slices=6)

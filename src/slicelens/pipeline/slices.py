@@ -10,7 +10,7 @@ Files written under the run directory::
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,12 +24,16 @@ from slicelens.slicing.runio import (  # noqa: F401 - assign_all, load_slices re
     save_assignments,
 )
 
+if TYPE_CHECKING:
+    from slicelens.explain.mosaic import MosaicResult
+    from slicelens.store.run import Run
+
 #: Metrics kept per split in ``slice.metrics["by_split"]`` (the confusion stays fit-split only).
 SPLIT_KEYS = ("size", "n_labeled", "accuracy", "acc_low", "acc_high", "errors", "confidence",
               "loss", "confusion_text")
 
 
-def find_slices(run, slicer: str = "attribution", params: dict | None = None,
+def find_slices(run: Run, slicer: str = "attribution", params: dict | None = None,
                 split: str = "val") -> SliceSet:
     """Fit ``slicer`` on ``split`` of ``run``, assign every other split, rank and save.
 
@@ -77,23 +81,23 @@ def find_slices(run, slicer: str = "attribution", params: dict | None = None,
     return slice_set
 
 
-def redescribe_stored(run) -> list[str]:
+def redescribe_stored(run: Run) -> list[str]:
     """Describe the stored slice sets of a run again (after ``attributes assign``).
 
     Returns the slicers whose sets were rewritten.
     """
     done = []
-    for path in sorted((Path(run.path) / "slices").glob("*.json")):
-        if path.stem == "attributes":
+    for name in run.artifact_names("slices"):
+        if name == "attributes":
             continue
-        ss = SliceSet.load(run.path, path.stem)
+        ss = SliceSet.load(run.path, name)
         if describe_slices(run, ss) or any(s.evidence.get("enrichment_note") for s in ss.slices):
             ss.save(run.path)
-            done.append(path.stem)
+            done.append(name)
     return done
 
 
-def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> dict:
+def make_mosaic(run: Run, slicer: str, params=None, color_by: str = "accuracy") -> MosaicResult:
     """Draw the Attribution Mosaic of a stored slice set.
 
     Parameters
@@ -107,10 +111,10 @@ def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> di
 
     Returns
     -------
-    dict with ``tiles`` (list of Path, one per slice), ``mosaic`` (Path), ``history``
-    (loss per step, shape (steps,)), ``seconds``.
+    MosaicResult with ``tiles`` (list of Path, one per slice), ``mosaic`` (Path),
+    ``history`` (loss per step, shape (steps,)), ``seconds``.
     """
-    from slicelens.explain import MosaicParams, draw_mosaic, invert_slices
+    from slicelens.explain import MosaicParams, MosaicResult, draw_mosaic, invert_slices
     from slicelens.params import validate
 
     p = params if isinstance(params, MosaicParams) else validate(MosaicParams, params or {})
@@ -119,16 +123,16 @@ def make_mosaic(run, slicer: str, params=None, color_by: str = "accuracy") -> di
         raise WorkspaceError(f"slicer {slicer!r} stored no 2-D layout; the mosaic needs one")
     values = _colour_values(run, slice_set, color_by)
     result = invert_slices(run, slice_set, p)
-    out = Path(run.path) / "mosaic" / slicer
+    out = run.artifact_path("mosaic", slicer)
     tiles = result.save_tiles(out, [s.id for s in slice_set.slices])
     mosaic = draw_mosaic(result.images, [s.polygon for s in slice_set.slices], values,
                          out / "mosaic.png", label=color_by, canvas=p.canvas,
                          names=[s.id.rsplit("-", 1)[-1] for s in slice_set.slices])
-    return {"tiles": tiles, "mosaic": mosaic, "history": result.history,
-            "seconds": result.seconds}
+    return MosaicResult(tiles=tiles, mosaic=mosaic, history=result.history,
+                        seconds=result.seconds)
 
 
-def space_consistency(run, split: str = "val", k: int = 10, n_points: int | None = 300,
+def space_consistency(run: Run, split: str = "val", k: int = 10, n_points: int | None = 300,
                       seed: int = 0):
     """The paper's Fig. 4 comparison on one split of a run.
 
@@ -158,14 +162,15 @@ def space_consistency(run, split: str = "val", k: int = 10, n_points: int | None
                           F, maps, k=k, n_points=n_points, seed=seed)
 
 
-def _colour_values(run, slice_set: SliceSet, color_by: str) -> np.ndarray:
+def _colour_values(run: Run, slice_set: SliceSet, color_by: str) -> np.ndarray:
     if color_by in ("accuracy", "confidence"):
         return np.array([s.metrics.get(color_by, np.nan) for s in slice_set.slices], float)
     if color_by == "spuriousness":
         from slicelens.feedback.propagation import spuriousness
         from slicelens.store import Workspace
+        from slicelens.store.paths import workspace_of
 
-        ws = Workspace(Path(run.path).parent.parent, create=False)
+        ws = Workspace(workspace_of(run.path), create=False)
         annotations = ws.db.list(run_id=run.id, target_type="slice")
         table = spuriousness(run, slice_set, annotations).set_index("slice_id")
         return np.array([table["spuriousness"].get(s.id, np.nan) for s in slice_set.slices])

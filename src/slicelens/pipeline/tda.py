@@ -13,7 +13,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,29 +28,32 @@ from slicelens.tda.analysis import (  # noqa: F401 - re-exported: the run-level 
     wrong_label_ranking,
 )
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace, WorkspaceLike
 
-def apply_row(workspace, run, result, rank: int, train_cfg=None, *, init: str = "scratch",
+
+def apply_row(workspace: WorkspaceLike, run: Run, result, rank: int, train_cfg=None, *, init: Literal["scratch", "finetune"] = "scratch",
               name: str | None = None):
     """Turn row ``rank`` of ``result`` into a TrainingPlan, retrain (new run), and pair it
     with its matched control (trained once per setting and reused; ``control_run`` in the
     new run's record), so its evaluation states the gain against the control."""
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.retrain import apply_plan
-    from slicelens.store import Workspace
-    from slicelens.store.atomic import write_json
+    from slicelens.store import as_workspace
     from slicelens.tda.result import to_plan
 
-    workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    workspace = as_workspace(workspace)
     plan = to_plan(result.row(rank))
     new = apply_plan(workspace, run, plan, train_cfg, init=init,
                      name=name or f"tda-{result.row(rank).action}")
     ctrl = matched_control(workspace, run, plan, train_cfg, init=init)
-    write_json(Path(new.path) / "record.json", dict(new.record, control_run=ctrl.id))
+    new.update_record(control_run=ctrl.id)
     return type(new)(new.path)
 
 
-def model_effects(workspace, run, result, rank: int, *, seeds: Sequence[int] = (0, 1, 2),
-                  train_cfg=None, init: str = "scratch"):
+def model_effects(workspace: WorkspaceLike, run: Run, result, rank: int, *, seeds: Sequence[int] = (0, 1, 2),
+                  train_cfg=None, init: Literal["scratch", "finetune"] = "scratch"):
     """Measure row ``rank`` by retraining the whole model (``apply_plan``) per seed.
 
     Each seed trains a baseline (empty plan; reused when the workspace already has one
@@ -68,16 +71,16 @@ def model_effects(workspace, run, result, rank: int, *, seeds: Sequence[int] = (
     from slicelens.models import ModelSpec, TrainConfig
     from slicelens.pipeline.retrain import _stored_train_config, apply_plan
     from slicelens.repair.plan import TrainingPlan
-    from slicelens.store import Workspace
+    from slicelens.store import as_workspace
     from slicelens.tda.estimate import effect_columns
     from slicelens.tda.result import to_plan
     from slicelens.tda.stats import paired_effect
 
     if len(seeds) < 2:
         raise SliceLensError("model effects need at least two seeds (field 'seeds')")
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws = as_workspace(workspace, create=True)
     row = result.row(rank)
-    spec = ModelSpec.model_validate({k: v for k, v in run.record["model"].items() if k in ModelSpec.model_fields})
+    spec = ModelSpec.model_validate({k: v for k, v in run.record.model.to_json().items() if k in ModelSpec.model_fields})
     cfg = train_cfg or _stored_train_config(spec) or TrainConfig()
     err = result.error_group.ids
     diffs = []
@@ -98,16 +101,16 @@ def model_effects(workspace, run, result, rank: int, *, seeds: Sequence[int] = (
         n_retrains=len(seeds), method="model")
 
 
-def _cached_baseline(ws, run, cfg, init):
+def _cached_baseline(ws: Workspace, run: Run, cfg, init):
     for r in ws.runs():
         rec = r.record
-        if (rec.get("base_run") == run.id and rec.get("plan", {}).get("strategy") == "tda-baseline"
-                and rec.get("init") == init and rec.get("train") == cfg.model_dump(mode="json")):
+        if (rec.base_run == run.id and (rec.plan or {}).get("strategy") == "tda-baseline"
+                and rec.init == init and rec.train == cfg.model_dump(mode="json")):
             return r
     return None
 
 
-def _measure(new_run, base_run, err_ids, metric: str) -> np.ndarray:
+def _measure(new_run: Run, base_run: Run, err_ids, metric: str) -> np.ndarray:
     """``Targets.measure``'s layout for a retrained run: metric on the errors, validation
     accuracy, accuracy on the errors, validation accuracy per class."""
     from slicelens.tda.estimate import class_accuracies

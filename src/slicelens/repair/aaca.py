@@ -28,7 +28,7 @@ Every debug image records its prompt (``plan.params["prompts"]`` and, for images
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -36,6 +36,10 @@ from pydantic import BaseModel, Field
 from slicelens.errors import SliceLensError
 from slicelens.repair.base import RepairStrategy, register_repair
 from slicelens.repair.plan import TrainingPlan, new_plan_dir
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 class AACAParams(BaseModel):
@@ -71,7 +75,7 @@ class AACA(RepairStrategy):
 
     Params = AACAParams
 
-    def _plan(self, workspace, run, p: AACAParams) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p: AACAParams) -> TrainingPlan:
         from slicelens.concepts.crowd import read_gold
         from slicelens.concepts.runio import concept_summary, salient_embeddings
         from slicelens.concepts.store import answers
@@ -100,7 +104,7 @@ class AACA(RepairStrategy):
             cand = self._generated(run, p, V)
         labels, prompts = cand["labels"], cand["prompts"]
         scores = np.full(len(labels), np.nan)
-        chosen = []
+        picked: list[int] = []
         for c in np.unique(labels):
             rows = np.flatnonzero(labels == c)
             if p.variant == "sel":
@@ -111,10 +115,10 @@ class AACA(RepairStrategy):
                                                emb if len(emb) else np.zeros((0, cand["emb"].shape[1])),
                                                p.lam)
                 order = rows[np.lexsort((rows, -scores[rows]))]
-                chosen += order[: p.k].tolist()
+                picked += order[: p.k].tolist()
             else:
-                chosen += rng.permutation(rows)[: p.k].tolist()
-        chosen = np.sort(np.asarray(chosen, int))
+                picked += rng.permutation(rows)[: p.k].tolist()
+        chosen = np.sort(np.asarray(picked, int))
         params = {**p.model_dump(mode="json"), "C": {c: sorted(v) for c, v in C.items()},
                   "V": V, "merges": summary["merges"],
                   "confounded_regions": {c: len(e) for c, e in conf_emb.items()},
@@ -132,7 +136,7 @@ class AACA(RepairStrategy):
                                 add={str(i): int(labels[j]) for i, j in zip(ids, chosen, strict=True)})
         return self._save_images(workspace, cand, chosen, scores, params, desc)
 
-    def _pool(self, run, p, V, rng) -> dict:
+    def _pool(self, run: Run, p, V, rng) -> dict:
         from slicelens.concepts.runio import embed_images, load_images, probs_of
         from slicelens.repair.select import _pool, load_oracle
 
@@ -145,7 +149,10 @@ class AACA(RepairStrategy):
         pool_ids = pool_ids[known]
         plabels = np.array([oracle[i] for i in pool_ids], int)
         tags = _tags(run, pool_ids)
-        ids, labels, prompts, retrieval = [], [], [], {}
+        found: list[str] = []
+        labels: list[int] = []
+        prompts: list = []
+        retrieval: dict[str, str] = {}
         for cls, concepts in V.items():
             c = run.classes.index(cls)
             mine = pool_ids[plabels == c]
@@ -158,18 +165,18 @@ class AACA(RepairStrategy):
                 pick = [i for i in rng.permutation(mine if match is None else match)
                         if i not in taken][:per]
                 taken.update(pick)
-                ids += pick
+                found += pick
                 labels += [c] * len(pick)
                 prompts += [_prompt(cls, v)] * len(pick)
-        if not ids:
+        if not found:
             raise SliceLensError("the pool has no revealed image of a class with valid concepts")
-        ids = np.asarray(ids)
+        ids = np.asarray(found)
         imgs = load_images(run, ids)
         return {"ids": ids, "labels": np.asarray(labels), "prompts": prompts,
                 "probs": probs_of(run, imgs), "emb": embed_images(run, imgs),
                 "retrieval": retrieval}
 
-    def _generated(self, run, p, V) -> dict:
+    def _generated(self, run: Run, p, V) -> dict:
         from slicelens.concepts.runio import embed_images, probs_of
         from slicelens.repair.generate import GenerationContext, PromptSpec, get_generator
 
@@ -180,14 +187,14 @@ class AACA(RepairStrategy):
             specs += [PromptSpec(run.classes.index(cls), {}, _prompt(cls, v)) for v in concepts]
             counts += n.tolist()
         gen = get_generator("compositor" if p.source == "compositor" else p.generator)
-        size = int(run.record["model"]["input_size"])
+        size = run.record.input_size
         images, labels = gen.generate(specs, np.asarray(counts), GenerationContext(
             run, run.dataset(), size), p.seed)
         prompts = [s.text for s, n in zip(specs, counts, strict=True) for _ in range(n)]
         return {"images": images, "labels": labels, "prompts": prompts,
                 "probs": probs_of(run, images), "emb": embed_images(run, images)}
 
-    def _save_images(self, workspace, cand, chosen, scores, params, desc) -> TrainingPlan:
+    def _save_images(self, workspace: Workspace, cand, chosen, scores, params, desc) -> TrainingPlan:
         import csv
 
         from slicelens.store.atomic import save_npz
@@ -206,7 +213,7 @@ class AACA(RepairStrategy):
                             extra_images=str(folder / "images.npz"))
 
 
-def _tags(run, ids) -> dict[str, list[str]] | None:
+def _tags(run: Run, ids) -> dict[str, list[str]] | None:
     """Attribute values per image (no class), or None without an attribute matrix."""
     from slicelens.attributes.matrix import AttributeMatrix
 

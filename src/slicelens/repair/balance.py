@@ -9,6 +9,8 @@ worst pseudo-group's validation accuracy.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from slicelens.repair.base import RepairStrategy, register_repair
@@ -19,6 +21,10 @@ from slicelens.repair.groups import (
     selection_fields,
 )
 from slicelens.repair.plan import TrainingPlan
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 class BalanceParams(PseudoGroupParams):
@@ -34,7 +40,7 @@ class GroupBalance(RepairStrategy):
 
     Params = BalanceParams
 
-    def _plan(self, workspace, run, p: BalanceParams) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p: BalanceParams) -> TrainingPlan:
         pg = pseudo_groups(workspace, run, p)
         ids, group = pg.of("train")
         w = balanced_weights(group) ** p.power if p.power != 1 else balanced_weights(group)

@@ -14,27 +14,29 @@ Adding one::
         def _plan(self, workspace, run, p) -> TrainingPlan:
             return TrainingPlan(strategy=self.name, params=p.model_dump(), ...)
 
-Modules of ``slicelens.repair`` (and :data:`OTHER_MODULES`) are imported by
-:func:`load_repairs` / :func:`get_repair`, so a strategy registers itself by being defined
-in one of them.
+Every module of ``slicelens.repair`` is imported by :func:`load_repairs` /
+:func:`get_repair` (``REPAIR_FAMILY.discover``, the one discovery rule of every family),
+so a strategy registers itself by being defined in one of them.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 
 from slicelens.errors import SliceLensError
-from slicelens.registry import registrar
+from slicelens.registry import Family
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 REPAIRS: dict[str, type[RepairStrategy]] = {}
-#: Modules outside ``slicelens.repair`` that define strategies.
-OTHER_MODULES = ("slicelens.tda.strategy",)
-
-
+#: The repair-strategy family: every module of ``slicelens.repair`` is searched.
+REPAIR_FAMILY = Family("repair strategy", "slicelens.repair", registry=REPAIRS)
 #: Class decorator adding a strategy to :data:`REPAIRS` under ``name``.
-register_repair = registrar(REPAIRS, "repair strategy")
+register_repair = REPAIR_FAMILY.register
 
 
 class RepairStrategy:
@@ -43,7 +45,7 @@ class RepairStrategy:
     name: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel]] = BaseModel
 
-    def plan(self, workspace, run, **params):
+    def plan(self, workspace: Workspace, run: Run, **params):
         """Validate ``params`` against ``Params`` and return a ``TrainingPlan``.
 
         An unknown parameter is an error that lists the known ones (a typo never falls
@@ -57,29 +59,18 @@ class RepairStrategy:
                                  f"{self.name!r}; known: {', '.join(sorted(self.Params.model_fields))}")
         return self._plan(workspace, run, validate(self.Params, params))
 
-    def _plan(self, workspace, run, p):  # pragma: no cover - abstract
+    def _plan(self, workspace: Workspace, run: Run, p):  # pragma: no cover - abstract
         raise NotImplementedError
 
 
+REPAIR_FAMILY.base = RepairStrategy
+
+
 def load_repairs() -> dict[str, type[RepairStrategy]]:
-    """Import every module of ``slicelens.repair`` and :data:`OTHER_MODULES` (running their
-    decorators); return REPAIRS."""
-    import importlib
-    import pkgutil
-
-    import slicelens.repair as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"slicelens.repair.{mod.name}")
-    for name in OTHER_MODULES:
-        importlib.import_module(name)
-    return REPAIRS
+    """Import every module of ``slicelens.repair`` (running their decorators); return REPAIRS."""
+    return REPAIR_FAMILY.discover()
 
 
 def get_repair(name: str) -> RepairStrategy:
     """A strategy by registry name; an unknown name lists the known ones."""
-    load_repairs()
-    if name not in REPAIRS:
-        raise SliceLensError(f"unknown repair strategy {name!r}; choose one of {sorted(REPAIRS)}")
-    return REPAIRS[name]()
+    return REPAIR_FAMILY.create(name)

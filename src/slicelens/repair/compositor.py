@@ -63,6 +63,7 @@ def paste(background: np.ndarray, core: np.ndarray, mask: np.ndarray, feather: f
 class Compositor(Generator):
     """Object of a class on backgrounds with the prompt's attribute values (offline)."""
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         core: Literal["foreground", "attribution"] = Field("foreground", description="what counts as the object")
         feather: float = Field(0.7, ge=0, description="Gaussian feathering of the pasted mask, px")
@@ -127,7 +128,8 @@ class Compositor(Generator):
 
     @staticmethod
     def _split_conditions(conditions: dict, ctx) -> tuple[dict, dict]:
-        obj, bg = {}, {}
+        obj: dict[str, str] = {}
+        bg: dict[str, str] = {}
         for name, value in conditions.items():
             a = ctx.spec.get(name) if ctx.spec is not None and name in ctx.spec.names else None
             is_obj = a is not None and (a.measure in OBJECT_MEASURES or a.region == "object")

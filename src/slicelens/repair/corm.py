@@ -34,7 +34,7 @@ How slicelens makes each piece, and where it departs from the paper:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,10 @@ from slicelens.repair.base import RepairStrategy, register_repair
 from slicelens.repair.groups import require_spurious
 from slicelens.repair.groups import spurious_slice_ids as spurious_slices  # noqa: F401 - public name
 from slicelens.repair.plan import TrainingPlan, new_plan_dir
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import WorkspaceLike
 
 
 class CoRMParams(BaseModel):
@@ -69,12 +73,12 @@ class CoRM(RepairStrategy):
 
     Params = CoRMParams
 
-    def _plan(self, workspace, run, p: CoRMParams) -> TrainingPlan:
+    def _plan(self, workspace: WorkspaceLike, run: Run, p: CoRMParams) -> TrainingPlan:
         from slicelens.feedback.propagation import current_spuriousness
-        from slicelens.store import Workspace
+        from slicelens.store import as_workspace
         from slicelens.store.atomic import save_npz
 
-        ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+        ws = as_workspace(workspace)
         chosen = require_spurious(current_spuriousness(ws, run, p.slicer), p.slicer, p.source,
                                   p.threshold)
         ids, masks = corm_masks(run, p.slicer, chosen, p)
@@ -99,7 +103,14 @@ class CoRM(RepairStrategy):
         return plan
 
 
-def corm_masks(run, slicer: str, slice_ids: list[str], p: CoRMParams) -> tuple[np.ndarray, np.ndarray]:
+class MaskParams(Protocol):
+    """What :func:`corm_masks` reads (CoRM's and counterfactual augmentation's options)."""
+
+    mask_threshold: float
+    dilate: int
+
+
+def corm_masks(run: Run, slicer: str, slice_ids: list[str], p: MaskParams) -> tuple[np.ndarray, np.ndarray]:
     """Training images of ``slice_ids`` and their noise masks.
 
     Returns
@@ -116,7 +127,7 @@ def corm_masks(run, slicer: str, slice_ids: list[str], p: CoRMParams) -> tuple[n
     train = np.flatnonzero(samples["split"].to_numpy() == "train")
     keep = np.isin(slice_assignment(run, slice_set, "train"), wanted)
     rows = train[keep & (samples["label"].to_numpy()[train] >= 0)]
-    size = int(run.record["model"]["input_size"])
+    size = run.record.input_size
     rel = relative_maps(np.asarray(run.array("maps"))[rows], size)
     if p.mask_threshold > 0:
         rel = dilate_masks(rel >= p.mask_threshold, p.dilate).astype(np.float32)
@@ -172,7 +183,7 @@ def balance_by_label(ids: np.ndarray, masks: np.ndarray, samples: pd.DataFrame,
             np.concatenate([masks, *add_masks]).astype(masks.dtype))
 
 
-def slice_assignment(run, slice_set, split: str) -> np.ndarray:
+def slice_assignment(run: Run, slice_set, split: str) -> np.ndarray:
     """Slice index per sample of ``split`` of ``run`` (-1 = none), shape (n_split,).
 
     Read from the assignments ``find_slices`` stored for every split.

@@ -15,12 +15,18 @@ which leaves the region's mean colour (and so a colour cue) in place.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from slicelens.errors import SliceLensError
 from slicelens.repair.base import RepairStrategy, register_repair
 from slicelens.repair.groups import PseudoGroupParams, pseudo_groups, selection_fields
 from slicelens.repair.plan import TrainingPlan, new_plan_dir
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 class CounterfactualParams(PseudoGroupParams):
@@ -39,7 +45,7 @@ class Counterfactual(RepairStrategy):
 
     Params = CounterfactualParams
 
-    def _plan(self, workspace, run, p: CounterfactualParams) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p: CounterfactualParams) -> TrainingPlan:
         from slicelens.repair.corm import balance_by_label, corm_masks
         from slicelens.store.atomic import save_npz
 

@@ -21,7 +21,7 @@ Departure from the paper: one fit per C instead of an ensemble over random subse
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field
@@ -35,6 +35,10 @@ from slicelens.repair.groups import (
     selection_fields,
 )
 from slicelens.repair.plan import TrainingPlan
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 class DFRParams(PseudoGroupParams):
@@ -54,7 +58,7 @@ class DFR(RepairStrategy):
 
     Params = DFRParams
 
-    def _plan(self, workspace, run, p: DFRParams) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p: DFRParams) -> TrainingPlan:
         pg = pseudo_groups(workspace, run, p)
         ids, group = pg.of("val")
         keep = group >= 0

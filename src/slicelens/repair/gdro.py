@@ -10,11 +10,17 @@ worst pseudo-group's validation accuracy. The paper's strong L2 penalty is left 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from slicelens.repair.base import RepairStrategy, register_repair
 from slicelens.repair.groups import PseudoGroupParams, pseudo_groups, selection_fields
 from slicelens.repair.plan import TrainingPlan
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 class GDROParams(PseudoGroupParams):
@@ -29,7 +35,7 @@ class GroupDRO(RepairStrategy):
 
     Params = GDROParams
 
-    def _plan(self, workspace, run, p: GDROParams) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p: GDROParams) -> TrainingPlan:
         pg = pseudo_groups(workspace, run, p)
         fields = selection_fields(pg, p)
         return TrainingPlan(

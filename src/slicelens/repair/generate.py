@@ -24,7 +24,7 @@ the generated images (HiBug Table 5, first row).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -41,6 +41,10 @@ from slicelens.repair.generators import (  # noqa: F401 - the family's names, re
 )
 from slicelens.repair.plan import TrainingPlan, new_plan_dir
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
+
 
 def prompt_text(label: str, conditions: dict[str, str], spec) -> str:
     """HiBug Eq. (2) in words: "A photo of small white 0-4 on brown background"."""
@@ -56,7 +60,7 @@ def prompt_text(label: str, conditions: dict[str, str], spec) -> str:
     return f"A photo of {words}."
 
 
-def hibug_prompts(run, matrix, spec, attributes: list[str], per_class: int = 5,
+def hibug_prompts(run: Run, matrix, spec, attributes: list[str], per_class: int = 5,
                   min_support: int = 5) -> list[PromptSpec]:
     """The ``per_class`` value combinations of ``attributes`` with the highest validation
     error rate for each label (HiBug takes the top 200 slices per label)."""
@@ -87,7 +91,7 @@ def class_name_prompts(classes: list[str]) -> list[PromptSpec]:
     return [PromptSpec(c, {}, prompt_text(name, {}, None)) for c, name in enumerate(classes)]
 
 
-def model_error(run, images: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> float:
+def model_error(run: Run, images: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> float:
     """Error rate of the run's model on ``images`` uint8 (n, H, W, 3) with ``labels`` (n,)."""
     import torch
 
@@ -116,7 +120,7 @@ class HiBugGenerate(RepairStrategy):
 
     Params = GenerateParams
 
-    def _plan(self, workspace, run, p) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p) -> TrainingPlan:
         from slicelens.attributes.matrix import AttributeMatrix
         from slicelens.attributes.runio import load_spec
         from slicelens.repair.select import default_attributes
@@ -131,7 +135,7 @@ class HiBugGenerate(RepairStrategy):
             raise SliceLensError("no validation slice with failures to write prompts from")
         counts = np.full(len(prompts), p.n_images // len(prompts))
         counts[: p.n_images - counts.sum()] += 1
-        size = int(run.record["model"]["input_size"])
+        size = run.record.input_size
         ctx = GenerationContext(run, run.dataset(), size, matrix, spec)
         gen = get_generator(p.generator)
         images, labels = gen.generate(prompts, counts, ctx, p.seed)
@@ -159,6 +163,7 @@ class DiffusersGenerator(Generator):
     ``height`` x ``width`` and resized to the run's input size.
     """
 
+    p: Params  # the validated parameters (set in __init__/fit)
     class Params(BaseModel):
         model_path: str | None = Field(None, description="local pipeline folder (env SLICELENS_DIFFUSION_PATH)")
         steps: int = Field(25, ge=1, description="denoising steps")

@@ -2,28 +2,34 @@
 
 A generator turns :class:`PromptSpec` s (a class and the attribute values it should show)
 into images. ``compositor`` (:mod:`slicelens.repair.compositor`, the offline default)
-and ``diffusers`` (:mod:`slicelens.repair.generate`) register here; the strategies that
-use generators (``hibug-generate``, ``aaca``) call :func:`get_generator`. Keeping the
+and ``diffusers`` (:mod:`slicelens.repair.generate`) register here; any module of
+``slicelens.repair`` may hold one (``GENERATOR_FAMILY.discover`` imports them all, the
+one discovery rule of every family); the strategies that use generators
+(``hibug-generate``, ``aaca``) call :func:`get_generator`. Keeping the
 family in its own module lets the generators import it without importing each other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
 from pydantic import BaseModel
 
-from slicelens.errors import SliceLensError
-from slicelens.registry import registrar
+from slicelens.registry import Family
+
+if TYPE_CHECKING:
+    from slicelens.attributes.base import AttributeSpec
+    from slicelens.attributes.matrix import AttributeMatrix
+    from slicelens.data.dataset import ImageDataset
+    from slicelens.store.run import Run
 
 GENERATORS: dict[str, type] = {}
-#: Modules that define generators (imported by :func:`get_generator`).
-GENERATOR_MODULES = ("slicelens.repair.compositor", "slicelens.repair.generate")
-
-
+#: The generator family: every module of ``slicelens.repair`` is searched.
+GENERATOR_FAMILY = Family("generator", "slicelens.repair", registry=GENERATORS)
 #: Class decorator adding a generator to ``GENERATORS``.
-register_generator = registrar(GENERATORS, "generator")
+register_generator = GENERATOR_FAMILY.register
 
 
 @dataclass
@@ -39,11 +45,11 @@ class PromptSpec:
 class GenerationContext:
     """What a generator may read: the run, its dataset and attributes, the output size."""
 
-    run: object
-    dataset: object
+    run: Run
+    dataset: ImageDataset
     size: int
-    matrix: object = None
-    spec: object = None
+    matrix: AttributeMatrix | None = None
+    spec: AttributeSpec | None = None
 
 
 class Generator:
@@ -58,20 +64,22 @@ class Generator:
 
         self.p = validate(self.Params, params)
 
+    def generate(self, prompts: list[PromptSpec], counts: np.ndarray, ctx: GenerationContext,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``counts[i]`` images of ``prompts[i]``: (images uint8 (n, size, size, 3),
+        labels int64 (n,))."""
+        raise NotImplementedError
+
+
+GENERATOR_FAMILY.base = Generator
+
 
 def load_generators() -> dict[str, type]:
-    """Import the modules of :data:`GENERATOR_MODULES` (running their decorators); return
+    """Import every module of ``slicelens.repair`` (running their decorators); return
     GENERATORS."""
-    import importlib
-
-    for name in GENERATOR_MODULES:
-        importlib.import_module(name)
-    return GENERATORS
+    return GENERATOR_FAMILY.discover()
 
 
 def get_generator(name: str, **params) -> Generator:
     """A new generator by registry name; an unknown name lists the known ones."""
-    load_generators()
-    if name not in GENERATORS:
-        raise SliceLensError(f"unknown generator {name!r}; choose one of {sorted(GENERATORS)}")
-    return GENERATORS[name](**params)
+    return GENERATOR_FAMILY.create(name, **params)

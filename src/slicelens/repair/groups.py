@@ -40,13 +40,17 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 class PseudoGroupParams(BaseModel):
@@ -132,7 +136,7 @@ class PseudoGroups:
                 "excluded": int(self.excluded.sum()), "merged_classes": list(self.merged)}
 
 
-def pseudo_groups(workspace, run, p: PseudoGroupParams) -> PseudoGroups:
+def pseudo_groups(workspace: Workspace, run: Run, p: PseudoGroupParams) -> PseudoGroups:
     """Pseudo-groups of ``run``'s labelled samples from the marks on ``p.slicer``.
 
     Raises

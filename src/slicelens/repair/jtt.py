@@ -13,10 +13,16 @@ one strategy that does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
 
 from slicelens.repair.base import RepairStrategy, register_repair
 from slicelens.repair.plan import TrainingPlan
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 class JTTParams(BaseModel):
@@ -33,15 +39,15 @@ class JTT(RepairStrategy):
 
     Params = JTTParams
 
-    def _plan(self, workspace, run, p: JTTParams) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p: JTTParams) -> TrainingPlan:
         from slicelens.models import ModelSpec, TrainConfig, TrainData, fit, predict_logits
         from slicelens.models.initial import initial_module
         from slicelens.repair.trainset import training_set
         from slicelens.utils import seed_everything
 
-        rec = run.record["model"]
+        rec = run.record.model.to_json()
         spec = ModelSpec.model_validate({k: v for k, v in rec.items() if k in ModelSpec.model_fields})
-        x, y, _, ids = training_set(run.dataset(), TrainingPlan(), int(spec.input_size))
+        x, y, _, ids = training_set(run.dataset(), TrainingPlan(), run.record.input_size)
         seed_everything(p.id_seed)
         module, _ = initial_module(spec, run.classes, "scratch")
         fit(module, TrainData(x, y), None, TrainConfig(epochs=p.id_epochs, seed=p.id_seed),

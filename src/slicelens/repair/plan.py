@@ -17,10 +17,16 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from slicelens.errors import SliceLensError
+from slicelens.store.artifacts import register_reader
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 @dataclass
@@ -191,6 +197,13 @@ class TrainingPlan:
             raise SliceLensError(f"cannot read training plan {path}: {e}") from None
 
 
+@register_reader("plan")
+def _read_plan(run: Run, name: None = None) -> TrainingPlan | None:
+    """``run.plan()``: the plan a repair or control run was trained with, or None."""
+    path = run.artifact_path("plan")
+    return TrainingPlan.load(path) if path.exists() else None
+
+
 def load_noise_masks(path) -> tuple[np.ndarray, np.ndarray]:
     """CoRM masks of a plan: (ids str (k,), masks float32 (k, H, W))."""
     with np.load(path, allow_pickle=False) as z:
@@ -209,7 +222,7 @@ def load_extra_images(path) -> tuple[np.ndarray, np.ndarray]:
     return images.astype(np.uint8), labels
 
 
-def new_plan_dir(workspace, strategy: str) -> Path:
+def new_plan_dir(workspace: Workspace, strategy: str) -> Path:
     """A new, empty ``<workspace>/plans/<strategy>-NNNN/`` folder for a plan's files.
 
     ``mkdir`` without ``exist_ok`` claims the number, so two writers never share one.

@@ -26,6 +26,8 @@ take the pool sample farthest from the training set and the samples taken so far
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
@@ -33,6 +35,10 @@ from pydantic import BaseModel, Field
 from slicelens.errors import DataError, SliceLensError
 from slicelens.repair.base import RepairStrategy, register_repair
 from slicelens.repair.plan import TrainingPlan
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 
 def select_slices(errors: np.ndarray, sizes: np.ndarray, beta: float) -> np.ndarray:
@@ -140,7 +146,7 @@ class HiBugSelectParams(SelectParams):
     max_attributes: int = Field(3, ge=1, description="default: this many attributes of the top bug slices")
 
 
-def _plan_from(strategy, run, p, chosen_ids, description, extra=None) -> TrainingPlan:
+def _plan_from(strategy, run: Run, p, chosen_ids, description, extra=None) -> TrainingPlan:
     oracle = load_oracle(p.oracle, p.oracle_column, run.classes)
     missing = [i for i in chosen_ids if i not in oracle]
     if missing:
@@ -150,7 +156,7 @@ def _plan_from(strategy, run, p, chosen_ids, description, extra=None) -> Trainin
                         description=description, add={i: oracle[i] for i in chosen_ids})
 
 
-def _pool(run) -> pd.DataFrame:
+def _pool(run: Run) -> pd.DataFrame:
     s = run.samples
     pool = s[s["split"] == "pool"]
     if pool.empty:
@@ -164,7 +170,7 @@ class HiBugSelect(RepairStrategy):
 
     Params = HiBugSelectParams
 
-    def _plan(self, workspace, run, p) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p) -> TrainingPlan:
         from slicelens.attributes.matrix import AttributeMatrix
         from slicelens.slicing.slicer_attributes import combination_keys
 
@@ -199,7 +205,7 @@ class HiBugSelect(RepairStrategy):
         return _plan_from(self.name, run, p, chosen, desc, {"attributes": attrs})
 
 
-def default_attributes(run, attributes: list[str], k: int) -> list[str]:
+def default_attributes(run: Run, attributes: list[str], k: int) -> list[str]:
     """Attributes named by the top bug slices of the stored ``attributes`` slice set."""
     from slicelens.slicing.base import SliceSet
 
@@ -217,7 +223,7 @@ class RandomSelect(RepairStrategy):
 
     Params = SelectParams
 
-    def _plan(self, workspace, run, p) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p) -> TrainingPlan:
         ids = _pool(run)["id"].to_numpy(str)
         rng = np.random.default_rng(p.seed)
         chosen = rng.choice(ids, size=min(p.budget, len(ids)), replace=False).tolist()
@@ -230,7 +236,7 @@ class CoresetSelect(RepairStrategy):
 
     Params = SelectParams
 
-    def _plan(self, workspace, run, p) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p) -> TrainingPlan:
         s = run.samples
         feats = np.asarray(run.array("features"), np.float32)
         pool = np.flatnonzero(s["split"].to_numpy() == "pool")

@@ -13,7 +13,6 @@ here only because no library place exists yet.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 
@@ -64,7 +63,7 @@ def save_custom_slice(run, base: SliceSet, positions, samples, description: str 
     members = base.sample_ids[pos]
     subset = samples[samples["id"].isin(set(members.tolist()))]
     with _lock:
-        if (Path(run.path) / "slices" / f"{CUSTOM}.json").exists():
+        if run.has_artifact("slices", CUSTOM):
             cs = SliceSet.load(run.path, CUSTOM)
         else:  # the first custom slice: start a set on the base layout
             cs = SliceSet(CUSTOM, {"base": base.slicer}, run.id, base.split, [],

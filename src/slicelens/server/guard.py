@@ -16,9 +16,12 @@ the refusal of filesystem paths in job parameters.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slicelens.errors import DataError
+
+if TYPE_CHECKING:
+    from slicelens.store.workspace import Workspace
 
 #: parameter names that name files on the machine the job runs on
 PATH_NAMES = frozenset({"oracle", "ground_truth", "model_path", "weights", "manifest", "path",
@@ -123,7 +126,7 @@ def refuse_client_paths(params: dict[str, Any], where: str = "params") -> None:
 UPLOAD_PARAMS = ("oracle",)
 
 
-def resolve_uploads(workspace, params: dict[str, Any]) -> dict[str, Any]:
+def resolve_uploads(workspace: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     """``params`` with upload ids (``{"oracle": "oracle-0123456789ab"}``, see
     ``slicelens.store.uploads``) replaced by the stored files; every other file-like
     parameter is refused as :func:`refuse_client_paths` does.

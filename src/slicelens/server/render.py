@@ -28,7 +28,7 @@ def resize(rgb: np.ndarray, size: int | None) -> np.ndarray:
     """Upscale/downscale (H, W, 3) uint8 to ``size x size`` (nearest keeps pixels sharp)."""
     if size is None or rgb.shape[:2] == (size, size):
         return rgb
-    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.NEAREST))
+    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.NEAREST))
 
 
 def heatmap_overlay(rgb: np.ndarray, amap: np.ndarray, alpha: float = HEATMAP_ALPHA) -> np.ndarray:
@@ -55,7 +55,7 @@ def heatmap_overlay(rgb: np.ndarray, amap: np.ndarray, alpha: float = HEATMAP_AL
 
     h, w = rgb.shape[:2]
     m = np.asarray(amap, dtype=np.float32)
-    up = np.asarray(Image.fromarray(m).resize((w, h), Image.BILINEAR))
+    up = np.asarray(Image.fromarray(m).resize((w, h), Image.Resampling.BILINEAR))
     top = float(up.max())
     up = up / top if top > 0 else np.zeros_like(up)
     colour = colormaps[COLORMAP](np.clip(up, 0, 1))[..., :3] * 255.0

@@ -12,12 +12,12 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from slicelens.errors import WorkspaceError
+from slicelens.evaluate.report import EvaluationReport
 from slicelens.server.jobs import JobManager, Worker
 from slicelens.server.settings import Settings
 from slicelens.slicing.base import SliceSet
@@ -120,7 +120,7 @@ class AppState:
         self.last_spuriousness: dict[tuple, tuple[str, dict]] = {}
         self.propagation = Worker("slicelens-propagation")
         #: before/after reports of evaluate_run, keyed (run id, baseline run id)
-        self.evaluations: dict[tuple[str, str], dict] = {}
+        self.evaluations: dict[tuple[str, str], EvaluationReport] = {}
         self.lock = threading.Lock()
 
     def run_data(self, run_id: str) -> RunData:
@@ -136,7 +136,7 @@ class AppState:
     def slice_set(self, run_id: str, slicer: str) -> SliceSetData:
         """The stored slice set of ``slicer`` on a run, re-read when its file changed."""
         rd = self.run_data(run_id)
-        path = Path(rd.run.path) / "slices" / f"{slicer}.json"
+        path = rd.run.artifact_path("slices", slicer)
         mtime = path.stat().st_mtime if path.exists() else -1.0
         key = (run_id, slicer)
         with self.lock:
@@ -150,5 +150,4 @@ class AppState:
 
     def stored_slicers(self, run_id: str) -> list[str]:
         """Names of the slice sets stored in a run."""
-        d = Path(self.run_data(run_id).run.path) / "slices"
-        return sorted(p.stem for p in d.glob("*.json")) if d.exists() else []
+        return self.run_data(run_id).run.artifact_names("slices")

@@ -56,6 +56,7 @@ def spuriousness_scores(state: AppState, rd: RunData, ssd: SliceSetData,
                 _propagate, state, rd, ssd, marks, key)
     if hit is not None:
         return (*hit, False)
+    assert future is not None  # running, or just started
     try:
         note, scores = future.result(timeout=PROPAGATION_WAIT if started else 0)
     except Pending:

@@ -5,49 +5,43 @@ scikit-learn estimator: the constructor stores parameters only; ``fit(run)`` lea
 slices on one split and returns ``self``; what it learned ends in ``_``; ``assign(run,
 split)`` maps any split's samples onto the learned slices.
 
-Every implementation is registered with ``@register_slicer("name")``; the CLI choices,
-the web app's menus and the contract test (tests/test_slicer_contract.py) read
-``SLICERS``.
+Every implementation is registered with ``@register_slicer("name")`` (an alias of
+``SLICER_FAMILY.register``) in any module of ``slicelens.slicing``; the CLI choices, the
+web app's menus and the contract test (tests/contract/test_slicers.py) read the family.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel
 
 from slicelens.errors import NotFittedError, SliceLensError
-from slicelens.registry import registrar
+from slicelens.registry import Family
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 SLICERS: dict[str, type[Slicer]] = {}
 BUG_TYPES = ("spurious", "rare_case", "wrong_labels")
 
-
+#: The slicer family: every module of ``slicelens.slicing`` is searched for members.
+SLICER_FAMILY = Family("slicer", "slicelens.slicing", registry=SLICERS)
 #: Class decorator adding a slicer to ``SLICERS`` under ``name``.
-register_slicer = registrar(SLICERS, "slicer")
+register_slicer = SLICER_FAMILY.register
 
 
 def get_slicer(name: str, **params) -> Slicer:
     """A new slicer by registry name; an unknown name lists the known ones."""
-    _load_builtin_slicers()
-    if name not in SLICERS:
-        raise SliceLensError(f"unknown slicer {name!r}; choose one of {sorted(SLICERS)}")
-    return SLICERS[name](**params)
+    return SLICER_FAMILY.create(name, **params)
 
 
-def _load_builtin_slicers() -> None:
-    # importing the modules runs their @register_slicer decorators
-    import importlib
-    import pkgutil
-
-    import slicelens.slicing as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name.startswith("slicer_"):
-            importlib.import_module(f"slicelens.slicing.{mod.name}")
+def _load_builtin_slicers() -> dict[str, type[Slicer]]:
+    """Import every module of ``slicelens.slicing`` (kept name of ``SLICER_FAMILY.discover``)."""
+    return SLICER_FAMILY.discover()
 
 
 @dataclass
@@ -137,6 +131,11 @@ class Slicer:
     overlapping: ClassVar[bool] = False
     Params: ClassVar[type[BaseModel]] = BaseModel
     requires: ClassVar[tuple[str, ...]] = ()
+    # set by fit (absent before: ``_check_fitted`` tests for ``slices_``)
+    split_: str
+    slices_: list[Slice]
+    sample_ids_: np.ndarray
+    labels_: np.ndarray
 
     def __init__(self, **params):
         self.params = params  # validated in fit(), scikit-learn style
@@ -144,7 +143,7 @@ class Slicer:
     def get_params(self) -> dict:
         return self.Params.model_validate(self.params).model_dump(mode="json")
 
-    def fit(self, run, split: str = "val") -> Slicer:
+    def fit(self, run: Run, split: str = "val") -> Slicer:
         """Learn slices on ``split`` of ``run``; returns ``self``."""
         from slicelens.params import validate
 
@@ -156,7 +155,7 @@ class Slicer:
                 raise SliceLensError(f"{type(self).__name__}._fit did not set {attr}")
         return self
 
-    def assign(self, run, split: str) -> np.ndarray:
+    def assign(self, run: Run, split: str) -> np.ndarray:
         """Slice index per sample of ``split`` (-1 = none), shape (n_split,)."""
         self._check_fitted()
         return self._assign(run, split)
@@ -166,11 +165,14 @@ class Slicer:
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(run) first")
 
     # -- to implement --------------------------------------------------------------
-    def _fit(self, run, split: str) -> None:  # pragma: no cover - abstract
+    def _fit(self, run: Run, split: str) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _assign(self, run, split: str) -> np.ndarray:  # pragma: no cover - abstract
+    def _assign(self, run: Run, split: str) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+SLICER_FAMILY.base = Slicer
 
 
 @dataclass
@@ -203,35 +205,35 @@ class SliceSet:
     def save(self, run_dir) -> None:
         """Write atomically: slices as JSON, per-sample arrays as .npz."""
         import io
-        from pathlib import Path
 
+        from slicelens.store.artifacts import artifact_path
         from slicelens.store.atomic import write_bytes
 
-        d = Path(run_dir) / "slices"
+        d = artifact_path(run_dir, "slices", self.slicer).parent
         d.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        arrays = {"sample_ids": self.sample_ids, "labels": self.labels}
+        arrays: dict[str, Any] = {"sample_ids": self.sample_ids, "labels": self.labels}
         if self.layout is not None:
             arrays["layout"] = np.asarray(self.layout, np.float32)
         np.savez(buf, **arrays)
-        write_bytes(d / f"{self.slicer}.npz", buf.getvalue())
+        write_bytes(artifact_path(run_dir, "slice_arrays", self.slicer), buf.getvalue())
         meta = {"slicer": self.slicer, "params": self.params, "run_id": self.run_id,
                 "split": self.split, "slices": [s.to_json() for s in self.slices]}
-        write_bytes(d / f"{self.slicer}.json", json.dumps(_jsonable(meta), indent=1).encode())
+        write_bytes(artifact_path(run_dir, "slices", self.slicer),
+                    json.dumps(_jsonable(meta), indent=1).encode())
 
     @classmethod
     def load(cls, run_dir, slicer: str) -> SliceSet:
-        from pathlib import Path
-
         from slicelens.errors import WorkspaceError
+        from slicelens.store.artifacts import artifact_names, artifact_path
 
-        d = Path(run_dir) / "slices"
-        if not (d / f"{slicer}.json").exists():
-            have = sorted(p.stem for p in d.glob("*.json")) if d.exists() else []
+        path = artifact_path(run_dir, "slices", slicer)
+        if not path.exists():
+            have = artifact_names(run_dir, "slices")
             raise WorkspaceError(f"no slices from {slicer!r} in {run_dir}; run `slicelens slices "
                                  f"--slicer {slicer}` first (have: {have or 'none'})")
-        meta = json.loads((d / f"{slicer}.json").read_text())
-        arr = np.load(d / f"{slicer}.npz")
+        meta = json.loads(path.read_text())
+        arr = np.load(artifact_path(run_dir, "slice_arrays", slicer))
         return cls(meta["slicer"], meta["params"], meta["run_id"], meta["split"],
                    [Slice.from_json(s) for s in meta["slices"]], arr["sample_ids"],
                    arr["labels"], arr["layout"] if "layout" in arr.files else None)

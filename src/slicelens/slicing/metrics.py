@@ -26,6 +26,7 @@ Example
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -253,7 +254,8 @@ def best_match(slices, truth: set, k: int = 10) -> dict:
     >>> m["rank"], round(m["f1"], 3), m["p_at_k"]
     (1, 0.8, 1.0)
     """
-    out = {"f1": 0.0, "precision": 0.0, "recall": 0.0, "rank": None, "p_at_k": 0.0}
+    out: dict[str, Any] = {"f1": 0.0, "precision": 0.0, "recall": 0.0, "rank": None,
+                           "p_at_k": 0.0}
     for rank, s in enumerate(slices):
         hits = np.array([m in truth for m in s.members], dtype=bool)
         if hits.any():

@@ -26,7 +26,12 @@ training label mix); these per-sample ones let a clustering gather such samples.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 class TrainContext:
@@ -140,7 +145,7 @@ def _drop_self(idx: np.ndarray, self_pos, k: int) -> np.ndarray:
     return out
 
 
-def run_context(run, fit_rows: np.ndarray, pca_dim: int = 32, k: int = 20,
+def run_context(run: Run, fit_rows: np.ndarray, pca_dim: int = 32, k: int = 20,
                 array: str = "fw", seed: int = 0):
     """:class:`TrainContext` of a run in PCA(``array``) space and the fit split's
     ``neighbourhood``; ``(None, None)`` when the run has too few labelled training samples.

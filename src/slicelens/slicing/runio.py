@@ -13,20 +13,31 @@ and writes the files in ``find_slices``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from slicelens.errors import WorkspaceError
 from slicelens.slicing.base import SliceSet
+from slicelens.store.artifacts import register_reader
 from slicelens.store.atomic import save_npz
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
-def load_slices(run, slicer: str) -> SliceSet:
+
+@register_reader("slices")
+def load_slices(run: Run, slicer: str) -> SliceSet:
     """The slice set ``find_slices`` saved for ``slicer`` (WorkspaceError if none)."""
     return SliceSet.load(run.path, slicer)
 
 
-def assign_all(run, slice_set: SliceSet) -> dict[str, np.ndarray]:
+@register_reader("assignments")
+def _assignments(run: Run, slicer: str) -> dict[str, np.ndarray]:
+    return _assign_all(run, slicer)
+
+
+def assign_all(run: Run, slice_set: SliceSet) -> dict[str, np.ndarray]:
     """Slice index of every sample, per split.
 
     Returns
@@ -34,10 +45,14 @@ def assign_all(run, slice_set: SliceSet) -> dict[str, np.ndarray]:
     dict split -> int array (n_split,)
         In the order of ``run.samples``; -1 = in no slice.
     """
-    path = assign_path(run, slice_set.slicer)
+    return _assign_all(run, slice_set.slicer)
+
+
+def _assign_all(run: Run, slicer: str) -> dict[str, np.ndarray]:
+    path = assign_path(run, slicer)
     if not path.exists():
-        raise WorkspaceError(f"no assignments for {slice_set.slicer!r} in {run.path}; run "
-                             f"`slicelens slices --slicer {slice_set.slicer}` again")
+        raise WorkspaceError(f"no assignments for {slicer!r} in {run.path}; run "
+                             f"`slicelens slices --slicer {slicer}` again")
     with np.load(path) as z:
         ids, labels = z["ids"], z["labels"]
     samples = run.samples
@@ -47,12 +62,12 @@ def assign_all(run, slice_set: SliceSet) -> dict[str, np.ndarray]:
     return {s: labels[splits == s] for s in samples["split"].unique()}
 
 
-def assign_path(run, slicer: str) -> Path:
+def assign_path(run: Run, slicer: str) -> Path:
     """``<run>/slices/<slicer>.assign.npz``."""
-    return Path(run.path) / "slices" / f"{slicer}.assign.npz"
+    return run.artifact_path("assignments", slicer)
 
 
-def save_assignments(run, slice_set: SliceSet, samples, assigned: np.ndarray) -> None:
+def save_assignments(run: Run, slice_set: SliceSet, samples, assigned: np.ndarray) -> None:
     """Store the slice index of every sample of ``samples`` (the run's rows, in order)."""
     save_npz(assign_path(run, slice_set.slicer), ids=samples["id"].to_numpy(str),
              labels=assigned)

@@ -24,6 +24,7 @@ Each slice gets a bug type with its evidence (:mod:`slicelens.slicing.bugtype`).
 from __future__ import annotations
 
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import ConfigDict, Field
@@ -31,6 +32,9 @@ from pydantic import ConfigDict, Field
 from slicelens.slicing.base import Slice, Slicer, register_slicer
 from slicelens.slicing.bugtype import BugTypeParams, bug_evidence, classify, explain
 from slicelens.slicing.metrics import rank_order, slice_metrics, split_rows, wilson_interval
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 def combination_keys(codes: np.ndarray, radices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +53,7 @@ def combination_keys(codes: np.ndarray, radices: np.ndarray) -> tuple[np.ndarray
     valid : bool (n,), no missing value
     """
     codes = np.asarray(codes, np.int64)
-    valid = (codes >= 0).all(1)
+    valid = np.asarray((codes >= 0).all(1))
     mult = np.cumprod(np.r_[1, np.asarray(radices[:-1], np.int64)])
     return np.where(valid, codes @ mult, 0), valid
 
@@ -133,11 +137,12 @@ class AttributeSlicerParams(BugTypeParams):
 class AttributeSlicer(Slicer):
     """Bug slices from the run's attribute matrix (``slicelens attributes assign`` first)."""
 
+    p_: AttributeSlicerParams  # the validated parameters (set in __init__/fit)
     Params = AttributeSlicerParams
     overlapping = True  # "brick background" and "small digits on brick background" share samples
     requires = ("attribute_matrix",)  # <run>/attributes/matrix.parquet, not a run array
 
-    def _codes(self, run, ids):
+    def _codes(self, run: Run, ids):
         from slicelens.attributes.matrix import AttributeMatrix
 
         if not hasattr(self, "matrix_"):
@@ -146,7 +151,7 @@ class AttributeSlicer(Slicer):
         codes[~(scores >= self.p_.min_score)] = -1
         return codes
 
-    def _fit(self, run, split: str) -> None:
+    def _fit(self, run: Run, split: str) -> None:
         from slicelens.attributes.runio import load_spec
 
         p, samples = self.p_, run.samples
@@ -180,7 +185,7 @@ class AttributeSlicer(Slicer):
         self.labels_ = self._first_slice(codes)
         self.overall_accuracy_ = overall
 
-    def _build(self, run, sub, codes, bugs, split) -> list[Slice]:
+    def _build(self, run: Run, sub, codes, bugs, split) -> list[Slice]:
         members = [self._member(codes, cond) for cond in bugs]
         metrics = [slice_metrics(sub[mask], run.classes) for mask in members]
         order = rank_order(metrics)[: self.p_.max_slices]
@@ -203,7 +208,8 @@ class AttributeSlicer(Slicer):
         self.conditions_ = [sorted(bugs[i]) for i in order]
         return slices
 
-    def _split_arrays(self, run, split: str):
+    def _split_arrays(self, run: Run, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray]:
         s = run.samples
         rows = np.flatnonzero((s["split"].to_numpy() == split) & (s["label"].to_numpy() >= 0))
         t = s.iloc[rows]
@@ -223,7 +229,7 @@ class AttributeSlicer(Slicer):
             out[self._member(codes, self.conditions_[i])] = i
         return out
 
-    def _assign(self, run, split: str) -> np.ndarray:
+    def _assign(self, run: Run, split: str) -> np.ndarray:
         ids = run.samples["id"].to_numpy(str)[split_rows(run.samples, split)]
         return self._first_slice(self._codes(run, ids))
 

@@ -40,7 +40,7 @@ Choices the paper leaves open, and ours:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,6 +50,9 @@ from slicelens.slicing.consistency import attribution_consistency
 from slicelens.slicing.layout import UmapLayout
 from slicelens.slicing.metrics import build_slices, split_rows
 from slicelens.slicing.placement import KnnPlacer, nearest_centre
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 class AttributionParams(BaseModel):
@@ -88,10 +91,11 @@ class AttributionSlicer(Slicer):
     >>> s.slices_[0].description, s.assign(run, "test").shape               # doctest: +SKIP
     """
 
+    p_: AttributionParams  # the validated parameters (set in __init__/fit)
     Params = AttributionParams
     requires = ("fw",)
 
-    def _fit(self, run, split: str) -> None:
+    def _fit(self, run: Run, split: str) -> None:
         p = self.p_
         samples = run.samples
         rows = split_rows(samples, split)
@@ -151,7 +155,7 @@ class AttributionSlicer(Slicer):
         for s in slices:
             s.evidence.update(n_clusters=n_clusters, threshold_reached=self.threshold_reached_)
 
-    def _assign(self, run, split: str) -> np.ndarray:
+    def _assign(self, run: Run, split: str) -> np.ndarray:
         rows = split_rows(run.samples, split)
         if self.placer_ is not None:  # a large run: place by the sample, a chunk at a time
             coords = self.placer_.place(run.array("fw"), rows)
@@ -180,7 +184,8 @@ def _kmeans_by_cell(coords: np.ndarray, cells: np.ndarray, k: int, seed: int):
     from sklearn.cluster import KMeans
 
     labels = np.empty(len(coords), np.int64)
-    centres, cell_of = [], []
+    centres: list[np.ndarray] = []
+    cell_of: list[int] = []
     for cell in np.unique(cells):
         idx = np.flatnonzero(cells == cell)
         k_cell = int(min(len(idx), max(1, round(k * len(idx) / len(coords)))))

@@ -39,6 +39,8 @@ are the baseline's (4.0) and were not tuned on the benchmark's problems.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import ConfigDict, Field
 
@@ -48,6 +50,9 @@ from slicelens.slicing.evidence import attach_neighbour_bug_types, bug_first_ord
 from slicelens.slicing.metrics import split_rows
 from slicelens.slicing.neighbours import TrainContext
 from slicelens.slicing.slicer_errors import ErrorClusteringParams, ErrorClusteringSlicer
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 class ErrorAwareParams(ErrorClusteringParams, BugTypeParams):
@@ -71,11 +76,12 @@ class ErrorAwareSlicer(ErrorClusteringSlicer):
     >>> s.slices_[0].bug_type, s.slices_[0].evidence["explanation"]  # doctest: +SKIP
     """
 
+    p_: ErrorAwareParams  # the validated parameters (set in __init__/fit)
     Params = ErrorAwareParams
     requires = ("fw", "probs")
     feature_array = "fw"
 
-    def _fit(self, run, split: str) -> None:
+    def _fit(self, run: Run, split: str) -> None:
         from sklearn.decomposition import PCA
 
         p, samples = self.p_, run.samples
@@ -97,17 +103,17 @@ class ErrorAwareSlicer(ErrorClusteringSlicer):
         self._reorder(order)
 
     # -- inputs ------------------------------------------------------------------------
-    def _train_rows(self, run, split: str) -> np.ndarray:
+    def _train_rows(self, run: Run, split: str) -> np.ndarray:
         s = run.samples
         if split == "train":
             return np.zeros(0, np.int64)
         return np.flatnonzero((s["split"].to_numpy() == "train") & (s["label"].to_numpy() >= 0))
 
-    def _unwhitened(self, run, rows) -> np.ndarray:
+    def _unwhitened(self, run: Run, rows) -> np.ndarray:
         return self.pca_.transform(self._features(run, rows)) * np.sqrt(
             self.pca_.explained_variance_)
 
-    def _fit_context(self, run, rows, split: str) -> None:
+    def _fit_context(self, run: Run, rows, split: str) -> None:
         train_rows = self._train_rows(run, split)
         self.ctx_ = None
         self._fit_rows = rows
@@ -117,7 +123,7 @@ class ErrorAwareSlicer(ErrorClusteringSlicer):
                                      self._unwhitened(run, rows), len(run.classes), self.p_.k)
         self._train_rows_cache = train_rows
 
-    def _context(self, run, rows, train: bool = False) -> np.ndarray:
+    def _context(self, run: Run, rows, train: bool = False) -> np.ndarray:
         """(n, 2) rarity and label noise of ``rows`` (zeros without a training split)."""
         if self.ctx_ is None:
             return np.zeros((len(rows), 2))
@@ -131,15 +137,15 @@ class ErrorAwareSlicer(ErrorClusteringSlicer):
         rarity, noise = self.ctx_.features(self._unwhitened(run, rows), **kw)
         return np.c_[self.p_.rare_weight * rarity, self.p_.noise_weight * noise]
 
-    def _inputs(self, run, rows: np.ndarray, train: bool = False) -> np.ndarray:
+    def _inputs(self, run: Run, rows: np.ndarray, train: bool = False) -> np.ndarray:
         base = ErrorClusteringSlicer._inputs(self, run, rows)
         return np.hstack([base, self._context(run, rows, train)])
 
     # -- assignment and order ----------------------------------------------------------
-    def _assign_rows(self, run, rows, train: bool = False) -> np.ndarray:
+    def _assign_rows(self, run: Run, rows, train: bool = False) -> np.ndarray:
         return self._component_to_slice[self.gmm_.predict(self._inputs(run, rows, train))]
 
-    def _assign(self, run, split: str) -> np.ndarray:
+    def _assign(self, run: Run, split: str) -> np.ndarray:
         rows = split_rows(run.samples, split)
         return self._assign_rows(run, rows, train=split == "train" and self.ctx_ is not None)
 

@@ -23,11 +23,16 @@ of F, for display only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.slicing.base import Slicer, register_slicer
 from slicelens.slicing.metrics import build_slices, split_rows
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 class ErrorClusteringParams(BaseModel):
@@ -52,12 +57,13 @@ class ErrorClusteringSlicer(Slicer):
     >>> s = ErrorClusteringSlicer(n_slices=10).fit(run, split="val")     # doctest: +SKIP
     """
 
+    p_: ErrorClusteringParams  # the validated parameters (set in __init__/fit)
     Params = ErrorClusteringParams
     requires = ("features", "probs")
     #: the run array clustered (subclasses: "fw")
     feature_array = "features"
 
-    def _fit(self, run, split: str) -> None:
+    def _fit(self, run: Run, split: str) -> None:
         from sklearn.decomposition import PCA
         from sklearn.mixture import GaussianMixture
 
@@ -85,14 +91,14 @@ class ErrorClusteringSlicer(Slicer):
         self.layout_ = (self.pca_.transform(F)[:, :2] * np.sqrt(self.pca_.explained_variance_[:2])
                         ).astype(np.float32)
 
-    def _assign(self, run, split: str) -> np.ndarray:
+    def _assign(self, run: Run, split: str) -> np.ndarray:
         rows = split_rows(run.samples, split)
         return self._component_to_slice[self.gmm_.predict(self._inputs(run, rows))]
 
-    def _features(self, run, rows: np.ndarray) -> np.ndarray:
+    def _features(self, run: Run, rows: np.ndarray) -> np.ndarray:
         return np.asarray(run.array(self.feature_array)[rows], np.float64)
 
-    def _inputs(self, run, rows: np.ndarray) -> np.ndarray:
+    def _inputs(self, run: Run, rows: np.ndarray) -> np.ndarray:
         """The mixture's input for the given rows, shape (len(rows), pca_dim + 2C + 1)."""
         p = self.p_
         s = run.samples.iloc[rows]

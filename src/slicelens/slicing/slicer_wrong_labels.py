@@ -27,11 +27,16 @@ neighbour disagreement alone flags class borders.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.slicing.base import Slicer, register_slicer
 from slicelens.slicing.metrics import build_slices, split_rows
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 class WrongLabelParams(BaseModel):
@@ -60,10 +65,11 @@ class WrongLabelSlicer(Slicer):
     >>> s.slices_[0].bug_type, s.slices_[0].evidence["suggested"]  # doctest: +SKIP
     """
 
+    p_: WrongLabelParams  # the validated parameters (set in __init__/fit)
     Params = WrongLabelParams
     requires = ("features", "fw")
 
-    def _fit(self, run, split: str) -> None:
+    def _fit(self, run: Run, split: str) -> None:
         from sklearn.cluster import KMeans
         from sklearn.decomposition import PCA
         from sklearn.neighbors import NearestNeighbors
@@ -141,7 +147,7 @@ class WrongLabelSlicer(Slicer):
                 "mean_margin": float(margin[m].mean()),
                 "neighbour_disagreement": float(disagree[m].mean()), "explanation": text}
 
-    def _assign(self, run, split: str) -> np.ndarray:
+    def _assign(self, run: Run, split: str) -> np.ndarray:
         rows = split_rows(run.samples, split)
         Z = self.pca_.transform(np.asarray(run.array("fw")[rows], np.float64))
         return self.lab_slice_[self.nn_.kneighbors(Z, return_distance=False)[:, 0]]

@@ -18,6 +18,7 @@ Example
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import sqlite3
@@ -160,7 +161,8 @@ class AnnotationStore:
                 "INSERT INTO annotations (run_id, target_type, target_id, scope, label, "
                 "description, author, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
                 (*row.values(), now, now))
-            ann_id = int(cur.lastrowid)
+            ann_id = cur.lastrowid
+            assert ann_id is not None  # an INSERT sets it
             if members is not None:
                 c.execute("INSERT INTO annotation_members (annotation_id, members) VALUES (?, ?)",
                           (ann_id, json.dumps([str(m) for m in members])))
@@ -246,7 +248,7 @@ class AnnotationStore:
             sql += " WHERE " + " AND ".join(where)
         return [Annotation(*r) for r in self._conn().execute(sql + " ORDER BY id", args)]
 
-    def members(self, ids) -> dict[int, list[str]]:
+    def members(self, ids) -> dict[int, builtins.list[str]]:
         """Annotation id -> the sample ids it was made on (ids stored without any: absent)."""
         ids = [int(i) for i in ids]
         out: dict[int, list[str]] = {}
@@ -258,7 +260,7 @@ class AnnotationStore:
             out.update((r[0], json.loads(r[1])) for r in rows)
         return out
 
-    def history(self, id: int) -> list[Event]:
+    def history(self, id: int) -> builtins.list[Event]:
         """Every event of one annotation, oldest first."""
         self.get(id)
         rows = self._conn().execute(

@@ -23,6 +23,10 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slicelens.store.record import RunRecord
 
 #: record fields holding file paths, as (section, key)
 PATH_FIELDS = (("data", "source"), ("model", "spec"), ("model", "weights"))
@@ -87,8 +91,7 @@ def workspace_of(run_dir) -> Path:
     return Path(run_dir).resolve().parent.parent
 
 
-def missing_data_root(record: dict) -> str | None:
+def missing_data_root(record: RunRecord) -> str | None:
     """The data root of a (resolved) record when it no longer exists, else None."""
-    data = record.get("data", {})
-    root = data.get("root")
+    root = record.data.root
     return root if root and not Path(root).exists() else None

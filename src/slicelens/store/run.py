@@ -10,21 +10,26 @@ Layout of ``runs/<run_id>/``::
     fw.npy            float32 (n, d)      F_W, AttributionScanner Eq. 1
     maps.npy          float16 (n, m, k)   attribution maps, each summing to 1
     chunks/           partial results while running (deleted when complete)
+    slices/ attributes/ tda/ evaluations/ mosaic/ plan.json
+                      what the parts computed from it (slicelens.store.artifacts)
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from slicelens.errors import WorkspaceError
+from slicelens.store import artifacts
+from slicelens.store.atomic import write_json
 from slicelens.store.paths import resolve, workspace_of
+from slicelens.store.record import RunRecord, parse_record, read_record
 
 ARRAYS = ("logits", "probs", "features", "fw", "maps")
 #: The arrays a run made without a model (``slicelens.from_predictions``) has; the others
@@ -58,23 +63,29 @@ class Run:
         return self.path.name
 
     @property
-    def record(self) -> dict:
-        """The run record (``record.json``), re-read on each access.
+    def record(self) -> RunRecord:
+        """The run record (``record.json``), re-read and validated on each access.
 
         Its file paths are valid where the workspace is now, even if it was moved or
-        copied since the run was written (:func:`slicelens.store.paths.resolve`).
+        copied since the run was written (:func:`slicelens.store.paths.resolve`). A field
+        of the wrong type is a DataError naming the file and the field.
         """
-        try:
-            record = json.loads((self.path / "record.json").read_text())
-        except FileNotFoundError:
-            raise WorkspaceError(f"{self.path} is not a run (no record.json)") from None
-        return resolve(record, workspace_of(self.path))
+        path = self.artifact_path("record")
+        return parse_record(resolve(read_record(path), workspace_of(self.path)), path)
+
+    def update_record(self, **fields: Any) -> RunRecord:
+        """Set ``fields`` in ``record.json`` (validated, written atomically); returns the
+        new record. Paths are kept as stored (not resolved against a moved workspace)."""
+        path = self.artifact_path("record")
+        record = parse_record({**read_record(path), **fields}, path)
+        write_json(path, record.to_json())
+        return record
 
     @property
     def is_complete(self) -> bool:
         """True once extraction finished and every artifact is in place."""
         try:
-            status = self.record.get("status")
+            status = self.record.status
         except WorkspaceError:
             return False
         return status == "complete" and all(
@@ -84,7 +95,7 @@ class Run:
     @property
     def has_model(self) -> bool:
         """False for a run made from predictions alone (no attribution maps, no F_W)."""
-        return not self.record.get("model_free", False)
+        return not self.record.model_free
 
     @property
     def stored_arrays(self) -> tuple[str, ...]:
@@ -95,10 +106,9 @@ class Run:
     def is_derived(self) -> bool:
         """True for a repair, retraining or matched-control run (made from another run)."""
         try:
-            record = self.record
+            return self.record.is_derived
         except WorkspaceError:
             return False
-        return bool(record.get("base_run") or record.get("control_key"))
 
     def _require_complete(self) -> None:
         if not self.is_complete:
@@ -109,7 +119,7 @@ class Run:
     @property
     def classes(self) -> list[str]:
         """Class names in the model's output order."""
-        return list(self.record["classes"])
+        return list(self.record.classes)
 
     @cached_property
     def samples(self) -> pd.DataFrame:
@@ -132,20 +142,76 @@ class Run:
         self._require_complete()
         return np.load(self.path / f"{name}.npy", mmap_mode="r")
 
+    # -- artifacts: what the parts stored beside the run (slicelens.store.artifacts) -------
+    def artifact_path(self, kind: str, name: str | None = None) -> Path:
+        """Where artifact ``kind`` (named ``name``) of this run is (whether or not it exists),
+        e.g. ``run.artifact_path("slices", "attribution")``."""
+        return artifacts.artifact_path(self.path, kind, name)
+
+    def artifact_names(self, kind: str) -> list[str]:
+        """Names of the stored artifacts of ``kind``, e.g. the slicers with a slice set."""
+        return artifacts.artifact_names(self.path, kind)
+
+    def has_artifact(self, kind: str, name: str | None = None) -> bool:
+        """True when artifact ``kind`` (named ``name``) is stored."""
+        return self.artifact_path(kind, name).exists()
+
+    def slice_set(self, slicer: str) -> Any:
+        """The :class:`~slicelens.slicing.base.SliceSet` stored for ``slicer``
+        (WorkspaceError naming the stored ones when there is none)."""
+        return artifacts.read(self, "slices", slicer)
+
+    def slice_sets(self) -> list[Any]:
+        """Every stored slice set, by slicer name."""
+        return [self.slice_set(name) for name in self.artifact_names("slices")]
+
+    def assignments(self, slicer: str) -> dict[str, np.ndarray]:
+        """Slice index of every sample of ``slicer``'s slice set, per split (-1: none)."""
+        return artifacts.read(self, "assignments", slicer)
+
+    def attribute_spec(self) -> Any:
+        """The stored :class:`~slicelens.attributes.base.AttributeSpec`, or None."""
+        return artifacts.read(self, "attribute_spec")
+
+    def attribute_matrix(self) -> Any:
+        """The stored :class:`~slicelens.attributes.matrix.AttributeMatrix`, or None."""
+        return artifacts.read(self, "attribute_matrix")
+
+    def tda_results(self) -> dict[str, Any]:
+        """Stored training-data attributions (:class:`~slicelens.tda.result.TDAResult`)
+        by name (the error group's slug)."""
+        return {name: artifacts.read(self, "tda", name) for name in self.artifact_names("tda")}
+
+    def plan(self) -> Any:
+        """The :class:`~slicelens.repair.plan.TrainingPlan` this run was trained with (a
+        repair or control run), or None."""
+        return artifacts.read(self, "plan")
+
+    def evaluations(self) -> dict[str, Any]:
+        """Stored comparisons with a baseline
+        (:class:`~slicelens.evaluate.report.EvaluationReport`) by baseline run id."""
+        return {name: artifacts.read(self, "evaluation", name)
+                for name in self.artifact_names("evaluation")}
+
+    def evaluation(self, baseline_id: str) -> Any:
+        """The stored comparison with ``baseline_id``, or None."""
+        return artifacts.read(self, "evaluation", baseline_id)
+
     def dataset(self):
         """Reload the :class:`ImageDataset` this run was extracted from."""
         from slicelens.data import load_dataset
 
-        data = self.record["data"]
-        source = data["source"]
+        record = self.record
+        data, classes = record.data, record.classes
+        source = data.source
         if source == "<arrays>":
             raise WorkspaceError(f"run {self.id} was extracted from in-memory arrays, "
                                  "which cannot be reloaded; pass the dataset yourself")
         if not Path(source).exists():
             raise WorkspaceError(f"run {self.id}: its data {source} is missing (data root "
-                                 f"{data.get('root', Path(source).parent)}); put the data back there, "
+                                 f"{data.root or Path(source).parent}); put the data back there, "
                                  "or copy it into the workspace before moving it")
-        return load_dataset(source, classes=self.classes, skip_bad=bool(data.get("skip_bad", False)))
+        return load_dataset(source, classes=classes, skip_bad=data.skip_bad)
 
     def adapter(self):
         """Reload the model adapter this run was extracted with.
@@ -164,7 +230,7 @@ class Run:
         from slicelens.models import load_model
 
         check_weights(record, self.id)
-        return load_model(**record["model"])
+        return load_model(**record.model.to_json())
 
 
 def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
@@ -184,13 +250,13 @@ def weights_hash(model_spec: dict) -> str | None:
     return sha256_file(weights)
 
 
-def check_weights(record: dict, run_id: str) -> None:
+def check_weights(record: RunRecord, run_id: str) -> None:
     """Raise :class:`ModelError` when the run's weights file no longer has the hash the
     run was extracted with (records without a stored hash are not checked)."""
     from slicelens.errors import ModelError
 
-    want = record.get("weights_sha256")
-    weights = record.get("model", {}).get("weights")
+    want = record.weights_sha256
+    weights = record.model.weights
     if not want or not weights:
         return
     path = Path(weights)

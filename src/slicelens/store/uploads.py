@@ -26,8 +26,12 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slicelens.errors import DataError, WorkspaceError
+
+if TYPE_CHECKING:
+    from slicelens.store.workspace import Workspace
 
 KINDS = ("oracle",)
 UPLOAD_ID = re.compile(r"(oracle)-[0-9a-f]{12}")
@@ -47,11 +51,11 @@ class Upload:
     bytes: int
 
 
-def _folder(workspace) -> Path:
+def _folder(workspace: Workspace) -> Path:
     return Path(workspace.root) / "uploads"
 
 
-def save_upload(workspace, kind: str, name: str, content: bytes) -> Upload:
+def save_upload(workspace: Workspace, kind: str, name: str, content: bytes) -> Upload:
     """Check ``content`` (a CSV with an ``id`` column) and store it; returns its :class:`Upload`.
 
     Raises
@@ -89,7 +93,7 @@ def save_upload(workspace, kind: str, name: str, content: bytes) -> Upload:
     return up
 
 
-def list_uploads(workspace, kind: str | None = None) -> list[Upload]:
+def list_uploads(workspace: Workspace, kind: str | None = None) -> list[Upload]:
     """Stored uploads, oldest first."""
     folder = _folder(workspace)
     if not folder.is_dir():
@@ -99,7 +103,7 @@ def list_uploads(workspace, kind: str | None = None) -> list[Upload]:
     return [u for u in ups if kind is None or u.kind == kind]
 
 
-def resolve_upload(workspace, upload_id: str) -> Path:
+def resolve_upload(workspace: Workspace, upload_id: str) -> Path:
     """The stored file of ``upload_id``; a :class:`WorkspaceError` when it is not one."""
     if not isinstance(upload_id, str) or not UPLOAD_ID.fullmatch(upload_id):
         raise WorkspaceError(f"{str(upload_id)[:60]!r} is not an upload id (e.g. oracle-0123456789ab)")

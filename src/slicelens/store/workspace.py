@@ -28,6 +28,13 @@ _RUN_RE = re.compile(r"^run-(\d{4,})-")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 
 
+def _run_number(path: Path) -> int:
+    """``runs/run-0012-demo`` -> 12 (only called on names that match ``_RUN_RE``)."""
+    match = _RUN_RE.match(path.name)
+    assert match is not None
+    return int(match.group(1))
+
+
 class Workspace:
     """A slicelens workspace directory.
 
@@ -72,7 +79,7 @@ class Workspace:
 
     def _run_dirs(self) -> list[Path]:
         dirs = [p for p in (self.root / "runs").iterdir() if p.is_dir() and _RUN_RE.match(p.name)]
-        return sorted(dirs, key=lambda p: int(_RUN_RE.match(p.name).group(1)))
+        return sorted(dirs, key=_run_number)
 
     def runs(self, include_incomplete: bool = False) -> list[Run]:
         """Runs in creation order (newest last); only complete ones unless asked."""
@@ -132,7 +139,7 @@ class Workspace:
         path : Path
         """
         prefix = re.sub(r"[^A-Za-z0-9_.-]+", "-", prefix).strip("-.") or "run"
-        nums = [int(_RUN_RE.match(p.name).group(1)) for p in self._run_dirs()]
+        nums = [_run_number(p) for p in self._run_dirs()]
         n = max(nums, default=0) + 1
         while True:
             run_id = f"run-{n:04d}-{prefix}"
@@ -142,3 +149,19 @@ class Workspace:
                 return run_id, path
             except FileExistsError:
                 n += 1
+
+
+#: what the pipeline's functions accept as a workspace: the object, or its directory
+WorkspaceLike = Workspace | str | os.PathLike
+
+
+def as_workspace(workspace: WorkspaceLike, create: bool = False) -> Workspace:
+    """``workspace`` itself when it is a :class:`Workspace`, else the workspace at that path
+    (``create``: make it when missing). The one place a path becomes a workspace.
+
+    >>> import tempfile
+    >>> ws = Workspace(tempfile.mkdtemp() + "/ws")
+    >>> as_workspace(ws) is ws, as_workspace(ws.root).root == ws.root
+    (True, True)
+    """
+    return workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=create)

@@ -117,7 +117,7 @@ def attribute_errors(run, error_group, *, candidates="auto", actions=ACTIONS, me
 def result_path(run, err: ErrorGroup) -> Path:
     """``<run>/tda/<slug of the error group name>.json``."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", err.name).strip("-").lower()[:80] or "errors"
-    return Path(run.path) / "tda" / f"{slug}.json"
+    return run.artifact_path("tda", slug)
 
 
 def wrong_label_ranking(run, *, score: str = "margin", folds: int = 5, seed: int = 0) -> pd.DataFrame:
@@ -179,10 +179,9 @@ def _slice_sets(run, pb) -> tuple[list, dict]:
     from slicelens.errors import WorkspaceError
     from slicelens.slicing.runio import assign_all, load_slices
 
-    d = Path(run.path) / "slices"
     sets, assign = [], {}
-    for path in sorted(d.glob("*.json")) if d.exists() else []:
-        ss = load_slices(run, path.stem)
+    for name in run.artifact_names("slices"):
+        ss = load_slices(run, name)
         sets.append(ss)
         try:
             train_all = assign_all(run, ss).get("train")
@@ -195,8 +194,4 @@ def _slice_sets(run, pb) -> tuple[list, dict]:
 
 
 def _attributes(run):
-    from slicelens.attributes.matrix import AttributeMatrix
-
-    if not (Path(run.path) / "attributes" / "matrix.parquet").exists():
-        return None
-    return AttributeMatrix.load(run.path)
+    return run.attribute_matrix()

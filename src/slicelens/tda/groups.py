@@ -9,6 +9,8 @@ samples "that make sense to users (e.g. based on ground truth or predicted class
 * :class:`TrainingGroup` - a candidate cause in the train split: by label, by predicted
   label, by confusion cell, by slice, by attribute value (alone and within a label), the
   nearest training neighbours of the errors (all, and per label), and single samples.
+  Each kind is a registered class of ``slicelens.tda.kinds`` (``KIND_FAMILY``) that forms
+  its groups; :func:`candidate_groups` asks the requested ones in their order.
 
 Example
 -------
@@ -24,7 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from slicelens.errors import DataError, SliceLensError
+from slicelens.tda.kinds.attribute import attribute_groups
+from slicelens.tda.kinds.base import KIND_FAMILY, CandidateContext, TrainingGroup
+from slicelens.tda.kinds.knn import knn_groups
+from slicelens.tda.kinds.slice import slice_groups
 from slicelens.tda.params import AUTO_KINDS, KINDS
+
+__all__ = ["ErrorGroup", "TrainingGroup", "attribute_groups", "candidate_groups",
+           "confusion_error_group", "ids_error_group", "knn_groups", "slice_error_group",
+           "slice_groups", "worst_confusion_cell"]
 
 
 @dataclass
@@ -53,27 +63,6 @@ class ErrorGroup:
 
     def to_json(self) -> dict:
         return {"name": self.name, "ids": self.ids.tolist(), "kind": self.kind, "source": self.source}
-
-
-@dataclass
-class TrainingGroup:
-    """A candidate group of training samples (``ids`` are labelled train samples)."""
-
-    name: str
-    kind: str
-    ids: np.ndarray
-
-    def __post_init__(self):
-        self.ids = np.asarray(self.ids, str)
-        if self.kind not in KINDS:
-            raise SliceLensError(f"training group kind must be one of {KINDS}, got {self.kind!r}")
-
-    @property
-    def size(self) -> int:
-        return int(self.ids.size)
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "ids": self.ids.tolist()}
 
 
 # -- error groups --------------------------------------------------------------------
@@ -165,106 +154,16 @@ def candidate_groups(problem, error: ErrorGroup, kinds=AUTO_KINDS, *, slice_sets
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise SliceLensError(f"unknown candidate kind {sorted(unknown)[0]!r}; choose from {KINDS}")
-    train = problem.split_index("train")
-    lab, pred, cls = problem.labels[train], problem.preds[train], problem.classes
+    ctx = CandidateContext(problem, error, slice_sets, train_assign, attributes, k, sample_ids)
     out: list[TrainingGroup] = []
-
-    def add(name, kind, mask):
-        out.append(TrainingGroup(name, kind, problem.ids[train[mask]]))
-
-    if "label" in kinds:
-        for c in range(len(cls)):
-            add(f"label {cls[c]}", "label", lab == c)
-    if "pred" in kinds:
-        for c in range(len(cls)):
-            add(f"predicted {cls[c]}", "pred", pred == c)
-    if "confusion" in kinds:
-        for a in range(len(cls)):
-            for b in range(len(cls)):
-                add(f"label {cls[a]}, predicted {cls[b]}", "confusion", (lab == a) & (pred == b))
-    if "slice" in kinds:
-        out += slice_groups(problem, slice_sets, train_assign)
-    if "attribute" in kinds and attributes is not None:
-        out += attribute_groups(problem, attributes)
-    if "knn" in kinds:
-        out += knn_groups(problem, error, k)
-    if "sample" in kinds:
-        ids = problem.ids[train] if sample_ids is None else np.asarray(sample_ids, str)
-        out += [TrainingGroup(f"sample {i}", "sample", [i]) for i in ids]
+    for name in KIND_FAMILY.names():
+        if name in kinds:
+            out += KIND_FAMILY.create(name).groups(ctx)
     seen, keep = set(), []
     for g in out:
         key = tuple(sorted(g.ids))
-        if key in seen or g.size == 0 or (g.kind != "sample" and g.size < min_size):
+        if key in seen or g.size == 0 or (KIND_FAMILY.get(g.kind).min_size and g.size < min_size):
             continue
         seen.add(key)
         keep.append(g)
     return keep
-
-
-def knn_groups(problem, error: ErrorGroup, k: int) -> list[TrainingGroup]:
-    """The ``k`` nearest training samples of each error (cosine on ``F``), and per label."""
-    from sklearn.neighbors import NearestNeighbors
-
-    train = problem.split_index("train")
-    k = min(k, len(train))
-    nn = NearestNeighbors(n_neighbors=k, metric="cosine").fit(problem.features[train])
-    hits = np.unique(nn.kneighbors(problem.features[problem.positions(error.ids)],
-                                   return_distance=False))
-    pos = train[hits]
-    base = f"{k} nearest training neighbours of each error"
-    groups = [TrainingGroup(base, "knn", problem.ids[pos])]
-    for c, name in enumerate(problem.classes):
-        sel = pos[problem.labels[pos] == c]
-        groups.append(TrainingGroup(f"{base}, labelled {name}", "knn", problem.ids[sel]))
-    return groups
-
-
-def slice_groups(problem, slice_sets, train_assign: dict | None = None) -> list[TrainingGroup]:
-    """Training samples placed in each slice of each slice set.
-
-    Parameters
-    ----------
-    slice_sets : sequence of SliceSet
-    train_assign : dict slicer -> int array, optional
-        Slice index of each labelled training sample (order of
-        ``problem.split_index("train")``), as the slicer's own ``assign`` gave it
-        (``slicelens.pipeline.slices.assign_all``). Missing: a slice set fitted on the
-        train split uses its own labels; otherwise a training sample joins the slice of
-        its nearest fitted sample in attribution space ``F_W`` (1-NN, Euclidean).
-    """
-    from sklearn.neighbors import NearestNeighbors
-
-    train = problem.split_index("train")
-    space = problem.fw if problem.fw is not None else problem.features
-    out = []
-    for ss in slice_sets:
-        if train_assign and ss.slicer in train_assign:
-            assign = np.asarray(train_assign[ss.slicer])
-        elif ss.split == "train":
-            where = dict(zip(problem.positions(ss.sample_ids), ss.labels, strict=True))
-            assign = np.array([where.get(p, -1) for p in train])
-        else:
-            fitted = problem.positions(ss.sample_ids)
-            nn = NearestNeighbors(n_neighbors=1).fit(space[fitted])
-            assign = np.asarray(ss.labels)[nn.kneighbors(space[train], return_distance=False)[:, 0]]
-        for j, s in enumerate(ss.slices):
-            desc = f" ({s.description})" if s.description else ""
-            out.append(TrainingGroup(f"slice {ss.slicer}:{s.id}{desc}", "slice",
-                                     problem.ids[train[assign == j]]))
-    return out
-
-
-def attribute_groups(problem, matrix) -> list[TrainingGroup]:
-    """Training samples by attribute value, and by attribute value within each label."""
-    train = problem.split_index("train")
-    codes, _ = matrix.codes(problem.ids[train])
-    lab = problem.labels[train]
-    out = []
-    for j, a in enumerate(matrix.attributes):
-        for v, value in enumerate(matrix.values[a]):
-            hit = codes[:, j] == v
-            out.append(TrainingGroup(f"{a} = {value}", "attribute", problem.ids[train[hit]]))
-            for c, name in enumerate(problem.classes):
-                out.append(TrainingGroup(f"label {name}, {a} = {value}", "attribute",
-                                         problem.ids[train[hit & (lab == c)]]))
-    return out

@@ -1,29 +1,34 @@
 """Parameters of training-data attribution, declared once (CLI options, API schema, the
-stored result), and the names of the design space's axes. Light to import (pydantic only).
+stored result), and the names of the design space's axes.
+
+The actions and the candidate-group kinds are registered classes (``slicelens.tda.actions``,
+``slicelens.tda.kinds``); their names, in their ``order``, make the ``Literal`` choices
+here, and :class:`ActionParams` joins every action's ``Params``, so a new action or kind
+is one file. Imports pydantic and numpy only.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
-ACTIONS = ("remove", "relabel", "upweight", "add")
+from slicelens.tda.actions.base import ACTION_FAMILY
+from slicelens.tda.kinds.base import KIND_FAMILY
+
+ACTIONS = tuple(ACTION_FAMILY.names())
 METRICS = ("loss", "gt_prob", "pred_prob")
-KINDS = ("label", "pred", "confusion", "slice", "attribute", "knn", "sample")
-AUTO_KINDS = ("label", "pred", "confusion", "slice", "attribute", "knn")
+KINDS = tuple(KIND_FAMILY.names())
+AUTO_KINDS = tuple(k for k in KINDS if KIND_FAMILY.get(k).auto)
 
-Action = Literal["remove", "relabel", "upweight", "add"]
-Kind = Literal["label", "pred", "confusion", "slice", "attribute", "knn", "sample"]
+Action = Literal[ACTIONS]  # type: ignore[valid-type]
+Kind = Literal[KINDS]  # type: ignore[valid-type]
 
-
-class ActionParams(BaseModel):
-    """Settings of the actions."""
-
-    upweight: float = Field(10.0, gt=1, description="weight factor of 'upweight' (App. C.4: 10)")
-    add_ratio: float = Field(1.0, gt=0, description="'add' brings ratio x group size new samples "
-                             "(from the pool, else as the weight proxy 1 + ratio)")
-    max_add: int = Field(500, ge=1, description="most pool samples one 'add' brings")
+#: Settings of the actions: the fields of every action's ``Params``, in the actions' order.
+ActionParams = create_model(
+    "ActionParams", __doc__="Settings of the actions.", __module__=__name__,
+    __base__=tuple(dict.fromkeys(ACTION_FAMILY.get(a).Params for a in reversed(ACTIONS)
+                                 if ACTION_FAMILY.get(a).Params.model_fields)) or BaseModel)
 
 
 class TDAParams(ActionParams):

@@ -166,6 +166,7 @@ def fit_baseline(problem: HeadProblem, lam: float | None = None,
         agree = float((probs(theta, Xc).argmax(1) == problem.preds[check]).mean())
         if best is None or agree > best[0]:
             best = (agree, lam_i, theta)
+    assert best is not None  # the grid is never empty
     agree, lam_b, theta_b = best
     agree_tr = float((probs(theta_b, X).argmax(1) == problem.preds[train]).mean())
     return Baseline(train, X, y, theta_b, float(lam_b), agree, agree_tr)

@@ -32,6 +32,7 @@ def _pct(v: float) -> str:
 
 
 def _action(r) -> str:
-    if r.action == "add":
-        return f"add {len(r.add)} from pool" if r.add else f"add (proxy x{r.factor:g})"
-    return f"upweight x{r.factor:g}" if r.action == "upweight" else r.action
+    """The row's action in words, as its action class labels it."""
+    from slicelens.tda.actions.base import get_action
+
+    return get_action(r.action).label(r)

@@ -26,6 +26,7 @@ import pandas as pd
 
 from slicelens.errors import SliceLensError
 from slicelens.repair.plan import TrainingPlan
+from slicelens.store.artifacts import register_reader
 from slicelens.tda.estimate import BENEFIT_SIGN
 from slicelens.tda.groups import ErrorGroup, TrainingGroup
 
@@ -187,9 +188,12 @@ class TDAResult:
 def to_plan(row: TDARow) -> TrainingPlan:
     """The :class:`TrainingPlan` that carries out ``row``'s action on its group.
 
-    remove -> ``remove``; relabel -> ``relabel``; upweight and the add proxy -> ``weights``;
-    add from the pool -> ``add`` (pool id -> oracle label).
+    The row's action writes its change (``Action.fill_plan``): remove -> ``remove``;
+    relabel -> ``relabel``; upweight and the add proxy -> ``weights``; add from the pool ->
+    ``add`` (pool id -> oracle label).
     """
+    from slicelens.tda.actions.base import get_action
+
     ids = row.group.ids.tolist()
     plan = TrainingPlan(
         strategy="tda-action",
@@ -197,14 +201,11 @@ def to_plan(row: TDARow) -> TrainingPlan:
                 "factor": row.factor, "metric": row.metric, "error_group": row.error_group},
         description=(f"{row.action} '{row.group.name}' ({row.detail}) to fix "
                      f"'{row.error_group}': {row.metric} change {row.effect:+.4f} ({row.method})"))
-    if row.action == "remove":
-        plan.remove = ids
-    elif row.action == "relabel":
-        plan.relabel = {k: int(v) for k, v in row.relabel.items()}
-    elif row.add:
-        plan.add = {k: int(v) for k, v in row.add.items()}
-    elif row.factor is not None:
-        plan.weights = {i: float(row.factor) for i in ids}
-    else:
-        raise SliceLensError(f"row {row.rank} ({row.action}) carries no change to plan")
+    get_action(row.action).fill_plan(row, plan, ids)
     return plan
+
+
+@register_reader("tda")
+def _read_result(run, name: str) -> TDAResult:
+    """``run.tda_results()``: the result stored as ``<run>/tda/<name>.json``."""
+    return TDAResult.load(run.artifact_path("tda", name))

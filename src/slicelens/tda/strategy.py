@@ -1,38 +1,6 @@
-"""The repair strategy ``tda-action``: the best row of a training-data attribution as a plan.
+"""Moved: the repair strategy ``tda-action`` lives in :mod:`slicelens.repair.tda_action`
+(every module of ``slicelens.repair`` is searched for strategies, so no extra list)."""
 
-``get_repair("tda-action").plan(workspace, run, error_group="0-4->5-9")`` attributes the
-errors (``slicelens.tda.analysis.attribute_errors``) and returns the TrainingPlan of the
-row ranked ``rank`` (default the best), so the repair loop and its comparisons run it like
-any other strategy.
-"""
+from slicelens.repair.tda_action import TDAAction, TDAActionParams
 
-from __future__ import annotations
-
-from pydantic import Field
-
-from slicelens.repair.base import RepairStrategy, register_repair
-from slicelens.tda.params import TDAParams
-
-
-class TDAActionParams(TDAParams):
-    """``TDAParams`` plus which errors to fix and which row to plan."""
-
-    error_group: str = Field(..., description="errors to fix: 'TRUE->PRED' or 'SLICER:ID'")
-    rank: int = Field(1, ge=1, description="row of the ranked table to plan")
-    oracle: str | None = Field(None, description="CSV of pool labels (id,label) for 'add'")
-
-
-@register_repair("tda-action")
-class TDAAction(RepairStrategy):
-    """Plan the ``rank``-th row of the attribution of ``error_group``."""
-
-    Params = TDAActionParams
-
-    def _plan(self, workspace, run, p):
-        from slicelens.tda.analysis import attribute_errors, read_oracle
-        from slicelens.tda.result import to_plan
-
-        oracle = read_oracle(p.oracle, run.classes) if p.oracle else None
-        tda = TDAParams.model_validate(p.model_dump(include=set(TDAParams.model_fields)))
-        res = attribute_errors(run, p.error_group, params=tda, oracle=oracle)
-        return to_plan(res.row(p.rank))
+__all__ = ["TDAAction", "TDAActionParams"]

@@ -7,7 +7,7 @@ that shows a mark only after the response never shows one that is not on disk.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query
 
@@ -36,7 +36,7 @@ def list_annotations(rd: RunDep, state: StateDep,
     from slicelens.feedback import list_marks, resolve_marks
 
     marks = list_marks(state.workspace, rd.run, slicer, include_undone)
-    where = {}
+    where: dict[int, Any] = {}
     for scope in sorted({a.scope for a in marks} & set(state.stored_slicers(rd.run.id))):
         where.update((r.annotation.id, r) for r in
                      resolve_marks(state.workspace, rd.run, scope, include_undone))

@@ -6,7 +6,6 @@ slices as a background job. The attribute bug slices themselves are the slice se
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Any
 
 from fastapi import APIRouter
@@ -79,8 +78,8 @@ def get_attributes(rd: RunDep, state: StateDep, split: str = "val") -> Attribute
     run = rd.run
     spec = load_spec(run.path)
     command = f"slicelens attributes --workspace {state.workspace.root} --run {run.id}"
-    has_bugs = (FsPath(run.path) / "slices" / "attributes.json").exists()
-    if not (FsPath(run.path) / "attributes" / "matrix.parquet").exists():
+    has_bugs = run.has_artifact("slices", "attributes")
+    if not run.has_artifact("attribute_matrix"):
         attrs = [] if spec is None else [
             AttributeOut(name=a.name, values=list(a.values), backend=a.backend, histogram=[])
             for a in spec.attributes]

@@ -28,7 +28,7 @@ class MosaicOut(BaseModel):
 
 
 def _dir(rd, slicer: str) -> FsPath:
-    return FsPath(rd.run.path) / "mosaic" / slicer
+    return rd.run.artifact_path("mosaic", slicer)
 
 
 @router.get(BASE, response_model=MosaicOut)

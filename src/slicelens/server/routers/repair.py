@@ -9,7 +9,7 @@ worst group, and per-slice accuracy before and after).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +19,10 @@ from slicelens.server.deps import NAME, RunDep, StateDep
 from slicelens.server.guard import resolve_uploads
 from slicelens.server.routers.jobs import job_out
 from slicelens.server.schemas import JobOut
+
+if TYPE_CHECKING:
+    from slicelens.evaluate.report import EvaluationReport
+    from slicelens.store.run import Run
 
 router = APIRouter(tags=["repair"])
 
@@ -57,7 +61,7 @@ def strategies() -> list[StrategyOut]:
             for name, cls in sorted(load_repairs().items())]
 
 
-def _evaluate(state, run, baseline, slicer: str | None) -> dict:
+def _evaluate(state, run: Run, baseline, slicer: str | None) -> EvaluationReport:
     from slicelens.pipeline.evaluate import evaluate_run
 
     use = slicer if slicer and slicer in state.stored_slicers(baseline.id) else None
@@ -87,7 +91,7 @@ def start_repair(body: RepairJobIn, rd: RunDep, state: StateDep) -> JobOut:
         report(0.9, f"comparing {new_run.id} with {rd.run.id} and its matched control")
         ev = _evaluate(state, state.run_data(new_run.id).run, rd.run, body.slicer)
         return {"run": new_run.id, "plan": plan.summary(),
-                "control": new_run.record.get("control_run"), "verdict": ev.get("verdict", "")}
+                "control": new_run.record.control_run, "verdict": ev.verdict}
 
     return job_out(state.jobs.submit("repair", work, {"run": rd.run.id, **body.model_dump()}))
 
@@ -120,4 +124,4 @@ def get_comparison(rd: RunDep, baseline: str, state: StateDep) -> dict[str, Any]
     if report is None:
         return {"computed": False, "run": rd.run.id, "baseline": baseline,
                 "detail": f"no comparison of {rd.run.id} with {baseline} yet; start one"}
-    return {**report, "computed": True}
+    return {**report.to_json(), "computed": True}

@@ -26,7 +26,7 @@ def meta(state: StateDep) -> Meta:
 
     _load_builtin_slicers()
     return Meta(workspace=str(state.workspace.root), author=state.settings.author,
-                slice_labels=sorted(LABELS["slice"]), bug_types=list(BUG_TYPES),
+                slice_labels=sorted(LABELS["slice"] or ()), bug_types=list(BUG_TYPES),
                 slicers=sorted(SLICERS), repair_strategies=_repair_strategies())
 
 
@@ -41,14 +41,14 @@ def summary(state: AppState, rd: RunData) -> RunSummary:
 
     rec = rd.run.record
     acc = accuracy_by(rd.samples, ["split"])
-    plan = rec.get("plan")
+    plan = rec.plan
     return RunSummary(
         id=rd.run.id, n_samples=len(rd.samples), classes=rd.classes,
         accuracy={str(r.split): float(r.accuracy) for r in acc.itertuples(index=False)},
-        created_at=str(rec.get("created_at", "")), model=str(rec.get("model", {}).get("spec", "")),
-        slice_sets=state.stored_slicers(rd.run.id), base_run=rec.get("base_run"),
+        created_at=str(rec.created_at or ""), model=rec.model.spec,
+        slice_sets=state.stored_slicers(rd.run.id), base_run=rec.base_run,
         plan=None if not plan else f"{plan.get('strategy', '')}: {plan.get('description', '')}",
-        control_run=rec.get("control_run"), is_control="control_key" in rec)
+        control_run=rec.control_run, is_control="control_key" in rec.model_fields_set)
 
 
 @router.get("/runs", response_model=list[RunSummary])

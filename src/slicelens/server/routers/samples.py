@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -12,7 +12,7 @@ from slicelens.server.schemas import SamplePage, SampleRow
 from slicelens.server.state import RunData
 
 router = APIRouter(tags=["samples"])
-PNG = {200: {"content": {"image/png": {}}, "description": "PNG image"}}
+PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "PNG image"}}
 SampleId = Annotated[str, Query(min_length=1, max_length=1000, description="sample id")]
 Size = Annotated[int | None, Query(ge=8, le=512, description="square side in pixels")]
 # run artifacts never change once complete, so the browser may keep images

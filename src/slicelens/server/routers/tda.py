@@ -9,7 +9,6 @@ Routes call ``slicelens.pipeline.tda``; results are the files it saves under
 from __future__ import annotations
 
 import re
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -64,12 +63,8 @@ class TdaResultOut(BaseModel):
     rows: list[TdaRowOut]
 
 
-def _dir(rd) -> FsPath:
-    return FsPath(rd.run.path) / "tda"
-
-
 def _load(rd, key: str):
-    path = _dir(rd) / f"{key}.json"
+    path = rd.run.artifact_path("tda", key)
     if not path.exists():
         raise WorkspaceError(f"no attribution result {key!r} in run {rd.run.id}")
     return TDAResult.load(path)
@@ -83,9 +78,9 @@ def _num(v) -> float | None:
 def list_results(rd: RunDep) -> list[TdaSummary]:
     """Stored attribution results of the run (one per error group)."""
     out = []
-    for p in sorted(_dir(rd).glob("*.json")) if _dir(rd).exists() else []:
-        res = _load(rd, p.stem)
-        out.append(TdaSummary(key=p.stem, error_group=res.error_group.name,
+    for key in rd.run.artifact_names("tda"):
+        res = _load(rd, key)
+        out.append(TdaSummary(key=key, error_group=res.error_group.name,
                               n_errors=int(res.error_group.ids.size), metric=res.metric,
                               n_rows=len(res.rows)))
     return out

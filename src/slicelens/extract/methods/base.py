@@ -1,4 +1,7 @@
-"""Attribution methods over the adapter's explained layer.
+"""The attribution-method family: its base class, registry and the helpers every method shares.
+
+Every module of ``slicelens.extract.methods`` is searched for methods (``METHOD_FAMILY``,
+the one discovery rule of every family), so a new method is one file there.
 
 Every method turns the activations of ONE forward pass into maps on the layer's grid, so
 extraction computes predictions, features and maps together. The base class owns the
@@ -22,20 +25,20 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from slicelens.errors import ModelError, SliceLensError
-from slicelens.registry import registrar
+from slicelens.errors import SliceLensError
+from slicelens.registry import Family
 
 METHODS: dict[str, type[AttributionMethod]] = {}
-
-
+#: The attribution-method family: every module of ``slicelens.extract.methods``.
+METHOD_FAMILY = Family("attribution method", "slicelens.extract.methods", registry=METHODS)
 #: Class decorator adding an attribution method to :data:`METHODS` under ``name``.
-register_method = registrar(METHODS, "attribution method")
+register_method = METHOD_FAMILY.register
 
 
 def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of maps ``(n, m, k)`` to ``(n, H, W)`` (``size`` int = square)."""
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    return F.interpolate(maps[:, None].float(), size=size, mode="bilinear",
+    hw = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    return F.interpolate(maps[:, None].float(), size=hw, mode="bilinear",
                          align_corners=False)[:, 0]
 
 
@@ -104,42 +107,12 @@ class AttributionMethod:
         return upsample(maps, size) if size is not None else maps
 
 
-@register_method("cam")
-class CAM(AttributionMethod):
-    """GradCAM in closed form for a pooled-linear head, no backward pass.
-
-    ``alpha[c, k] = W[c, k] / (m k)``, ``map = ReLU(sum_k alpha[c, k] A_k)``.
-    """
-
-    def check(self, adapter) -> None:
-        if adapter.head is None:
-            raise ModelError("method 'cam' needs a model ending in global average pooling + "
-                             "linear; use method 'gradcam' (or 'auto')")
-
-    def attribute(self, adapter, A, logits, targets):
-        self.check(adapter)
-        m, k = A.shape[2:]
-        alpha = adapter.head.weight.to(A.device, A.dtype)[targets] / (m * k)  # (n, d)
-        return torch.relu(torch.einsum("nd,ndij->nij", alpha, A.detach())).float()
+METHOD_FAMILY.base = AttributionMethod
 
 
-@register_method("gradcam")
-class GradCAM(AttributionMethod):
-    """GradCAM: ``alpha = mean_hw(d logit_c / d A)``, ``map = ReLU(sum_k alpha_k A_k)``.
-
-    One backward pass per batch: samples are independent in eval mode, so the gradient
-    of the batch's summed target logits gives every sample's own gradient.
-    """
-
-    needs_grad = True
-
-    def attribute(self, adapter, A, logits, targets):
-        if not A.requires_grad:
-            raise ModelError("gradcam needs the forward pass to run with gradients enabled")
-        score = logits.gather(1, targets.view(-1, 1)).sum()
-        (grads,) = torch.autograd.grad(score, A)
-        alpha = grads.mean(dim=(2, 3))  # (n, d)
-        return torch.relu(torch.einsum("nd,ndij->nij", alpha, A.detach())).float()
+def method_names() -> list[str]:
+    """Names a user may choose: ``auto`` and every registered method."""
+    return ["auto", *METHOD_FAMILY.names()]
 
 
 def get_method(name: str, adapter=None) -> AttributionMethod:
@@ -148,10 +121,10 @@ def get_method(name: str, adapter=None) -> AttributionMethod:
         if adapter is None:
             raise SliceLensError("method 'auto' needs the adapter to choose")
         name = "cam" if adapter.head is not None else "gradcam"
-    if name not in METHODS:
+    if name not in METHOD_FAMILY.discover():
         raise SliceLensError(f"unknown attribution method {name!r}; choose one of "
-                             f"{', '.join(['auto', *METHODS])}")
-    method = METHODS[name]()
+                             f"{', '.join(method_names())}")
+    method = METHOD_FAMILY.create(name)
     if adapter is not None:
         method.check(adapter)
     return method

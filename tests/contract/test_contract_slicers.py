@@ -1,6 +1,6 @@
 """The contract every registered slicer keeps (scikit-learn's check_estimator idea).
 
-Each entry of ``SLICERS`` is fitted on a small synthetic run written in the exact format
+Each member of the slicer family (``SLICER_FAMILY``) is fitted on a small synthetic run written in the exact format
 extraction produces (tests/test_slicing_support.py). A slicer declares the inputs it
 reads in ``requires``; the run arrays are always there, other inputs are built by
 ``INPUT_BUILDERS`` (add one when you add a slicer that needs more, e.g. an attribute
@@ -13,32 +13,18 @@ import hashlib
 
 import numpy as np
 import pytest
+from conftest import write_attribute_matrix
 from test_slicing_support import write_run
 
 from slicelens.errors import NotFittedError
-from slicelens.slicing.base import SLICERS, Slice, SliceSet, _load_builtin_slicers
+from slicelens.slicing.base import SLICER_FAMILY, SLICERS, Slice, SliceSet
 from slicelens.store.run import ARRAYS
 
-_load_builtin_slicers()
-
-
-
-def _attribute_matrix(run) -> None:
-    """Two attributes: ``group`` (the planted F_W group, so one value is the failure) and
-    ``tone`` (random noise), written where `slicelens attributes assign` writes them."""
-    from slicelens.attributes.matrix import AttributeMatrix, from_codes
-
-    ids = run.samples["id"].to_numpy()
-    group = run.array("fw")[:, :3].argmax(1)
-    tone = np.random.default_rng(1).integers(0, 2, len(ids))
-    scores = np.ones(len(ids))
-    AttributeMatrix.concat([from_codes(ids, "group", ["g0", "g1", "g2"], group, scores),
-                            from_codes(ids, "tone", ["light", "dark"], tone, scores)]
-                           ).save(run.path)
+SLICER_FAMILY.discover()
 
 
 #: requirement name -> function(run) that writes it next to the run; the run arrays need none
-INPUT_BUILDERS: dict = {"attribute_matrix": _attribute_matrix}
+INPUT_BUILDERS: dict = {"attribute_matrix": write_attribute_matrix}
 
 # small, fast settings; every other parameter keeps its default
 FAST = {"attribution": {"min_clusters": 3, "max_clusters": 12, "n_epochs": 50},
