@@ -24,6 +24,7 @@ an unlabeled pool of ``--pool`` images whose labels the demo's ground truth reve
 Ground truth is read by the simulated crowd, the label oracle and the scores only.
 
 Run:  python benchmarks/aaca.py [--problems 2] [--budgets 15,30,60] [--size quick]
+                                [--seeds 2] [--first-seed 0]
       python benchmarks/aaca.py --concepts-only --problems 4 --out aaca-concepts
 Writes benchmarks/results/<--out>.json; prints the tables.
 """
@@ -43,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def build(i: int, root: Path, size: str, pool: int):
+def build(i: int, root: Path, size: str, pool: int, seed: int | None = None):
     from slice_discovery import SIZES, problem_config
 
     from slicelens.attributes.proposal import propose_attributes
@@ -57,10 +58,11 @@ def build(i: int, root: Path, size: str, pool: int):
 
     _, n_val, _, epochs, patience = SIZES[size]
     cfg = problem_config(i, size).model_copy(update={"n_test": n_val, "n_pool": pool})
-    ws = Workspace(root / f"problem-{i:02d}")
+    seed = i if seed is None else seed
+    ws = Workspace(root / f"problem-{i:02d}-seed-{seed}")
     paths = build_demo(Path(ws.root) / "demo-data", cfg)
     ds = load_dataset(paths.manifest)
-    train_cfg = TrainConfig(epochs=epochs, patience=patience, seed=i)
+    train_cfg = TrainConfig(epochs=epochs, patience=patience, seed=seed)
     spec, _ = train_model(ws, ds, TrainJob(model="small-cnn", input_size=cfg.image_size, name="erm"),
                           train_cfg)
     run = extract_run(ws, paths.manifest, spec, name="erm")
@@ -112,7 +114,9 @@ def baseline_plan(run, oracle, k: int, how: str, seed_ids, rng):
     return TrainingPlan(strategy=f"{how}-pool", add=add, description=f"{how}: {k} per class")
 
 
-def run_problem(i: int, root: Path, args) -> dict:
+def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
+    """Problem ``i`` (its data fixed by ``i``) at seed ``i + 1000 * rep``: the ERM training,
+    the simulated crowd, the random draws and AACA's seed (rep 0 = the original run)."""
     from slicelens.concepts.store import save_answer
     from slicelens.demo.aaca import _gold_csv, simulate_crowd
     from slicelens.pipeline.concepts import alignment_report, pick_seeds
@@ -123,26 +127,27 @@ def run_problem(i: int, root: Path, args) -> dict:
     from slicelens.repair.select import load_oracle
 
     t0 = time.perf_counter()
-    ws, run, train_cfg, cfg, paths = build(i, root, args.size, args.pool)
+    sd = i + 1000 * rep
+    ws, run, train_cfg, cfg, paths = build(i, root, args.size, args.pool, sd)
     seeds = pick_seeds(run, 20)
-    answers, gold = simulate_crowd(run, paths.ground_truth, seeds, seed=i)
+    answers, gold = simulate_crowd(run, paths.ground_truth, seeds, seed=sd)
     for a in answers:
         save_answer(ws, run, a)
-    out = {"problem": i, "backgrounds": cfg.backgrounds, "correlation": cfg.correlation,
+    out = {"problem": i, "seed": sd, "backgrounds": cfg.backgrounds, "correlation": cfg.correlation,
            "concepts": c_quality(answers, gold, cfg, run.classes)}
     if args.concepts_only:
         from slicelens.pipeline.repair import repair_figures as figures
 
         out["rows"] = [{"method": "ERM", "budget": 0, **figures(run, run, slicer="none")}]
         out["seconds"] = time.perf_counter() - t0
-        print(f"  problem {i}: {json.dumps(out['concepts'])}", flush=True)
+        print(f"  problem {i} seed {sd}: {json.dumps(out['concepts'])}", flush=True)
         return out
 
     class St:  # what _gold_csv reads
         workspace = ws
     gold_csv = _gold_csv(St, gold)
     oracle = load_oracle(str(paths.ground_truth), "true_label", run.classes)
-    rng = np.random.default_rng(i)
+    rng = np.random.default_rng(sd)
     rows = [{"method": "ERM", "budget": 0, **repair_figures(run, run, slicer="none")}]
     control = None
     for k in args.budgets:
@@ -151,7 +156,7 @@ def run_problem(i: int, root: Path, args) -> dict:
         for variant in ("app", "sel"):
             plans[f"AACA-{variant}"] = get_repair("aaca").plan(
                 ws, run, variant=variant, k=k, candidates=3 * k, oracle=str(paths.ground_truth),
-                oracle_column="true_label", gold=gold_csv, seed=i)
+                oracle_column="true_label", gold=gold_csv, seed=sd)
         for name, plan in plans.items():
             new = apply_plan(ws, run, plan, train_cfg, name=name.lower())
             if control is None:
@@ -160,7 +165,7 @@ def run_problem(i: int, root: Path, args) -> dict:
             al = alignment_report(run, new)
             rows.append({"method": name, "budget": k, **repair_figures(run, new, "none"),
                          "jsd_init_val": al["jsd_init_val"], "jsd_aug_val": al["jsd_aug_val"]})
-            print(f"  problem {i} {name} k={k}: {rows[-1]}", flush=True)
+            print(f"  problem {i} seed {sd} {name} k={k}: {rows[-1]}", flush=True)
     out["rows"] = rows
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -172,6 +177,10 @@ def main(argv=None) -> int:
     ap.add_argument("--budgets", default="15,30,60", help="debug images per class")
     ap.add_argument("--size", default="quick")
     ap.add_argument("--pool", type=int, default=1200)
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="seeds per problem (training, crowd, draws); 1 = seed i only")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="first seed repetition: seed i + 1000 * rep for rep >= this")
     ap.add_argument("--out", default="aaca")
     ap.add_argument("--concepts-only", action="store_true",
                     help="only the crowd / C-quality part (no repairs)")
@@ -179,8 +188,8 @@ def main(argv=None) -> int:
     args.budgets = [int(b) for b in args.budgets.split(",")]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.problems):
-            results.append(run_problem(i, Path(tmp), args))
+        for i, rep in [(i, r) for i in range(args.problems) for r in range(args.first_seed, args.first_seed + args.seeds)]:
+            results.append(run_problem(i, Path(tmp), args, rep))
             (HERE / "results").mkdir(exist_ok=True)
             (HERE / "results" / f"{args.out}.json").write_text(json.dumps(
                 {"args": vars(args), "problems": results}, indent=1, default=str))
@@ -189,7 +198,8 @@ def main(argv=None) -> int:
 
 
 def summarise(results) -> dict:
-    """Mean over problems per (method, budget) and the concept-quality shares."""
+    """Mean (and standard deviation, ``<metric>_sd``) over problems and seeds per
+    (method, budget), the count ``n``, and the concept-quality shares."""
     agg: dict = {}
     for r in results:
         for row in r["rows"]:
@@ -197,7 +207,9 @@ def summarise(results) -> dict:
             for m in ("worst_group", "average", "jsd_init_val", "jsd_aug_val"):
                 if row.get(m) is not None:
                     a.setdefault(m, []).append(row[m])
-    table = {k: {m: float(np.mean(v)) for m, v in d.items()} for k, d in agg.items()}
+    table = {k: {**{m: float(np.mean(v)) for m, v in d.items()},
+                 **{f"{m}_sd": float(np.std(v)) for m, v in d.items()},
+                 "n": len(d.get("average", []))} for k, d in agg.items()}
     conc = {k: float(np.mean([r["concepts"][k]["top3"] for r in results]))
             for k in results[0]["concepts"]}
     return {"repairs": table, "true_confounder_in_top3": conc}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -186,3 +187,91 @@ def test_alignment_report_and_chart(bed, tmp_path):
     assert 0 <= rep["jsd_init_val"] <= 1 and len(rep["concepts"]) == 10
     assert (tmp_path / "concept_alignment.png").stat().st_size > 1000
     assert sum(rep["val"]) == pytest.approx(1.0)
+    assert set(rep["per_class"]) == set(bed.run.classes)
+    one = rep["per_class"][bed.run.classes[0]]
+    assert all(c.startswith(bed.run.classes[0] + ": ") for c in one["concepts"])
+    assert 0 <= one["jsd_init_val"] <= 1
+
+
+def test_cli_alignment_prints_per_class(bed, tmp_path, capsys):
+    args = ["concepts", "alignment", "--out", str(tmp_path), "--workspace", str(bed.workspace.root),
+            "--run", bed.run.id]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "per class (tagger: the run's attribute matrix)" in out and bed.run.classes[1] in out
+
+
+@pytest.mark.slow
+def test_generated_images_are_tagged_from_their_pixels(bed):
+    """Generated images get the run's own tagger (same spec and backends): a generated
+    copy of a validation image gets that image's tags, and the alignment of a plan that
+    generated images is computed, overall and per class, instead of refused."""
+    from types import SimpleNamespace
+
+    from slicelens.concepts.runio import load_images
+    from slicelens.pipeline.concept_alignment import RETAGGED, retag_with_images
+    from slicelens.pipeline.concepts import alignment_report
+    from slicelens.repair.plan import TrainingPlan, new_plan_dir
+    from slicelens.store.atomic import save_npz
+
+    s = bed.run.samples
+    val = s[(s["split"] == "val") & (s["label"] >= 0)]
+    train = s[(s["split"] == "train") & (s["label"] >= 0)]
+    copies = val["id"].astype(str).tolist()[:6]
+    images = load_images(bed.run, copies)
+    labels = val["label"].to_numpy(int)[:6]
+    tv, ti, tg = retag_with_images(bed.run, val["id"], train["id"], images, labels)
+    assert (len(tv), len(ti), len(tg)) == (len(val), len(train), 6)
+    assert all(tg)  # every generated image gets concepts
+    strip = lambda tags: [t for t in tags if not t.endswith("attention size")]  # noqa: E731
+    assert [strip(t) for t in tg] == [strip(t) for t in tv[:6]]
+
+    folder = new_plan_dir(bed.workspace, "aaca")
+    save_npz(folder / "images.npz", images=images, labels=labels)
+    plan = TrainingPlan(strategy="aaca", extra_images=str(folder / "images.npz"))
+    rep = alignment_report(bed.run, SimpleNamespace(id="gen", record={"plan": plan.to_json()}))
+    assert rep["tagger"] == RETAGGED and rep["added"] == 6
+    assert rep["jsd_aug_val"] is not None and rep["aug"] != rep["init"]
+    assert set(rep["per_class"]) == set(bed.run.classes)
+    assert all(r["jsd_aug_val"] is not None for r in rep["per_class"].values())
+
+
+@pytest.mark.slow
+def test_alignment_of_stored_repairs_beside_their_control_via_the_api(bed, tmp_path):
+    """An AACA repair (compositor: generated images) and its matched control, stored by
+    ``run_repair``: the alignment route serves, per class and overall, the JSD before,
+    after the repair and after the control, each equal to what the library computes."""
+    from fastapi.testclient import TestClient
+
+    from slicelens.models import TrainConfig
+    from slicelens.pipeline.concept_alignment import RETAGGED, control_sets, report_of, tag_sets
+    from slicelens.pipeline.concepts import alignment_report
+    from slicelens.pipeline.repair import run_repair
+    from slicelens.server import Settings, create_app
+
+    client = TestClient(create_app(Settings(workspace=bed.workspace.root)),
+                        base_url="http://127.0.0.1")
+    url = f"/api/runs/{bed.run.id}/concepts/alignment"
+    assert client.get(url).json()["repairs"] == []  # none stored yet
+    _answers_in(bed.workspace, bed)
+    _, new = run_repair(bed.workspace, bed.run, "aaca",
+                        {"variant": "sel", "source": "compositor", "k": 3, "candidates": 6},
+                        TrainConfig(epochs=1, patience=1, seed=0))
+    body = client.get(url).json()
+    assert body["detail"] is None and [r["run"] for r in body["repairs"]] == [new.id]
+    got = body["repairs"][0]
+    assert got["control"] == new.record["control_run"] and got["added"] == 3 * len(bed.run.classes)
+    rep = alignment_report(bed.run, new)
+    sets = tag_sets(bed.run, new)  # the control is tagged by its repair's tagger
+    ctrl = report_of(bed.run, control_sets(sets, bed.workspace.run(got["control"])))
+    assert got["tagger"] == rep["tagger"] == ctrl["tagger"] == RETAGGED
+    # the control changes no data: its training set is the initial one, and so its JSD
+    assert got["overall"]["control"] == pytest.approx(got["overall"]["before"])
+    assert got["overall"]["before"] == pytest.approx(rep["jsd_init_val"])
+    assert got["overall"]["after"] == pytest.approx(rep["jsd_aug_val"])
+    assert got["overall"]["control"] == pytest.approx(ctrl["jsd_aug_val"])
+    for row in got["classes"]:
+        assert row["after"] == pytest.approx(rep["per_class"][row["class"]]["jsd_aug_val"])
+        assert row["control"] == pytest.approx(ctrl["per_class"][row["class"]]["jsd_aug_val"])
+    assert (Path(new.path) / "concepts" / "alignment.json").exists()  # cached
+    assert client.get(url).json() == body

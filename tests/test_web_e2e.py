@@ -536,20 +536,43 @@ def test_concept_annotation_survives_a_reload(page, demo_url):
     expect(view).to_be_visible()
     pg.wait_for_function("""() => [...document.querySelectorAll('[data-testid=concept-view] img')]
         .every(i => i.complete && i.naturalWidth > 0)""")
-    first = view.locator("p").inner_text()
+    first = pg.get_by_test_id("concept-status").inner_text()
     assert first.startswith("Image 1 of ")
     shot(pg, "concepts")
     box = pg.get_by_label("confounded concept")
     box.fill("brick wall")
     pg.get_by_label("valid concept").fill("digit")
     pg.get_by_label("valid concept").press("Enter")          # save and move on
-    expect(view.locator("p")).to_contain_text("Image 2 of ")
-    expect(view.locator("p")).to_contain_text("1 answered")
+    expect(pg.get_by_test_id("concept-status")).to_contain_text("Image 2 of ")
+    expect(pg.get_by_test_id("concept-status")).to_contain_text("1 answered")
     pg.get_by_label("confounded concept").press("Alt+ArrowLeft")   # back, without saving
-    expect(view.locator("p")).to_contain_text("Image 1 of ")
+    expect(pg.get_by_test_id("concept-status")).to_contain_text("Image 1 of ")
     pg.reload()
     expect(pg.get_by_label("confounded concept")).to_have_value("brick wall")
     expect(pg.get_by_label("valid concept")).to_have_value("digit")
     stored = api(url, f"/runs/{run.id}/concepts/answers")
     assert [(a["confounded"], a["valid"]) for a in stored] == [(["brick wall"], ["digit"])]
+    # no AACA repair is stored: the alignment section says so and how to make one
+    expect(pg.get_by_test_id("alignment-none")).to_contain_text("slicelens repair --strategy aaca")
+    # undo the last answer from the keyboard: withdrawn in the store, boxes empty
+    pg.get_by_label("valid concept").press("Alt+z")
+    expect(pg.get_by_test_id("undo-status")).to_contain_text("undone")
+    expect(pg.get_by_test_id("concept-status")).to_contain_text("0 answered")
+    expect(pg.get_by_label("confounded concept")).to_have_value("")
+    shot(pg, "concepts-undo")
+    assert api(url, f"/runs/{run.id}/concepts/answers") == []
+    kept = api(url, f"/runs/{run.id}/concepts/answers?include_undone=true")
+    assert [(a["id"], a["status"]) for a in kept] == [(stored[0]["id"], "undone")]
+    pg.reload()  # durable: still undone after a reload
+    expect(pg.get_by_test_id("concept-status")).to_contain_text("0 answered")
+    expect(pg.get_by_label("confounded concept")).to_have_value("")
+    pg.get_by_label("valid concept").fill("digit")
+    pg.get_by_label("confounded concept").fill("brick wall")
+    pg.get_by_label("valid concept").press("Enter")
+    expect(pg.get_by_test_id("concept-status")).to_contain_text("1 answered")
+    pg.get_by_test_id("undo-answer").click()                  # the button does the same
+    expect(pg.get_by_test_id("concept-status")).to_contain_text("0 answered")
+    pg.get_by_test_id("redo-answer").click()                  # and redo brings it back
+    expect(pg.get_by_test_id("concept-status")).to_contain_text("1 answered")
+    assert [a["status"] for a in api(url, f"/runs/{run.id}/concepts/answers")] == ["active"]
     assert not errors

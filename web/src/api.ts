@@ -29,6 +29,8 @@ export type TdaResult = Schemas["TdaResultOut"];
 export type TdaRow = Schemas["TdaRowOut"];
 export type ConceptSeed = Schemas["SeedOut"];
 export type ConceptAnswer = Schemas["ConceptAnswerOut"];
+export type ConceptAlignment = Schemas["AlignmentOut"];
+export type RepairAlignment = Schemas["RepairAlignmentOut"];
 
 /** The scatter payload: one typed array per column (see GET .../points). */
 export interface Points {

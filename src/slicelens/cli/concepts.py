@@ -193,5 +193,9 @@ def _alignment(args, ws: Workspace, run_) -> int:
           f"init||val {rep['jsd_init_val']:.4f}" + (
               f", aug||val {rep['jsd_aug_val']:.4f} (fall {rep['jsd_fall']:.0%})"
               if rep.get("jsd_aug_val") is not None and "jsd_fall" in rep else ""))
+    per = [{"class": c, "init||val": r.get("jsd_init_val"), "aug||val": r.get("jsd_aug_val"),
+            "note": r.get("skipped", "")} for c, r in rep["per_class"].items()]
+    print(f"\nper class (tagger: {rep['tagger']}):")
+    print(table(per))
     print(f"chart: {rep['chart']}")
     return 0

@@ -4,7 +4,9 @@ One row per (image, annotator): an answer is a ``sample`` annotation with
 ``scope="aaca"``, ``target_id`` = the image id, ``author`` = the annotator and the answer
 (class, confounded and valid concepts, time taken) as JSON in ``description``. A second
 answer of the same annotator on the same image edits that row (recorded in its history);
-an undone answer is kept and not counted until redone. Every write returns once the
+an undone answer is kept and not counted until redone; an answer given after an undo is
+a new row that supersedes the undone one (which can then no longer be redone, so there
+is never more than one active row per image and annotator). Every write returns once the
 SQLite commit is on disk (:class:`~slicelens.store.db.AnnotationStore`), so a caller
 acknowledges only what is stored.
 
@@ -21,7 +23,7 @@ import json
 from typing import TYPE_CHECKING
 
 from slicelens.concepts.answers import ConceptAnswer
-from slicelens.errors import DataError
+from slicelens.errors import ConflictError, DataError
 from slicelens.store.db import Annotation, Event
 
 if TYPE_CHECKING:
@@ -99,10 +101,26 @@ def undo_answer(workspace: Workspace, annotation_id: int, author: str = "anonymo
 
 
 def redo_answer(workspace: Workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
-    """Reinstate an undone answer."""
+    """Reinstate an undone answer, unless the annotator has answered that image again
+    since (the newer answer supersedes it: :class:`ConflictError`)."""
     db = _ws(workspace).db
-    _check(db, annotation_id)
+    ann = _check(db, annotation_id)
+    newer = [a for a in db.list(run_id=ann.run_id, target_type="sample", scope=SCOPE)
+             if a.target_id == ann.target_id and a.author == ann.author and a.id != ann.id]
+    if newer:
+        raise ConflictError(f"answer {annotation_id} of {ann.author!r} on {ann.target_id!r} "
+                            f"was superseded by answer {newer[-1].id}; it cannot be redone")
     return db.redo(annotation_id, author)
+
+
+def last_answer(workspace: Workspace, run: Run, worker: str,
+                status: str = "active") -> Annotation | None:
+    """The most recently changed answer of ``worker`` on ``run`` with ``status``
+    (``active``: what "undo the last answer" withdraws; ``undone``: what redo restores),
+    or None."""
+    rows = [a for a in list_answers(workspace, run, include_undone=True)
+            if a.author == worker and a.status == status]
+    return max(rows, key=lambda a: (a.updated_at, a.id)) if rows else None
 
 
 def answer_history(workspace: Workspace, annotation_id: int) -> list[Event]:

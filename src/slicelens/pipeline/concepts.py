@@ -124,35 +124,20 @@ def export_answers(workspace: Workspace, run: Run, path) -> Path:
 
 def alignment_report(base, repaired=None, out_dir=None, top: int = 10) -> dict:
     """Concept distributions of validation, initial training and (with ``repaired``, a
-    run made by a pool-route repair) augmented training, their JSD, and the Fig. 4 bar
-    chart ``concept_alignment.png`` in ``out_dir``.
+    repair of ``base``: pool-route, generated images or its matched control) augmented
+    training, their JSD over all classes and within each class (``per_class``), and the
+    Fig. 4 bar chart ``concept_alignment.png`` in ``out_dir``.
 
-    Augmented = the base run's training split plus the samples the repair's plan added,
-    with their revealed labels. Generated images carry no attribute values, so a repair
-    with ``extra_images`` is refused (not tagged by guesswork).
+    Augmented = the base run's training split less the plan's removals plus what it
+    added: pool samples with their revealed labels, or generated images, which are
+    tagged from their pixels by the run's own tagger
+    (:mod:`slicelens.pipeline.concept_alignment`; ``tagger`` says which).
     """
-    from slicelens.concepts.alignment import alignment, bar_chart
-    from slicelens.concepts.runio import concept_tags
+    from slicelens.concepts.alignment import bar_chart
+    from slicelens.pipeline.concept_alignment import report_of, tag_sets
 
-    s = base.samples
-    lab = s[s["label"] >= 0]
-    val, train = lab[lab["split"] == "val"], lab[lab["split"] == "train"]
-    tv = concept_tags(base, val["id"].astype(str), val["label"])
-    ti = concept_tags(base, train["id"].astype(str), train["label"])
-    ta = None
-    if repaired is not None:
-        plan = repaired.record.plan or {}
-        if plan.get("extra_images"):
-            raise SliceLensError(f"run {repaired.id} added generated images, which carry no "
-                                 "attribute values to tag; alignment needs a pool-route repair")
-        add = plan.get("add") or {}
-        removed = set(plan.get("remove") or [])
-        keep = ~train["id"].astype(str).isin(removed).to_numpy()
-        ta = [t for t, k in zip(ti, keep, strict=True) if k] + concept_tags(
-            base, list(add), list(add.values()))
-    rep = alignment(tv, ti, ta, top)
-    rep.update(base_run=base.id, repaired_run=None if repaired is None else repaired.id,
-               added=0 if repaired is None else len((repaired.record.plan or {}).get("add") or {}))
+    rep = report_of(base, tag_sets(base, repaired), top)
+    rep.update(base_run=base.id, repaired_run=None if repaired is None else repaired.id)
     if out_dir is not None:
         rep["chart"] = str(bar_chart(rep, Path(out_dir) / "concept_alignment.png"))
         (Path(out_dir) / "concept_alignment.json").write_text(json.dumps(rep, indent=1))

@@ -1,10 +1,13 @@
 // AACA concept annotation (paper Fig. 3): a seed image and its saliency side by side
 // (ambiguous pixels tinted magenta), two answer boxes "confounded concept" and "valid
 // concept". Keyboard: Enter saves and moves on, Alt+ArrowRight / Alt+ArrowLeft move
-// without saving. An answer shows as saved only after the server committed it.
+// without saving, Alt+Z undoes this annotator's last answer (kept as "undone" in the
+// store, redoable until the image is answered again). An answer shows as saved only
+// after the server committed it. Below: the concept alignment of stored AACA repairs.
 import { useEffect, useMemo, useRef, useState } from "react";
 import { get, imageUrl, send } from "../api";
 import { useAsync } from "../hooks";
+import ConceptAlignment from "./ConceptAlignment";
 
 interface Seed { image_id: string; label: string; predicted: string; correct: boolean }
 interface Answer {
@@ -24,6 +27,7 @@ export default function ConceptView({ run, author }: Props) {
   const [valid, setValid] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
+  const [undone, setUndone] = useState<Answer | null>(null);
   const started = useRef(Date.now());
   const first = useRef<HTMLInputElement>(null);
   const list = seeds.data ?? [];
@@ -49,6 +53,7 @@ export default function ConceptView({ run, author }: Props) {
     setSaving(true);
     setError(null);
     try {
+      setUndone(null);
       await send<Answer>("POST", `/runs/${enc}/concepts/answers`, {
         image_id: seed.image_id, confounded, valid, author,
         seconds: (Date.now() - started.current) / 1000,
@@ -62,8 +67,28 @@ export default function ConceptView({ run, author }: Props) {
     }
   }
 
+  async function undoRedo(redo: boolean) {
+    if (saving) return;
+    setSaving(true);
+    setError(null);
+    try {
+      const a = redo && undone
+        ? await send<Answer>("POST", `/runs/${enc}/concepts/answers/${undone.id}/redo`, { author })
+        : await send<Answer>("POST", `/runs/${enc}/concepts/answers/undo-last`, { author });
+      setUndone(redo ? null : a);
+      setVersion((v) => v + 1);
+      const at = list.findIndex((s) => s.image_id === a.image_id);
+      if (at >= 0) setIndex(at);
+    } catch (e) {
+      setError(String((e as Error).message ?? e));
+    } finally {
+      setSaving(false);
+    }
+  }
+
   function onKey(e: React.KeyboardEvent) {
-    if (e.key === "Enter") { e.preventDefault(); void save(); }
+    if (e.altKey && (e.key === "z" || e.key === "Z" || e.code === "KeyZ")) { e.preventDefault(); void undoRedo(false); }
+    else if (e.key === "Enter") { e.preventDefault(); void save(); }
     else if (e.altKey && e.key === "ArrowRight") { e.preventDefault(); go(1); }
     else if (e.altKey && e.key === "ArrowLeft") { e.preventDefault(); go(-1); }
   }
@@ -74,7 +99,7 @@ export default function ConceptView({ run, author }: Props) {
   const saved = mine.get(seed.image_id);
   return (
     <main className="concepts" data-testid="concept-view" onKeyDown={onKey}>
-      <p>
+      <p data-testid="concept-status">
         Image {index + 1} of {list.length} · class <b>{seed.label}</b> · predicted{" "}
         <b>{seed.predicted}</b> {seed.correct ? "(correct)" : "(wrong)"} ·{" "}
         {mine.size} answered{saved ? " · saved" : ""}
@@ -103,8 +128,17 @@ export default function ConceptView({ run, author }: Props) {
         <button onClick={() => go(-1)} disabled={index === 0}>Previous (Alt+←)</button>
         <button onClick={() => void save()} disabled={saving}>Save and next (Enter)</button>
         <button onClick={() => go(1)} disabled={index >= list.length - 1}>Next (Alt+→)</button>
+        <button onClick={() => void undoRedo(false)} disabled={saving || mine.size === 0}
+          data-testid="undo-answer">Undo last answer (Alt+Z)</button>
+        {undone && (
+          <button onClick={() => void undoRedo(true)} disabled={saving} data-testid="redo-answer">
+            Redo answer on {undone.image_id}
+          </button>
+        )}
       </div>
+      {undone && <p data-testid="undo-status">answer #{undone.id} on {undone.image_id} undone (kept in its history)</p>}
       {error && <div className="error" role="alert">{error}</div>}
+      <ConceptAlignment run={run} />
     </main>
   );
 }

@@ -843,10 +843,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/concepts/answers/undo-last": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo Last
+         * @description Withdraw the caller's most recently changed active answer (kept, status
+         *     ``undone``, in its history; 409 when there is none).
+         */
+        post: operations["undo_last_api_runs__run_id__concepts_answers_undo_last_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/concepts/answers/{ann_id}/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo
+         * @description Withdraw one answer (409 when it is already undone).
+         */
+        post: operations["undo_api_runs__run_id__concepts_answers__ann_id__undo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/concepts/answers/{ann_id}/redo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redo
+         * @description Reinstate an undone answer (409 when it is active, or superseded by a newer answer
+         *     of the same annotator on that image).
+         */
+        post: operations["redo_api_runs__run_id__concepts_answers__ann_id__redo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/concepts/alignment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alignment
+         * @description Concept alignment (JSD to validation, bits) per class before and after every stored
+         *     AACA repair of this run, beside its matched control
+         *     (``slicelens.pipeline.concept_alignment.repair_alignments``).
+         */
+        get: operations["alignment_api_runs__run_id__concepts_alignment_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AlignmentOut */
+        AlignmentOut: {
+            /** Base Run */
+            base_run: string;
+            /**
+             * Jsd
+             * @description what the figures are: JS divergence in bits
+             */
+            jsd: string;
+            /** Repairs */
+            repairs: components["schemas"]["RepairAlignmentOut"][];
+            /**
+             * Detail
+             * @description why there is nothing to show, and how to make a repair
+             */
+            detail?: string | null;
+        };
         /** AnnotationEditIn */
         AnnotationEditIn: {
             /** Label */
@@ -1037,6 +1138,29 @@ export interface components {
             /** N */
             n: number;
         };
+        /** ClassFiguresOut */
+        ClassFiguresOut: {
+            /** Before */
+            before: number | null;
+            /** After */
+            after: number | null;
+            /** Control */
+            control: number | null;
+            /** Fall */
+            fall?: number | null;
+            /**
+             * Concepts
+             * @description validation concepts compared
+             */
+            concepts?: number | null;
+            /**
+             * Skipped
+             * @description why a class has no figures
+             */
+            skipped?: string | null;
+            /** Class */
+            class: string;
+        };
         /** CompareJobIn */
         CompareJobIn: {
             /**
@@ -1126,6 +1250,31 @@ export interface components {
             /** At */
             at: string;
         };
+        /**
+         * FiguresOut
+         * @description JS(train || val) in bits before (initial training), after the repair and after
+         *     its matched control; ``fall`` = 1 - after / before; null where not computable.
+         */
+        FiguresOut: {
+            /** Before */
+            before: number | null;
+            /** After */
+            after: number | null;
+            /** Control */
+            control: number | null;
+            /** Fall */
+            fall?: number | null;
+            /**
+             * Concepts
+             * @description validation concepts compared
+             */
+            concepts?: number | null;
+            /**
+             * Skipped
+             * @description why a class has no figures
+             */
+            skipped?: string | null;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1194,6 +1343,39 @@ export interface components {
             missing: string[];
             /** Command */
             command: string;
+        };
+        /** RepairAlignmentOut */
+        RepairAlignmentOut: {
+            /** Run */
+            run: string;
+            /** Control */
+            control: string | null;
+            /** Variant */
+            variant: string | null;
+            /** Source */
+            source: string | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Added */
+            added?: number | null;
+            /**
+             * Tagger
+             * @description how the images were tagged with concepts
+             */
+            tagger?: string | null;
+            /**
+             * Error
+             * @description why this repair has no figures
+             */
+            error?: string | null;
+            /** Control Error */
+            control_error?: string | null;
+            overall?: components["schemas"]["FiguresOut"] | null;
+            /** Classes */
+            classes?: components["schemas"]["ClassFiguresOut"][] | null;
         };
         /** RepairJobIn */
         RepairJobIn: {
@@ -3022,6 +3204,150 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConceptAnswerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    undo_last_api_runs__run_id__concepts_answers_undo_last_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description run id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthorIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConceptAnswerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    undo_api_runs__run_id__concepts_answers__ann_id__undo_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ann_id: number;
+                /** @description run id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthorIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConceptAnswerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    redo_api_runs__run_id__concepts_answers__ann_id__redo_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ann_id: number;
+                /** @description run id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthorIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConceptAnswerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    alignment_api_runs__run_id__concepts_alignment_get: {
+        parameters: {
+            query?: {
+                top?: number;
+            };
+            header?: never;
+            path: {
+                /** @description run id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlignmentOut"];
                 };
             };
             /** @description Validation Error */

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.server.deps import CallerDep, RunDep, StateDep, author_or_default
 from slicelens.server.routers.samples import PNG, SampleId, Size
+from slicelens.server.schemas import AuthorIn
 
 router = APIRouter(tags=["concepts"])
 
@@ -112,3 +113,103 @@ def save(body: ConceptAnswerIn, rd: RunDep, state: StateDep,
                       labels[body.image_id], split_concepts(body.confounded),
                       split_concepts(body.valid), body.seconds)
     return _out(save_answer(state.workspace, rd.run, a))
+
+
+def _own(state, rd, ann_id: int):
+    """The stored concept answer ``ann_id`` of this run (404 otherwise)."""
+    from fastapi import HTTPException
+
+    from slicelens.concepts.store import SCOPE
+    from slicelens.errors import WorkspaceError
+
+    try:
+        ann = state.workspace.db.get(ann_id)
+    except WorkspaceError:
+        ann = None
+    if ann is None or ann.scope != SCOPE or ann.run_id != rd.run.id:
+        raise HTTPException(404, f"no concept answer {ann_id} in run {rd.run.id}")
+    return ann
+
+
+@router.post("/runs/{run_id}/concepts/answers/undo-last", response_model=ConceptAnswerOut)
+def undo_last(body: AuthorIn, rd: RunDep, state: StateDep, caller: CallerDep) -> ConceptAnswerOut:
+    """Withdraw the caller's most recently changed active answer (kept, status
+    ``undone``, in its history; 409 when there is none)."""
+    from slicelens.concepts.store import last_answer, undo_answer
+    from slicelens.errors import ConflictError
+
+    author = author_or_default(state, body.author, caller)
+    ann = last_answer(state.workspace, rd.run, author)
+    if ann is None:
+        raise ConflictError(f"{author!r} has no answer in run {rd.run.id} to undo")
+    return _out(undo_answer(state.workspace, ann.id, author))
+
+
+@router.post("/runs/{run_id}/concepts/answers/{ann_id}/undo", response_model=ConceptAnswerOut)
+def undo(ann_id: int, body: AuthorIn, rd: RunDep, state: StateDep,
+         caller: CallerDep) -> ConceptAnswerOut:
+    """Withdraw one answer (409 when it is already undone)."""
+    from slicelens.concepts.store import undo_answer
+
+    _own(state, rd, ann_id)
+    return _out(undo_answer(state.workspace, ann_id, author_or_default(state, body.author, caller)))
+
+
+@router.post("/runs/{run_id}/concepts/answers/{ann_id}/redo", response_model=ConceptAnswerOut)
+def redo(ann_id: int, body: AuthorIn, rd: RunDep, state: StateDep,
+         caller: CallerDep) -> ConceptAnswerOut:
+    """Reinstate an undone answer (409 when it is active, or superseded by a newer answer
+    of the same annotator on that image)."""
+    from slicelens.concepts.store import redo_answer
+
+    _own(state, rd, ann_id)
+    return _out(redo_answer(state.workspace, ann_id, author_or_default(state, body.author, caller)))
+
+
+class FiguresOut(BaseModel):
+    """JS(train || val) in bits before (initial training), after the repair and after
+    its matched control; ``fall`` = 1 - after / before; null where not computable."""
+    before: float | None
+    after: float | None
+    control: float | None
+    fall: float | None = None
+    concepts: int | None = Field(None, description="validation concepts compared")
+    skipped: str | None = Field(None, description="why a class has no figures")
+
+
+class ClassFiguresOut(FiguresOut):
+    model_config = ConfigDict(populate_by_name=True)
+    class_: str = Field(alias="class")
+
+
+class RepairAlignmentOut(BaseModel):
+    run: str
+    control: str | None
+    variant: str | None
+    source: str | None
+    description: str = ""
+    added: int | None = None
+    tagger: str | None = Field(None, description="how the images were tagged with concepts")
+    error: str | None = Field(None, description="why this repair has no figures")
+    control_error: str | None = None
+    overall: FiguresOut | None = None
+    classes: list[ClassFiguresOut] | None = None
+
+
+class AlignmentOut(BaseModel):
+    base_run: str
+    jsd: str = Field(description="what the figures are: JS divergence in bits")
+    repairs: list[RepairAlignmentOut]
+    detail: str | None = Field(None, description="why there is nothing to show, and how "
+                               "to make a repair")
+
+
+@router.get("/runs/{run_id}/concepts/alignment", response_model=AlignmentOut)
+def alignment(rd: RunDep, state: StateDep,
+              top: Annotated[int, Query(ge=2, le=50)] = 10) -> AlignmentOut:
+    """Concept alignment (JSD to validation, bits) per class before and after every stored
+    AACA repair of this run, beside its matched control
+    (``slicelens.pipeline.concept_alignment.repair_alignments``)."""
+    from slicelens.pipeline.concept_alignment import repair_alignments
+
+    return AlignmentOut(**repair_alignments(state.workspace, rd.run, top))
