@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from slicelens.attributes.assign_region import region_attributes
 from slicelens.attributes.base import FAMILIES, Attribute, AttributeSpec
 from slicelens.attributes.matrix import AttributeMatrix
 from slicelens.data import from_arrays
@@ -24,7 +25,11 @@ OFFLINE = {
     "assigner": {"stats": [Attribute("brightness", backend="stats", measure="brightness"),
                            Attribute("object size", ["small", "medium", "large"],
                                      backend="stats", measure="object_size")],
-                 "metadata": [Attribute("camera", backend="metadata")]},
+                 "metadata": [Attribute("camera", backend="metadata")],
+                 # issue 13's offline taggers: feature clusters per class (named later),
+                 # and image statistics of the explained region vs the rest
+                 "clusters": [Attribute("kind", backend="clusters")],
+                 "region-stats": region_attributes()},
 }
 NEEDS_MODEL = {
     "proposer": {"llm": "an OpenAI-compatible endpoint (tests/test_attributes_backends.py)"},
