@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -273,5 +272,5 @@ def test_alignment_of_stored_repairs_beside_their_control_via_the_api(bed, tmp_p
     for row in got["classes"]:
         assert row["after"] == pytest.approx(rep["per_class"][row["class"]]["jsd_aug_val"])
         assert row["control"] == pytest.approx(ctrl["per_class"][row["class"]]["jsd_aug_val"])
-    assert (Path(new.path) / "concepts" / "alignment.json").exists()  # cached
+    assert new.artifact_path("concept_alignment").exists()  # cached
     assert client.get(url).json() == body

@@ -136,7 +136,8 @@ def test_evaluation_finds_core_masks_only_beside_a_ground_truth(tmp_path):
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "core_masks.npz").write_bytes(b"")
-    run = SimpleNamespace(record={"data": {"source": str(tmp_path / "data" / "manifest.csv")}})
+    run = SimpleNamespace(record=SimpleNamespace(
+        data=SimpleNamespace(source=str(tmp_path / "data" / "manifest.csv"))))
     found = tmp_path / "data" / "core_masks.npz"
     assert _core_masks(run, "auto", "auto") == found
     assert _core_masks(run, pd.DataFrame(), "auto") == found

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
 from slicelens.errors import DataError
+from slicelens.store.artifacts import artifact_path
 
 ARRAYS = ("fw", "features")
 DEFAULT_NAME = re.compile(r"^cluster \d+ of class .+$")
@@ -48,11 +49,11 @@ def is_default_name(value: str) -> bool:
 
 
 def clusters_path(run_dir) -> Path:
-    return Path(run_dir) / "attributes" / "clusters.parquet"
+    return artifact_path(run_dir, "attribute_clusters")
 
 
 def names_path(run_dir) -> Path:
-    return Path(run_dir) / "attributes" / "cluster_names.json"
+    return artifact_path(run_dir, "cluster_names")
 
 
 def load_names(run_dir) -> dict[str, dict[str, str]]:

@@ -203,7 +203,7 @@ def load_manifest(path: str | Path, *, classes: Sequence[str] | str | Path | Non
         for j, reason in zip(todo, _images.check_images(abs_paths[todo].tolist()), strict=True):
             if reason:
                 problems.append(Problem(reason, int(j) + 2, str(rel[j]), "path", bad_image=True))
-                bad[i] = True
+                bad[j] = True
     problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     if classes is not None:
         problems += empty_class_problems(names, labels[~bad] if skip_bad else labels,

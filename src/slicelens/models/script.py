@@ -176,7 +176,7 @@ def split_script(module, layer: str) -> tuple[Callable, Callable]:
         inputs, inner = ctx
         return tail(*inputs, inner_tail(inner, A))
 
-    return body, outer_tail
+    return nested_body, outer_tail
 
 
 def nested_calls(module, path: str) -> list[str]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -133,7 +132,7 @@ def retag_with_images(base, val_ids, train_ids, images: np.ndarray, labels: np.n
     from slicelens.pipeline.attributes import _backend_plan
 
     spec = load_spec(base.path)
-    meta_path = Path(base.path) / "attributes" / "meta.json"
+    meta_path = base.artifact_path("attribute_meta")
     if spec is None or not meta_path.exists():
         raise SliceLensError(f"concept alignment tags images with run {base.id}'s attributes; "
                              "it has none (slicelens attributes assign first)")
@@ -229,7 +228,7 @@ def repair_alignments(workspace, base, top: int = 10) -> dict:
     and per class, before (initial training), after the repair (augmented training) and
     after its matched control (the control run's own training set, tagged by the same
     tagger as the repair's: :func:`control_sets`). Each repair's figures are cached
-    in ``<repair run>/concepts/alignment.json`` (keyed by the base's attribute matrix,
+    in ``<repair run>/concept_alignment.json`` (keyed by the base's attribute matrix,
     ``top`` and the control run).
 
     Returns ``{"base_run", "repairs": [...], "detail"}``; ``detail`` says how to make a
@@ -246,10 +245,10 @@ def repair_alignments(workspace, base, top: int = 10) -> dict:
 def _one(workspace, base, run, top: int) -> dict:
     from slicelens.store.atomic import write_json
 
-    ctrl_id = run.record.get("control_run")
-    meta = Path(base.path) / "attributes" / "meta.json"
+    ctrl_id = run.record.control_run
+    meta = base.artifact_path("attribute_meta")
     key = [meta.read_text() if meta.exists() else None, top, ctrl_id, base.id, 2]
-    cache = Path(run.path) / "concepts" / "alignment.json"
+    cache = run.artifact_path("concept_alignment")
     if cache.exists():
         got = json.loads(cache.read_text())
         if got.get("key") == key:

@@ -146,8 +146,10 @@ def pseudo_groups(workspace: Workspace, run: Run, p: PseudoGroupParams) -> Pseud
     """
     from slicelens.feedback.propagation import current_spuriousness
     from slicelens.slicing.base import SliceSet
-    from slicelens.slicing.runio import assign_all
+    from slicelens.slicing.runio import assign_all, preferred_slicer
 
+    if p.slicer == "auto":
+        p = p.model_copy(update={"slicer": preferred_slicer(run)})
     table = current_spuriousness(workspace, run, p.slicer)
     chosen = require_spurious(table, p.slicer, p.source, p.threshold)
     wrong = table.loc[table["mark"] == "wrong_labels", "slice_id"].tolist()
