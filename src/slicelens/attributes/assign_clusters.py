@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,9 @@ from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
 from slicelens.errors import DataError
 from slicelens.store.artifacts import artifact_path
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 ARRAYS = ("fw", "features")
 DEFAULT_NAME = re.compile(r"^cluster \d+ of class .+$")
@@ -117,7 +121,7 @@ class ClusterAssigner(Backend):
     def supports(self, attribute: Attribute) -> bool:
         return attribute.backend == "clusters" and (attribute.measure or "fw") in ARRAYS
 
-    def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
+    def assign(self, run: Run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
         """Cluster, store the keys (``clusters.parquet``) and apply the stored names."""
         for a in attributes:
             if not self.supports(a):

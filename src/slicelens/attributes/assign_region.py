@@ -27,6 +27,8 @@ attributes come from BLIP); it is the "image statistics per region" part of issu
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -40,6 +42,9 @@ from slicelens.attributes.assign_stats import (
 from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
 from slicelens.errors import DataError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 REGION_MEASURES = ("explained_colour", "rest_colour", "looks_at", "brightness_contrast",
                    "texture_contrast")
@@ -130,7 +135,7 @@ class RegionStatsAssigner(Backend):
     def supports(self, attribute: Attribute) -> bool:
         return attribute.measure in REGION_MEASURES
 
-    def assign(self, run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
+    def assign(self, run: Run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
         """Measure ``attributes`` for the run's samples ``rows`` (positions in ``run.samples``)."""
         from slicelens.utils import progress
 

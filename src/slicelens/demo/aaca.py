@@ -12,12 +12,16 @@ retraining, JSD) is the product's own code.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from slicelens.concepts.answers import ConceptAnswer
 from slicelens.concepts.quality import GoldItem
 from slicelens.utils import table
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 SPELLINGS = {"brick": ["brick", "bricks", "brick wall"], "grass": ["grass", "lawn", "green grass"],
              "gravel": ["gravel", "pebbles", "small stones"], "moon": ["moon", "moon surface", "craters"]}
@@ -29,7 +33,7 @@ def spellings(background: str) -> list[str]:
     return SPELLINGS.get(background, [background])
 
 
-def simulate_crowd(run, ground_truth, seed_ids, *, workers: int = 10, spammers: int = 2,
+def simulate_crowd(run: Run, ground_truth, seed_ids, *, workers: int = 10, spammers: int = 2,
                    gold_items: int = 5, slip: float = 0.1, seed: int = 0):
     """Answers of ``workers`` annotators (``spammers`` of them) on every seed image and
     on ``gold_items`` gold images of validation; returns ``(answers, gold)``."""

@@ -23,7 +23,7 @@ from slicelens.models import TrainConfig
 from slicelens.utils import table
 
 if TYPE_CHECKING:
-    from slicelens.store.workspace import Workspace
+    from slicelens.store.workspace import Workspace, WorkspaceLike
 
 
 class DemoRun(BaseModel):
@@ -145,7 +145,7 @@ STEPS: list[Callable[[DemoState], None]] = [
 ]
 
 
-def run_demo(workspace, cfg: DemoRun | None = None, echo: Callable = print) -> DemoState:
+def run_demo(workspace: WorkspaceLike, cfg: DemoRun | None = None, echo: Callable = print) -> DemoState:
     """Run every demo step in order; returns the state with the run and the figures."""
     from slicelens.store import as_workspace
 

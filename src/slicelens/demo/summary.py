@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slicelens.utils import table
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 
 def demo_summary(st) -> str:
@@ -16,7 +21,7 @@ def demo_summary(st) -> str:
 
     gt = load_ground_truth(st.paths.ground_truth)
 
-    def figures(run) -> dict:
+    def figures(run: Run) -> dict:
         f = group_figures(run.samples, gt)
         return {"average": f["average_accuracy"], "worst group": f["worst_group_accuracy"],
                 "group": f["worst_group"]}

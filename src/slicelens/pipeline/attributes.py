@@ -103,7 +103,7 @@ def assign_attributes(run: Run, backend: str = "default", spec: AttributeSpec | 
     return matrix
 
 
-def name_clusters(run, names) -> AttributeMatrix:
+def name_clusters(run: Run, names) -> AttributeMatrix:
     """Name the clusters of the ``clusters`` backend once each and re-describe the slices.
 
     Parameters

@@ -28,10 +28,15 @@ from __future__ import annotations
 
 import json
 import tempfile
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from slicelens.errors import SliceLensError
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import Workspace
 
 AUTO = "the run's attribute matrix"
 RETAGGED = "re-assigned with generated images"
@@ -217,13 +222,13 @@ MAKE_ONE = ("slicelens repair --strategy aaca --variant sel --set oracle=<labels
             "(after answers: slicelens concepts annotate / import)")
 
 
-def aaca_repairs(workspace, base) -> list:
+def aaca_repairs(workspace: Workspace, base) -> list:
     """Complete runs of ``workspace`` made by an AACA repair of ``base``, oldest first."""
     return [r for r in workspace.runs() if r.record.get("base_run") == base.id
             and (r.record.get("plan") or {}).get("strategy") == "aaca"]
 
 
-def repair_alignments(workspace, base, top: int = 10) -> dict:
+def repair_alignments(workspace: Workspace, base, top: int = 10) -> dict:
     """For every stored AACA repair of ``base``: JS(train || val) in bits over all classes
     and per class, before (initial training), after the repair (augmented training) and
     after its matched control (the control run's own training set, tagged by the same
@@ -242,7 +247,7 @@ def repair_alignments(workspace, base, top: int = 10) -> dict:
     return out
 
 
-def _one(workspace, base, run, top: int) -> dict:
+def _one(workspace: Workspace, base, run: Run, top: int) -> dict:
     from slicelens.store.atomic import write_json
 
     ctrl_id = run.record.control_run

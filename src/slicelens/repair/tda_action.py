@@ -8,10 +8,16 @@ any other strategy.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from slicelens.repair.base import RepairStrategy, register_repair
 from slicelens.tda.params import TDAParams
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
+    from slicelens.store.workspace import WorkspaceLike
 
 
 class TDAActionParams(TDAParams):
@@ -28,7 +34,7 @@ class TDAAction(RepairStrategy):
 
     Params = TDAActionParams
 
-    def _plan(self, workspace, run, p):
+    def _plan(self, workspace: WorkspaceLike, run: Run, p):
         from slicelens.tda.analysis import attribute_errors, read_oracle
         from slicelens.tda.result import to_plan
 

@@ -11,11 +11,15 @@ The web app's ``POST .../slicesets/{slicer}/custom`` route only calls
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from slicelens.errors import DataError
 from slicelens.slicing.base import Slice, SliceSet
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 CUSTOM = "custom"
 _lock = threading.Lock()
@@ -33,7 +37,7 @@ def _hull(points: np.ndarray) -> list[list[float]] | None:
     return points[hull.vertices].astype(float).tolist()
 
 
-def save_custom_slice(run, base: SliceSet, positions, samples, description: str = "") -> Slice:
+def save_custom_slice(run: Run, base: SliceSet, positions, samples, description: str = "") -> Slice:
     """Add the samples at ``positions`` of ``base`` as a new slice of the ``custom`` set.
 
     Parameters

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,15 +26,18 @@ from slicelens.errors import DataError, SliceLensError
 from slicelens.tda.groups import ErrorGroup
 from slicelens.tda.params import ACTIONS, AUTO_KINDS
 
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
-def load_problem(run):
+
+def load_problem(run: Run):
     """The run as a :class:`~slicelens.tda.problem.HeadProblem`."""
     from slicelens.tda.problem import HeadProblem
 
     return HeadProblem.from_run(run)
 
 
-def resolve_error_group(run, spec, *, split: str = "val", errors_only: bool = True,
+def resolve_error_group(run: Run, spec, *, split: str = "val", errors_only: bool = True,
                         problem=None) -> ErrorGroup:
     """An :class:`ErrorGroup` from a spec.
 
@@ -61,7 +65,7 @@ def resolve_error_group(run, spec, *, split: str = "val", errors_only: bool = Tr
     return ids_error_group(pb, list(spec))
 
 
-def attribute_errors(run, error_group, *, candidates="auto", actions=ACTIONS, metric="loss",
+def attribute_errors(run: Run, error_group, *, candidates="auto", actions=ACTIONS, metric="loss",
                      top: int = 10, resamples: int = 5, exact: bool = True, seed: int = 0,
                      oracle: Mapping[str, int] | None = None, params=None, save: bool = True):
     """Which training groups, under which action, would fix these errors, and at what cost
@@ -114,13 +118,13 @@ def attribute_errors(run, error_group, *, candidates="auto", actions=ACTIONS, me
     return res
 
 
-def result_path(run, err: ErrorGroup) -> Path:
+def result_path(run: Run, err: ErrorGroup) -> Path:
     """``<run>/tda/<slug of the error group name>.json``."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", err.name).strip("-").lower()[:80] or "errors"
     return run.artifact_path("tda", slug)
 
 
-def wrong_label_ranking(run, *, score: str = "margin", folds: int = 5, seed: int = 0) -> pd.DataFrame:
+def wrong_label_ranking(run: Run, *, score: str = "margin", folds: int = 5, seed: int = 0) -> pd.DataFrame:
     """Training samples ranked by how likely their label is wrong (highest first).
 
     ``score`` is one of ``margin`` (cross-validated head margin, default),
@@ -173,7 +177,7 @@ def _pool(pb, oracle):
     return {"pos": pos[known], "labels": np.array([int(oracle[i]) for i in ids[known]], np.int64)}
 
 
-def _slice_sets(run, pb) -> tuple[list, dict]:
+def _slice_sets(run: Run, pb) -> tuple[list, dict]:
     """Every stored slice set of the run, and each one's slice index per labelled
     training sample when ``find_slices`` stored its assignments."""
     from slicelens.errors import WorkspaceError
@@ -193,5 +197,5 @@ def _slice_sets(run, pb) -> tuple[list, dict]:
     return sets, assign
 
 
-def _attributes(run):
+def _attributes(run: Run):
     return run.attribute_matrix()

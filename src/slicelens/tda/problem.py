@@ -19,12 +19,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from slicelens.errors import DataError, SliceLensError
 from slicelens.tda.head import add_bias, fit_head, probs
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 LAM_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 
@@ -73,7 +77,7 @@ class HeadProblem:
         self._pos = pd.Index(self.ids)
 
     @classmethod
-    def from_run(cls, run) -> HeadProblem:
+    def from_run(cls, run: Run) -> HeadProblem:
         """Read a complete run (samples table, probs, features, fw)."""
         s = run.samples
         return cls(ids=s["id"].to_numpy(str), splits=s["split"].to_numpy(str),

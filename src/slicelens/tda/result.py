@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ from slicelens.repair.plan import TrainingPlan
 from slicelens.store.artifacts import register_reader
 from slicelens.tda.estimate import BENEFIT_SIGN
 from slicelens.tda.groups import ErrorGroup, TrainingGroup
+
+if TYPE_CHECKING:
+    from slicelens.store.run import Run
 
 NAN = float("nan")
 
@@ -206,6 +210,6 @@ def to_plan(row: TDARow) -> TrainingPlan:
 
 
 @register_reader("tda")
-def _read_result(run, name: str) -> TDAResult:
+def _read_result(run: Run, name: str) -> TDAResult:
     """``run.tda_results()``: the result stored as ``<run>/tda/<name>.json``."""
     return TDAResult.load(run.artifact_path("tda", name))
