@@ -32,7 +32,6 @@ from pydantic import BaseModel, Field
 
 from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
-from slicelens.errors import DataError
 from slicelens.store.artifacts import artifact_path
 
 if TYPE_CHECKING:
@@ -123,11 +122,7 @@ class ClusterAssigner(Backend):
 
     def assign(self, run: Run, attributes: list[Attribute], dataset, rows: np.ndarray) -> AttributeMatrix:
         """Cluster, store the keys (``clusters.parquet``) and apply the stored names."""
-        for a in attributes:
-            if not self.supports(a):
-                raise DataError(f"the clusters backend cannot cluster attribute {a.name!r} "
-                                f"(measure {a.measure!r}; known: {', '.join(ARRAYS)})",
-                                field="measure")
+        self.check_supported(attributes, ARRAYS, "cluster")
         samples = run.samples.iloc[rows]
         label = samples["label"].to_numpy(np.int64)
         cls = np.where(label >= 0, label, samples["pred"].to_numpy(np.int64))

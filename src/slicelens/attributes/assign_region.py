@@ -41,7 +41,6 @@ from slicelens.attributes.assign_stats import (
 )
 from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
-from slicelens.errors import DataError
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
@@ -139,11 +138,7 @@ class RegionStatsAssigner(Backend):
         """Measure ``attributes`` for the run's samples ``rows`` (positions in ``run.samples``)."""
         from slicelens.utils import progress
 
-        for a in attributes:
-            if not self.supports(a):
-                raise DataError(f"the region-stats backend cannot measure attribute {a.name!r} "
-                                f"(measure {a.measure!r}; known: {', '.join(REGION_MEASURES)})",
-                                field="measure")
+        self.check_supported(attributes, REGION_MEASURES)
         ids = run.samples["id"].to_numpy(str)[rows]
         ds_rows = dataset.index_of(ids)
         maps = run.array("maps")

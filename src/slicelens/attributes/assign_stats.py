@@ -200,11 +200,7 @@ class StatsAssigner(Backend):
         """Measure ``attributes`` for the run's samples ``rows`` (positions in ``run.samples``)."""
         from slicelens.utils import progress
 
-        for a in attributes:
-            if not self.supports(a):
-                raise DataError(f"the stats backend cannot measure attribute {a.name!r} "
-                                f"(measure {a.measure!r}; known: {', '.join(MEASURES)})",
-                                field="measure")
+        self.check_supported(attributes, MEASURES)
         ids = run.samples["id"].to_numpy(str)[rows]
         ds_rows = dataset.index_of(ids)
         maps = run.array("maps")

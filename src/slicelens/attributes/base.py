@@ -68,6 +68,25 @@ def get_backend(registry: dict, name: str, **params):
     return family.create(name, **params)
 
 
+def read_yaml_or_json(path, what: str):
+    """The parsed content of a YAML (``.yaml`` / ``.yml``) or JSON file; a missing or
+    unparsable file is a :class:`DataError` naming ``what`` and the file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise DataError(f"cannot read {what}: {e.strerror}", file=str(path)) from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception as e:  # yaml and json raise different types
+        raise DataError(f"{what} is not valid {path.suffix[1:] or 'json'}: {e}",
+                        file=str(path)) from None
+
+
 class Backend:
     """Base of every backend: pydantic ``Params``, validated on construction (no I/O)."""
 
@@ -78,6 +97,15 @@ class Backend:
         from slicelens.params import validate
 
         self.p = validate(self.Params, params)
+
+    def check_supported(self, attributes: list[Attribute], known, verb: str = "measure") -> None:
+        """A :class:`DataError` (field ``measure``) naming the first attribute this backend
+        cannot assign (its ``supports`` says no) and the measures it knows."""
+        for a in attributes:
+            if not self.supports(a):  # type: ignore[attr-defined]  # assigners define it
+                raise DataError(f"the {self.name} backend cannot {verb} attribute {a.name!r} "
+                                f"(measure {a.measure!r}; known: {', '.join(known)})",
+                                field="measure")
 
 
 for _family in FAMILIES.values():
@@ -208,21 +236,7 @@ class AttributeSpec:
     @classmethod
     def load(cls, path) -> AttributeSpec:
         """Read a JSON or YAML spec; a bare list of names is accepted too."""
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise DataError(f"cannot read attribute spec: {e.strerror}", file=str(path)) from None
-        try:
-            if path.suffix in (".yaml", ".yml"):
-                import yaml
-
-                d = yaml.safe_load(text)
-            else:
-                d = json.loads(text)
-        except Exception as e:  # yaml and json raise different types
-            raise DataError(f"attribute spec is not valid {path.suffix[1:] or 'json'}: {e}",
-                            file=str(path)) from None
+        d = read_yaml_or_json(path, "attribute spec")
         if isinstance(d, list):
             d = {"attributes": d}
         return cls.from_json(d, file=str(path))

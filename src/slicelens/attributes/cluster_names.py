@@ -32,6 +32,7 @@ from slicelens.attributes.assign_clusters import (  # noqa: F401 - names_path re
     matrix_from_keys,
     names_path,
 )
+from slicelens.attributes.base import read_yaml_or_json
 from slicelens.attributes.matrix import AttributeMatrix
 from slicelens.errors import DataError, WorkspaceError
 
@@ -47,20 +48,7 @@ def save_names(run_dir, names: dict[str, dict[str, str]]) -> Path:
 def read_naming_file(path) -> dict[str, dict[str, str]]:
     """Read and check a naming file (YAML / JSON); empty names are dropped."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise DataError(f"cannot read naming file: {e.strerror}", file=str(path)) from None
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            d = yaml.safe_load(text)
-        else:
-            d = json.loads(text)
-    except Exception as e:  # yaml and json raise different types
-        raise DataError(f"naming file is not valid {path.suffix[1:] or 'json'}: {e}",
-                        file=str(path)) from None
+    d = read_yaml_or_json(path, "naming file")
     if not isinstance(d, dict):
         raise DataError("a naming file maps each attribute to {cluster: name}", file=str(path))
     out: dict[str, dict[str, str]] = {}
