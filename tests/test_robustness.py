@@ -145,3 +145,16 @@ def test_evaluation_finds_core_masks_only_beside_a_ground_truth(tmp_path):
     assert _core_masks(run, str(tmp_path / "elsewhere.csv"), "auto") is None
     assert _core_masks(run, None, "m.npz").name == "m.npz"
     assert _core_masks(run, "auto", None) is None
+
+
+def test_ground_truth_without_a_group_column_names_the_file_and_field(tmp_path):
+    from slicelens.errors import DataError
+    from slicelens.evaluate.groups import load_ground_truth
+
+    path = tmp_path / "ground_truth.csv"
+    path.write_text("id,digit\na,3\nb,5\n")
+    with pytest.raises(DataError, match="no 'group' column") as e:
+        load_ground_truth(path)
+    assert e.value.field == "group" and str(path) in str(e.value)
+    path.write_text("id,group\na,x\nb,y\n")
+    assert load_ground_truth(path).loc["b", "group"] == "y"

@@ -65,13 +65,16 @@ def average_accuracy(correct: np.ndarray) -> float:
 
 def load_ground_truth(path: str | Path) -> pd.DataFrame:
     """A ``ground_truth.csv`` (evaluation reference, :mod:`slicelens.evaluate.reference`)
-    as a DataFrame indexed by ``id``."""
+    as a DataFrame indexed by ``id``; it needs an ``id`` and a ``group`` column (the true
+    group of each sample, which worst-group accuracy is taken over)."""
     try:
         gt = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise DataError(f"cannot read ground truth: {e}", file=str(path)) from None
-    if "id" not in gt:
-        raise DataError("ground truth has no 'id' column", file=str(path), field="id")
+    for column in ("id", "group"):
+        if column not in gt:
+            raise DataError(f"ground truth has no {column!r} column (columns: "
+                            f"{', '.join(map(str, gt.columns))})", file=str(path), field=column)
     return gt.set_index("id")
 
 
