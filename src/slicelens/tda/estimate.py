@@ -27,11 +27,9 @@ import numpy as np
 
 from slicelens.errors import SliceLensError
 from slicelens.tda.head import HessianSolver, fit_head, loss_grads_sum, probs
-from slicelens.tda.params import METRICS
+from slicelens.tda.params import BENEFIT_SIGN, METRICS  # noqa: F401 - BENEFIT_SIGN re-exported
 from slicelens.tda.stats import Effect, paired_effect
 from slicelens.utils import progress
-
-BENEFIT_SIGN = {"loss": -1.0, "gt_prob": 1.0, "pred_prob": -1.0}
 
 
 @dataclass

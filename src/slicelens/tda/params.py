@@ -18,6 +18,8 @@ from slicelens.tda.kinds.base import KIND_FAMILY
 
 ACTIONS = tuple(ACTION_FAMILY.names())
 METRICS = ("loss", "gt_prob", "pred_prob")
+#: sign that turns a metric's change (after - before) into "how much better the errors get"
+BENEFIT_SIGN = {"loss": -1.0, "gt_prob": 1.0, "pred_prob": -1.0}
 KINDS = tuple(KIND_FAMILY.names())
 AUTO_KINDS = tuple(k for k in KINDS if KIND_FAMILY.get(k).auto)
 

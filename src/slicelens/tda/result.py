@@ -28,8 +28,8 @@ import pandas as pd
 from slicelens.errors import SliceLensError
 from slicelens.repair.plan import TrainingPlan
 from slicelens.store.artifacts import register_reader
-from slicelens.tda.estimate import BENEFIT_SIGN
 from slicelens.tda.groups import ErrorGroup, TrainingGroup
+from slicelens.tda.params import BENEFIT_SIGN
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
