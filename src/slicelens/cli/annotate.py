@@ -32,8 +32,9 @@ def add_arguments(p):
     add_workspace(p)
     add_run(p)
     p.add_argument("--slicer", default=None,
-                   help="slice set for --list (default: the run's preferred stored set: error-aware, "
-                        "else attribution, else the newest; with --slice, name it "
+                   help="slice set for --list (default: the set that holds the newest mark, else "
+                        "the run's preferred stored set: error-aware, else attribution, else "
+                        "the newest; with --slice, name it "
                         "in the address instead: --slice SLICER:ID)")
     p.add_argument("--slice", dest="slice_id", default=None, metavar="SLICER:ID",
                    help="slice to mark: attribution:attribution-03, or attribution-03 (the "
@@ -56,7 +57,7 @@ def run(args) -> int:
     from slicelens.feedback import annotations as fa
 
     ws, run_ = open_run(args)
-    args.slicer = _resolve_slicer(args, run_)
+    args.slicer = _resolve_slicer(args, ws, run_)
     if args.list or args.all:
         print(table([{**_mark_row(r.annotation), "now on": r.slice_id or "orphaned",
                       "anchor": r.state}
@@ -102,17 +103,18 @@ def print_spuriousness(ws: Workspace, run: Run, slicer: str, echo=print) -> None
                .to_dict("records")))
 
 
-def _resolve_slicer(args, run_) -> str:
+def _resolve_slicer(args, ws: Workspace, run_: Run) -> str:
     """The slicer of ``--slice SLICER:ID`` (or of the id's prefix); ``--slicer X --slice ID``
-    still works, with a note."""
+    still works, with a note. Without a slice: ``--slicer``, else the set that holds the
+    newest mark, else the run's preferred set."""
     import sys
 
+    from slicelens.feedback.annotations import marked_slicer
     from slicelens.slicing.address import parse_slice_address
-    from slicelens.slicing.runio import preferred_slicer
 
     args.slice_address = None
     if not args.slice_id:
-        return args.slicer or preferred_slicer(run_)
+        return args.slicer or marked_slicer(ws, run_)
     if ":" not in args.slice_id and args.slicer:
         print(f"slicelens: --slicer {args.slicer} --slice {args.slice_id} is deprecated; use "
               f"--slice {args.slicer}:{args.slice_id}", file=sys.stderr)

@@ -87,6 +87,27 @@ def list_marks(workspace: Workspace, run: Run | None = None, slicer: str | None 
                                   include_undone=include_undone)
 
 
+def marked_slicer(workspace: Workspace, run: Run) -> str:
+    """The slice set a mark-reading repair uses when none is named (``slicer="auto"``).
+
+    The stored slice set that holds the newest mark in force (a person marked
+    ``attribution`` slices, then ran ``slicelens slices`` with the default slicer: the
+    repair still reads their marks), else :func:`~slicelens.slicing.runio.preferred_slicer`.
+
+    Examples
+    --------
+    >>> marked_slicer(ws, run)   # after annotate_slice(ws, run, "attribution", ...)  # doctest: +SKIP
+    'attribution'
+    """
+    from slicelens.slicing.runio import preferred_slicer
+
+    stored = set(run.artifact_names("slices"))
+    marks = [m for m in list_marks(workspace, run) if m.scope in stored]
+    if marks:
+        return max(marks, key=lambda m: (m.updated_at, m.id)).scope
+    return preferred_slicer(run)
+
+
 def edit_mark(workspace: Workspace, annotation_id: int, *, label: str | None = None,
               description: str | None = None, author: str = "anonymous") -> Annotation:
     """Change the label and/or description of a mark (recorded in its history)."""

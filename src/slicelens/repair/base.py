@@ -59,9 +59,9 @@ class RepairStrategy:
                                  f"{self.name!r}; known: {', '.join(sorted(self.Params.model_fields))}")
         p = validate(self.Params, params)
         if getattr(p, "slicer", None) == "auto":  # the strategies that read a slice set's marks
-            from slicelens.slicing.runio import preferred_slicer
+            from slicelens.feedback.annotations import marked_slicer
 
-            p = p.model_copy(update={"slicer": preferred_slicer(run)})
+            p = p.model_copy(update={"slicer": marked_slicer(workspace, run)})
         return self._plan(workspace, run, p)
 
     def _plan(self, workspace: Workspace, run: Run, p):  # pragma: no cover - abstract

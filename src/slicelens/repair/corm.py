@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 class CoRMParams(BaseModel):
     """Options of the CoRM repair plan."""
 
-    slicer: str = Field("auto", description="slice set whose spurious slices get noise (auto: the run's preferred stored one, slicing.runio.preferred_slicer)")
+    slicer: str = Field("auto", description="slice set whose spurious slices get noise (auto: the stored slice set holding the newest mark, else the run's preferred one; feedback.annotations.marked_slicer)")
     source: Literal["marks", "propagation"] = Field(
         "propagation", description="spurious slices from human marks only, or from propagation")
     threshold: float = Field(0.5, ge=0, lt=1, description="spuriousness above which a slice counts")

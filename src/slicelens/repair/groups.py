@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 class PseudoGroupParams(BaseModel):
     """Where the pseudo-groups come from (shared by every group-based strategy)."""
 
-    slicer: str = Field("auto", description="slice set whose marks make the pseudo-groups (auto: the run's preferred stored one, slicing.runio.preferred_slicer)")
+    slicer: str = Field("auto", description="slice set whose marks make the pseudo-groups (auto: the stored slice set holding the newest mark, else the run's preferred one; feedback.annotations.marked_slicer)")
     source: Literal["marks", "propagation"] = Field(
         "marks", description="spurious slices: those a person marked, or those whose "
         "spuriousness (marks first, else propagated) is above threshold")
@@ -146,10 +146,11 @@ def pseudo_groups(workspace: Workspace, run: Run, p: PseudoGroupParams) -> Pseud
     """
     from slicelens.feedback.propagation import current_spuriousness
     from slicelens.slicing.base import SliceSet
-    from slicelens.slicing.runio import assign_all, preferred_slicer
+    from slicelens.feedback.annotations import marked_slicer
+    from slicelens.slicing.runio import assign_all
 
     if p.slicer == "auto":
-        p = p.model_copy(update={"slicer": preferred_slicer(run)})
+        p = p.model_copy(update={"slicer": marked_slicer(workspace, run)})
     table = current_spuriousness(workspace, run, p.slicer)
     chosen = require_spurious(table, p.slicer, p.source, p.threshold)
     wrong = table.loc[table["mark"] == "wrong_labels", "slice_id"].tolist()
