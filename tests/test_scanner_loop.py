@@ -68,7 +68,7 @@ def test_demo_steps_walk_the_loop(loop):
         st.run.samples.query("split == 'test'")["correct"].mean())
     # the first slice table is printed after the attributes are assigned: words (where a
     # value is enriched), the confusion cell beside them, and a bug type for every slice
-    table_out = out.split("[scanner 1]")[1].split("[scanner 2]")[0]
+    table_out = out.split("[scanner 1b]")[1].split("[scanner 2]")[0]
     assert "bug type" in table_out and "confusion" in table_out
     worded = [s for s in ss.slices[:6] if s.evidence.get("conditions")]
     assert worded, "no slice of the demo's table got words"
@@ -86,6 +86,31 @@ def test_demo_steps_walk_the_loop(loop):
     assert set(st.results["repairs"]) >= {
         "dfr from marks (default)", "matched control of dfr from marks (default)",
         "group oracle: DFR with TRUE groups (evaluation only)"}
+
+
+def test_demo_shows_the_default_slicers_top_10_and_the_planted_bugs_among_them(loop):
+    from slicelens.demo.planted import planted_members
+    from slicelens.slicing.base import DEFAULT_SLICER
+    from slicelens.slicing.bugtype import TYPE_WORDS
+
+    st, out = loop
+    part = out.split("[scanner 1]")[1].split("[scanner 1b]")[0]
+    ss = load_slices(st.run, DEFAULT_SLICER)
+    assert f"{DEFAULT_SLICER} slices (the default slicer)" in part
+    for s in ss.slices[:10]:  # every top slice in words with its bug type
+        assert s.id in part and s.description[:64] in part and TYPE_WORDS[s.bug_type] in part
+    rows = st.results["discovery"]["planted"]
+    groups = planted_members(st.run.samples, load_ground_truth(st.paths.ground_truth),
+                             rare_digit=st.cfg.data.rare_digit, flip_digit=st.cfg.data.flip_digit)
+    assert [r["planted bug"] for r in rows] == list(groups)
+    for r in rows:  # P@10 recomputed from the slice's 10 most typical members
+        ids = groups[r["planted bug"]][1]
+        best = next(s for s in ss.slices[:10] if s.id == r["best top slice"])
+        p10 = sum(m in ids for m in best.members[:10]) / len(best.members[:10])
+        assert r["P@10"] == pytest.approx(p10) and r["found"] == (p10 >= 0.8)
+        assert all(sum(m in ids for m in s.members[:10]) / max(len(s.members[:10]), 1) <= p10
+                   for s in ss.slices[:10])
+        assert r["planted bug"] in part
 
 
 def test_cli_annotate_repair_evaluate(loop, capsys, tmp_path, monkeypatch):

@@ -40,6 +40,40 @@ def planted_bug_table(samples: pd.DataFrame, ground_truth: pd.DataFrame, *,
     return out
 
 
+def planted_members(samples: pd.DataFrame, ground_truth: pd.DataFrame, *,
+                    rare_digit: int | None, flip_digit: int | None,
+                    split: str = "val") -> dict[str, tuple[str, set[str]]]:
+    """The sample ids of ``split`` that each planted bug affects.
+
+    Returns
+    -------
+    dict from bug ("spurious", "rare case", "wrong labels") to (what is affected, ids):
+    the worst class|background group of ``split``, every sample of the rare digit,
+    every sample of the digit whose training labels were flipped (its labels in
+    ``split`` are clean; the bug shows as errors on it).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"id": list("abcd"), "split": "val", "label": [0, 0, 1, 1],
+    ...                   "correct": [True, False, True, True]})
+    >>> gt = pd.DataFrame({"id": list("abcd"), "group": ["0|x", "0|y", "1|x", "1|y"],
+    ...                    "digit": [1, 2, 7, 7]})
+    >>> out = planted_members(s, gt, rare_digit=1, flip_digit=7)
+    >>> out["spurious"], sorted(out["wrong labels"][1])
+    (('group 0|y', {'b'}), ['c', 'd'])
+    """
+    df = join_ground_truth(samples, ground_truth)
+    df = df[(df["split"] == split) & (df["label"] >= 0)]
+    worst = group_figures(samples, ground_truth, split)["worst_group"]
+    ids = df["id"].astype(str)
+    out = {"spurious": (f"group {worst}", set(ids[df["group"] == worst]))}
+    if rare_digit is not None:
+        out["rare case"] = (f"digit {rare_digit}", set(ids[df["digit"] == rare_digit]))
+    if flip_digit is not None:
+        out["wrong labels"] = (f"digit {flip_digit}", set(ids[df["digit"] == flip_digit]))
+    return out
+
+
 def _row(bug: str, affected: str, mask: pd.Series, df: pd.DataFrame) -> dict:
     return {"bug": bug, "affected": affected, "n_affected": int(mask.sum()),
             "acc_affected": float(df.loc[mask, "correct"].mean()) if mask.any() else float("nan"),

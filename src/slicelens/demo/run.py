@@ -132,7 +132,7 @@ def _later(path: str) -> Callable[[DemoState], None]:
 STEPS: list[Callable[[DemoState], None]] = [
     step_build_data, step_train, step_extract, step_planted_bugs,
     # AttributionScanner: slices, scripted annotation + propagation, CoRM, RCS
-    _later("scanner:step_slices"), _later("scanner:step_mosaic"),
+    _later("scanner:step_discover"), _later("scanner:step_slices"), _later("scanner:step_mosaic"),
     _later("scanner:step_annotate"),
     _later("scanner:step_repair"), _later("scanner:step_evaluate"),
     # HiBug: attributes, attribute-combination bugs, repair by selection and generation

@@ -94,8 +94,47 @@ def step_slices(st) -> None:
              "description": s.description[:60], "bug type": TYPE_WORDS[s.bug_type],
              "confusion": s.metrics.get("confusion_text", "")} for s in ss.slices[:6]]
     st.results["slices"] = {"slicer": SLICER, "n_slices": len(ss.slices)}
-    st.echo(f"[scanner 1] {len(ss.slices)} {SLICER} slices of the validation split; the worst by the "
-            "Wilson upper bound of accuracy:")
+    st.echo(f"[scanner 1b] {len(ss.slices)} {SLICER} slices (AttributionScanner's, marked below) "
+            "of the validation split; the worst by the Wilson upper bound of accuracy:")
+    st.echo(_indent(table(rows)))
+
+
+def step_discover(st, top: int = 10) -> None:
+    """The default slicer's top ``top`` slices in words, and whether each planted bug is
+    among them (the check a person would make against the images, done here from the
+    hidden ground truth): a bug counts as found when one of the top slices has at least
+    80% of its 10 most typical members in the affected group (P@10, as
+    ``benchmarks/slice_discovery.py`` scores it)."""
+    from slicelens.demo.hibug import demo_attributes
+    from slicelens.demo.planted import planted_members
+    from slicelens.evaluate.groups import load_ground_truth
+    from slicelens.pipeline.slices import find_slices
+    from slicelens.slicing.base import DEFAULT_SLICER
+    from slicelens.slicing.bugtype import TYPE_WORDS
+
+    demo_attributes(st)  # before the slices, so that they are described in words
+    ss = find_slices(st.run, DEFAULT_SLICER)
+    head = ss.slices[:top]
+    st.echo(f"[scanner 1] {len(ss.slices)} {DEFAULT_SLICER} slices (the default slicer) of the "
+            f"validation split; the top {len(head)} in words, with their bug types:")
+    st.echo(_indent(table([{"slice": s.id, "size": s.metrics["size"],
+                            "accuracy": s.metrics["accuracy"],
+                            "description": s.description[:64],
+                            "bug type": TYPE_WORDS[s.bug_type]} for s in head])))
+    groups = planted_members(st.run.samples, load_ground_truth(st.paths.ground_truth),
+                             rare_digit=st.cfg.data.rare_digit, flip_digit=st.cfg.data.flip_digit)
+    rows = []
+    for bug, (affected, ids) in groups.items():
+        share = [float(np.mean([m in ids for m in s.members[:10]])) if len(s.members) else 0.0
+                 for s in head]
+        best = int(np.argmax(share)) if share else -1
+        rows.append({"planted bug": bug, "affected": affected, "n (val)": len(ids),
+                     "best top slice": head[best].id if best >= 0 else "-",
+                     "P@10": share[best] if best >= 0 else 0.0,
+                     "found": bool(best >= 0 and share[best] >= 0.8),
+                     "its bug type": TYPE_WORDS[head[best].bug_type] if best >= 0 else "-"})
+    st.results["discovery"] = {"slicer": DEFAULT_SLICER, "planted": rows}
+    st.echo(_indent("planted bugs among these slices (hidden ground truth; found = P@10 >= 0.8):"))
     st.echo(_indent(table(rows)))
 
 
@@ -205,7 +244,7 @@ def step_evaluate(st) -> None:
             f"      slicelens evaluate --workspace {ws} --run {main.id} --baseline {st.run.id}")
 
 
-STEPS = [step_slices, step_mosaic, step_annotate, step_repair, step_evaluate]
+STEPS = [step_discover, step_slices, step_mosaic, step_annotate, step_repair, step_evaluate]
 
 
 def _indent(text: str) -> str:
