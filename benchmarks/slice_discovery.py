@@ -61,10 +61,13 @@ RESULTS = Path(__file__).parent / "results"
 PAIRS = [("grass", "brick"), ("gravel", "moon"), ("grass", "moon"), ("brick", "gravel"),
          ("coffee", "rocket"), ("moon", "brick"), ("gravel", "grass"), ("astronaut", "chelsea")]
 #: label -> (registered slicer, params); the attribution slicer with its defaults, its
-#: confusion-segregated variant, and the baseline
+#: confusion-segregated variant, the error-aware slicer (defaults: failing slices split to
+#: fill the top 10, MMR ranking) and without those two steps ("before", the slicer's
+#: slices and order before them; its bug types follow the current rules), the baseline
 SLICERS = {"attribution": ("attribution", {}),
            "attribution-confusion": ("attribution", {"segregate": "confusion"}),
            "error-aware": ("error-aware", {}),
+           "error-aware-before": ("error-aware", {"ranking": "wilson", "refine_top": 0}),
            "error-clustering": ("error-clustering", {})}
 BUGS = ("spurious", "rare", "flip")
 FOUND_AT = 0.8
