@@ -19,6 +19,9 @@ training split that the bug types of HiBug Sec. 3.2 and DESIGN.md are about:
    w_rare rarity, w_noise label_noise]``;
 4. a diagonal-covariance Gaussian mixture with ``n_slices`` components; each sample goes
    to its most probable component (members listed by responsibility);
+4b. while fewer than ``refine_top`` (10) slices fail, the largest failing slice is split
+   in two where the BIC says it is two groups (X-means' split test,
+   :mod:`slicelens.slicing.refine`), so the failures get the table's resolution;
 5. every slice gets its bug type and evidence from its neighbourhood in the same PCA
    space (:func:`slicelens.slicing.evidence.classify_by_neighbours`: the slice's kNN
    train / fit density ratio for a rare case, the training labels around it for
