@@ -61,10 +61,13 @@ RESULTS = Path(__file__).parent / "results"
 PAIRS = [("grass", "brick"), ("gravel", "moon"), ("grass", "moon"), ("brick", "gravel"),
          ("coffee", "rocket"), ("moon", "brick"), ("gravel", "grass"), ("astronaut", "chelsea")]
 #: label -> (registered slicer, params); the attribution slicer with its defaults, its
-#: confusion-segregated variant, and the baseline
+#: confusion-segregated variant, the error-aware slicer (defaults: failing slices split to
+#: fill the top 10, MMR ranking) and without those two steps ("before", the slicer's
+#: slices and order before them; its bug types follow the current rules), the baseline
 SLICERS = {"attribution": ("attribution", {}),
            "attribution-confusion": ("attribution", {"segregate": "confusion"}),
            "error-aware": ("error-aware", {}),
+           "error-aware-before": ("error-aware", {"ranking": "wilson", "refine_top": 0}),
            "error-clustering": ("error-clustering", {})}
 BUGS = ("spurious", "rare", "flip")
 FOUND_AT = 0.8
@@ -232,7 +235,8 @@ def simulated_naming(run, gt) -> dict:
                                          gt["background"])}
 
 
-def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int) -> list[dict]:
+def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int,
+          taggers: tuple[str, ...] = TAGGERS) -> list[dict]:
     """Words for each slicer's slices from each tagger of ``TAGGERS`` (the oracle: the
     ground-truth digit, background and size), judged as benchmarks/hibug.py judges
     HiBug's own slices (:func:`hibug.discovery`)."""
@@ -244,7 +248,7 @@ def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int) -> list[dict]:
 
     out = []
     gt = load_ground_truth(ws_dir / "demo-data" / "ground_truth.csv")
-    for tagger in TAGGERS:
+    for tagger in taggers:
         t0 = time.perf_counter()
         named = None
         if tagger == "oracle":
@@ -372,6 +376,8 @@ def main(argv=None) -> int:
     ap.add_argument("--words", action="store_true",
                     help="also score the slices' words (attribute enrichment, offline and "
                          "oracle taggers) and the bug types")
+    ap.add_argument("--taggers", nargs="+", default=list(TAGGERS), choices=TAGGERS,
+                    help="with --words: these taggers only (regions and clusters need offline)")
     ap.add_argument("--no-mosaic", action="store_true", help="skip the mosaic timing")
     ap.add_argument("--merge", nargs="+", default=None, metavar="STEM",
                     help="only merge the rows of these results files (runs over disjoint "
@@ -410,7 +416,11 @@ def main(argv=None) -> int:
         if not args.only or "wrong-labels" in args.only:
             rows.append(train_wrong_labels(run, root / f"problem-{i:02d}", i))
         if args.words:
-            words_rows.extend(words(run, cfg, val, fitted, root / f"problem-{i:02d}", i))
+            taggers = tuple(t for t in TAGGERS if t in args.taggers)
+            if {"regions", "clusters"} & set(taggers) and "offline" not in taggers:
+                raise SystemExit("--taggers regions / clusters need offline (their base)")
+            words_rows.extend(words(run, cfg, val, fitted, root / f"problem-{i:02d}", i,
+                                    taggers))
         done = [r for r in rows if r["problem"] == i]
         print(f"problem {i}: {time.perf_counter() - t0:.0f}s  " + "  ".join(
             f"{r['slicer']}/{r['bug']} P@10={r['p_at_10']:.1f}" for r in done), flush=True)

@@ -37,7 +37,9 @@ SLICER_FAMILY = Family("slicer", "slicelens.slicing", registry=SLICERS)
 #: ``error-clustering`` baseline. On the 20 demo-size problems it did (spurious / rare /
 #: flipped found in 1.00 / 0.55 / 0.50 of problems, against 0.75 / 0.00 / 0.00 and
 #: 1.00 / 0.35 / 0.40; ``benchmarks/results/slice_discovery_issue13_20.json``). The demo
-#: keeps the paper's slicer, whose loop (marks, CoRM) it replays.
+#: keeps the paper's slicer, whose loop (marks, CoRM) it replays. Its later rules (failing
+#: slices split to fill the top 10, MMR ranking) raised that to 1.00 / 0.60 / 0.55
+#: (``slice_discovery_issue13_mmr.json``; docs/slicing.md).
 DEFAULT_SLICER = "error-aware"
 #: Class decorator adding a slicer to ``SLICERS`` under ``name``.
 register_slicer = SLICER_FAMILY.register

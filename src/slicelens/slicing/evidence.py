@@ -89,7 +89,11 @@ def classify_by_neighbours(ev: dict, p: BugTypeParams | None = None) -> str | No
     slice's most predicted class, in this order:
 
     1. **rare case** (HiBug): ``density_ratio <= rare_ratio`` - training has few
-       look-alikes of the slice compared with the fit split;
+       look-alikes of the slice compared with the fit split; or (:func:`own_label_absent`)
+       the model predicts another class than the slice's majority label ``y`` and at most
+       ``wrong_rate / wrong_lift`` of the training samples around it are labelled ``y``
+       - training has look-alikes, but (almost) none of the slice's kind: the model
+       learned nothing but the other class there;
     2. **spurious** (HiBug): the model predicts ``c`` for the slice (``P(pred=c) >=
        alpha``, ``margin`` above ``P(label=c)``) and the training samples around it are
        mostly labelled ``c`` (at least half): the model learned ``c`` for what the
@@ -114,6 +118,8 @@ def classify_by_neighbours(ev: dict, p: BugTypeParams | None = None) -> str | No
     mix = np.asarray(ev.get("train_label_mix_nbrs") or [], float)
     if mix.size == 0 or mix.sum() == 0:
         return None
+    if own_label_absent(ev, p):
+        return "rare_case"
     c = ev["pred_class"]
     if ev["p_pred"] >= p.alpha and ev["p_pred"] - ev["p_label"] >= p.margin and mix[c] >= 0.5:
         return "spurious"
@@ -123,12 +129,43 @@ def classify_by_neighbours(ev: dict, p: BugTypeParams | None = None) -> str | No
     return None
 
 
+def own_label_absent(ev: dict, p: BugTypeParams | None = None) -> bool:
+    """HiBug's rare case per class: the slice's majority (checked) label ``y`` is not
+    what the model predicts, and at most ``wrong_rate / wrong_lift`` (5%) of the training
+    samples around the slice carry ``y``.
+
+    The kNN density ratio counts training samples of every label, so it misses a rare
+    digit the model maps into another class's region, where training is dense; this
+    asks how often training shows the slice's *own* label there (the same 5% "absent"
+    threshold as the wrong-labels rule, no new parameter).
+
+    >>> own_label_absent({"pred_class": 1, "label_mix_val": [1.0, 0.0],
+    ...                   "train_label_mix_nbrs": [0.02, 0.98]})
+    True
+    >>> own_label_absent({"pred_class": 1, "label_mix_val": [1.0, 0.0],
+    ...                   "train_label_mix_nbrs": [0.3, 0.7]})
+    False
+    """
+    p = p or BugTypeParams()
+    mix = np.asarray(ev.get("train_label_mix_nbrs") or [], float)
+    mv = np.asarray(ev.get("label_mix_val") or [], float)
+    if mix.size == 0 or mix.sum() == 0 or mv.size != mix.size or mv.sum() == 0:
+        return False
+    y = int(mv.argmax())
+    return bool(y != ev["pred_class"] and mix[y] <= p.wrong_rate / p.wrong_lift)
+
+
 def explain_by_neighbours(bug_type: str | None, ev: dict, classes: list[str]) -> str:
     """One sentence with the neighbourhood evidence behind ``bug_type``."""
     c = classes[ev["pred_class"]]
     mix = ", ".join(f"{m:.0%} {k}" for k, m in zip(classes, ev.get("train_label_mix_nbrs") or
                                                    [0] * len(classes), strict=True))
     val = ", ".join(f"{m:.0%} {k}" for k, m in zip(classes, ev["label_mix_val"], strict=True))
+    if bug_type == "rare_case" and own_label_absent(ev):
+        y = classes[int(np.argmax(ev["label_mix_val"]))]
+        return (f"labelled {y} but predicted {c}: training samples that look like it are "
+                f"labelled {mix}, almost none {y} (rare case at <= 5%; density ratio "
+                f"{ev.get('density_ratio', float('nan')):.2f})")
     if bug_type == "rare_case":
         return (f"training has {ev['density_ratio']:.2f}x the density of look-alikes that "
                 f"validation has around it (rare case at <= 0.5)")
