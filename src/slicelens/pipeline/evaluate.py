@@ -30,10 +30,10 @@ from slicelens.pipeline.evaluations import save_evaluation
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
-    from slicelens.store.workspace import Workspace, WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 
-def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, slicer: str | None = "auto",
+def evaluate_run(workspace: Workspace, run: Run | str, *, baseline=None, slicer: str | None = "auto",
                  ground_truth="auto", params: RobustnessParams | None = None,
                  split: str = "test", control="auto", core_masks="auto") -> EvaluationReport:
     """Evaluate ``run`` (and ``baseline`` and the matched control, on the same images,
@@ -41,7 +41,7 @@ def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, sli
 
     Parameters
     ----------
-    workspace : Workspace or path
+    workspace : Workspace
     run, baseline : Run or run id
     slicer : str or None
         Slice set of the reference run for the before/after slice table and for
@@ -78,9 +78,9 @@ def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, sli
     from slicelens.evaluate.compare import group_comparison, slice_comparison
     from slicelens.evaluate.groups import group_accuracy
     from slicelens.evaluate.planted import join_ground_truth
-    from slicelens.store import as_workspace
+    from slicelens.store.workspace import require_workspace
 
-    ws = as_workspace(workspace)
+    ws = require_workspace(workspace, "evaluate_run")
     run = _run(ws, run)
     base = _run(ws, baseline) if baseline is not None else None
     ctrl = _control(ws, run, control)

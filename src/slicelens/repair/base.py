@@ -52,7 +52,9 @@ class RepairStrategy:
         back silently to a default).
         """
         from slicelens.params import validate
+        from slicelens.store.workspace import require_workspace
 
+        require_workspace(workspace, f"repair strategy {self.name!r}")
         unknown = sorted(set(params) - set(self.Params.model_fields))
         if unknown:
             raise SliceLensError(f"unknown parameter {unknown[0]!r} of repair strategy "
