@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 
-from slicelens.errors import SliceLensError
 from slicelens.registry import Family
 
 if TYPE_CHECKING:
@@ -51,15 +50,11 @@ class RepairStrategy:
         An unknown parameter is an error that lists the known ones (a typo never falls
         back silently to a default).
         """
-        from slicelens.params import validate
+        from slicelens.params import validate_params
         from slicelens.store.workspace import require_workspace
 
         require_workspace(workspace, f"repair strategy {self.name!r}")
-        unknown = sorted(set(params) - set(self.Params.model_fields))
-        if unknown:
-            raise SliceLensError(f"unknown parameter {unknown[0]!r} of repair strategy "
-                                 f"{self.name!r}; known: {', '.join(sorted(self.Params.model_fields))}")
-        p = validate(self.Params, params)
+        p = validate_params(self.Params, params, f"repair strategy {self.name!r}")
         if getattr(p, "slicer", None) == "auto":  # the strategies that read a slice set's marks
             from slicelens.slicing.runio import preferred_slicer
 
