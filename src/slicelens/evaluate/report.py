@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from slicelens.errors import DataError
-from slicelens.store.artifacts import artifact_path, register_reader
+from slicelens.store.artifacts import ArtifactKind, artifact_path
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
@@ -197,7 +197,11 @@ class EvaluationReport:
         return next((m for m in self.models if m.role == role), None)
 
 
-@register_reader("evaluation")
+#: ``run.artifact(EVALUATION, baseline_id) -> EvaluationReport | None``
+EVALUATION: ArtifactKind[EvaluationReport | None] = ArtifactKind("evaluation")
+
+
+@EVALUATION.reader
 def load_report(run: Run, baseline_id: str) -> EvaluationReport | None:
     """The stored comparison of ``run`` with ``baseline_id``, or None when there is none."""
     path = artifact_path(run.path, "evaluation", baseline_id)
