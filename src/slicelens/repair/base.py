@@ -21,6 +21,7 @@ so a strategy registers itself by being defined in one of them.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
@@ -48,12 +49,14 @@ class RepairStrategy:
         """Validate ``params`` against ``Params`` and return a ``TrainingPlan``.
 
         An unknown parameter is an error that lists the known ones (a typo never falls
-        back silently to a default).
+        back silently to a default). A workspace given as a path is a TypeError (only the
+        shells open workspaces); a strategy that reads none may be given None.
         """
         from slicelens.params import validate_params
         from slicelens.store.workspace import require_workspace
 
-        require_workspace(workspace, f"repair strategy {self.name!r}")
+        if isinstance(workspace, str | os.PathLike):
+            require_workspace(workspace, f"repair strategy {self.name!r}")
         p = validate_params(self.Params, params, f"repair strategy {self.name!r}")
         if getattr(p, "slicer", None) == "auto":  # the strategies that read a slice set's marks
             from slicelens.slicing.runio import preferred_slicer
