@@ -80,7 +80,7 @@ def scores(ws, run, gt_path) -> dict:
 
     m = evaluate_run(ws, run, slicer=None, ground_truth=gt_path,
                      params=RobustnessParams(trials=3)).models[0]
-    return {"worst_group": m["worst_group_accuracy"], "average": m["average"], "rcs": m["rcs"]}
+    return {"worst_group": m.worst_group_accuracy, "average": m.average, "rcs": m.rcs}
 
 
 def oracle_plans(run, gt, seed: int, with_balance: bool) -> dict:

@@ -41,6 +41,7 @@ def demo_run(seed: int, quick: bool, root: Path):
     from slicelens.demo.data import DemoConfig
     from slicelens.demo.run import DemoRun, run_demo
     from slicelens.models import TrainConfig
+    from slicelens.store import Workspace
 
     size = dict(n_train=1500, n_val=500, n_test=500, n_pool=500) if quick else {}
     cfg = DemoRun(data=DemoConfig(seed=seed, **size),
@@ -50,13 +51,12 @@ def demo_run(seed: int, quick: bool, root: Path):
         from types import SimpleNamespace
 
         from slicelens.demo.run import DemoState
-        from slicelens.store import Workspace
 
         ws = Workspace(path, create=False)
         run = next(r for r in ws.runs() if r.id.endswith("-demo"))
         return DemoState(ws, cfg, paths=SimpleNamespace(ground_truth=path / "demo-data" / "ground_truth.csv"),
                          run=run)
-    return run_demo(path, cfg, echo=lambda *_: None)
+    return run_demo(Workspace(path), cfg, echo=lambda *_: None)
 
 
 def wrong_labels(st, gt) -> dict:

@@ -170,3 +170,30 @@ def test_serve_command_parses_and_show_returns_a_live_url(api):
     assert url.startswith("http://127.0.0.1:")
     with urllib.request.urlopen(url + "api/runs") as r:
         assert [x["id"] for x in json.load(r)] == [run.id]
+
+
+def test_a_stored_comparison_is_answered_as_stored(api, tmp_path):
+    """The compare route's typed answer (``ComparisonOut``, derived from the report's
+    dataclasses) sends the stored report's keys and values as they are, rows included,
+    and ``computed: false`` (run, baseline, detail) when there is none."""
+    import json
+
+    from test_evaluation_store import _plain_report
+
+    from slicelens.evaluate.report import EvaluationReport
+    from slicelens.pipeline.evaluations import save_evaluation
+
+    client, run, _ = api
+    old = {**_plain_report(), "run": run.id, "baseline": "run-0042-base"}
+    old["models"][0]["rcs"] = 0.25        # JSON has no NaN: a finite report goes through
+    save_evaluation(run, EvaluationReport.from_json(old))
+    got = client.get(f"/api/runs/{run.id}/compare/run-0042-base")
+    assert got.status_code == 200
+    assert json.loads(got.text) == {**json.loads(json.dumps(old).replace("NaN", "null")),
+                                    "computed": True}
+    assert list(got.json()) == [*old, "computed"]
+    assert list(got.json()["models"][0]) == list(old["models"][0])     # no worst_* keys
+    missing = client.get(f"/api/runs/{run.id}/compare/run-0043-other").json()
+    assert missing == {"computed": False, "run": run.id, "baseline": "run-0043-other",
+                       "detail": f"no comparison of {run.id} with run-0043-other yet; "
+                                 "start one"}

@@ -1,5 +1,7 @@
-"""Shared fixtures of the API, web and benchmark tests: synthetic runs in the exact run
-format (no training), and a stand-in slice set for when no slicer is installed.
+"""Shared fixtures of the API, web and benchmark tests: a workspace with images and a
+manifest around a synthetic run (written by ``conftest.write_synthetic_run``, the one run
+builder of the tests; no training), and a stand-in slice set for when no slicer is
+installed.
 
 Nothing here is a test; the helpers are imported by tests/test_api*.py,
 tests/test_web_e2e.py and benchmarks/api_latency.py.
@@ -27,10 +29,10 @@ def write_synthetic_run(root: Path, n: int, *, n_images: int | None = None, seed
     -------
     Workspace, Run
     """
+    from conftest import write_synthetic_run as write_run
     from PIL import Image
 
     from slicelens.store import Workspace
-    from slicelens.store.atomic import save_npy, write_json, write_parquet
 
     rng = np.random.default_rng(seed)
     ws = Workspace(root)
@@ -52,23 +54,14 @@ def write_synthetic_run(root: Path, n: int, *, n_images: int | None = None, seed
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     pred = probs.argmax(1)
     run_id, run_dir = ws.new_run_dir("synthetic")
-    write_parquet(run_dir / "samples.parquet", pd.DataFrame({
-        "id": ids, "label": labels, "split": splits, "pred": pred,
-        "confidence": probs.max(1), "loss": -np.log(probs[np.arange(n), labels]),
-        "correct": pred == labels}))
     feats = rng.normal(size=(n, dim)).astype(np.float32)
     maps = rng.random((n, grid, grid)).astype(np.float32)
-    arrays = {"logits": logits, "probs": probs.astype(np.float32), "features": feats,
-              "fw": feats * 0.5, "maps": (maps / maps.sum((1, 2), keepdims=True)).astype(np.float16)}
-    for name, arr in arrays.items():
-        save_npy(run_dir / f"{name}.npy", arr)
-    write_json(run_dir / "record.json", {
-        "format": 1, "run_id": run_id, "status": "complete", "classes": ["a", "b"],
-        "created_at": "2026-01-01T00:00:00+00:00", "grid": [grid, grid],
-        "data": {"source": str((data / "manifest.csv").resolve()), "skip_bad": False,
-                 "classes": ["a", "b"]},
-        "model": {"spec": "synthetic"},
-        "arrays": {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()}})
+    write_run(run_dir, labels, pred, splits, ids=ids, probs=probs, logits=logits,
+              confidence=probs.max(1), loss=-np.log(probs[np.arange(n), labels]),
+              features=feats, fw=feats * 0.5, maps=maps / maps.sum((1, 2), keepdims=True),
+              record={"created_at": "2026-01-01T00:00:00+00:00",
+                      "data": {"source": str((data / "manifest.csv").resolve()),
+                               "skip_bad": False, "classes": ["a", "b"]}})
     return ws, ws.run(run_id)
 
 

@@ -152,3 +152,18 @@ def test_imagenet_zero_shot_math():
     assert code[:2].tolist() == [0, 1]
     # lift = s / mean(s): value means (0.9+0.1)/3 each -> image 0: lift (2.7, 0) -> score 1
     assert score[0] == pytest.approx(1.0) and score[2] == pytest.approx(0.5)
+
+
+def test_backend_params_go_to_the_backends_that_declare_them():
+    """``--image-size`` on a plan mixing image and metadata backends reaches the image
+    backend only; a parameter no backend of the plan declares is refused, naming it."""
+    from slicelens.errors import SliceLensError
+    from slicelens.pipeline.attributes import _params_per_backend
+
+    plan = [(Attribute("brightness", backend="stats"), "stats"),
+            (Attribute("camera", backend="metadata"), "metadata")]
+    assert _params_per_backend(plan, {"image_size": 32}) == {"stats": {"image_size": 32},
+                                                             "metadata": {}}
+    with pytest.raises(SliceLensError, match="unknown parameter 'imagesize' of the attribute "
+                                             "assigners 'stats', 'metadata'; known: .*image_size"):
+        _params_per_backend(plan, {"imagesize": 32})

@@ -111,8 +111,9 @@ def test_marks_are_scoped_by_run_and_slicer(marked, tmp_path):
     concept = ws.db.add(run.id, "concept", "water", "valid")
     with pytest.raises(DataError, match="not a slice mark"):
         undo_mark(ws, concept)
-    # a path works as well as a Workspace object
-    assert list(slice_marks(str(ws.root), run, SLICER)) == ["toy-0"]
+    # the library takes a Workspace; a path fails loudly, naming what to pass instead
+    with pytest.raises(TypeError, match=r"slice_marks needs a slicelens Workspace, not str.*Workspace\(path\)"):
+        slice_marks(str(ws.root), run, SLICER)
 
 
 def _recomputed(run):

@@ -20,6 +20,7 @@ from slicelens.repair.generate import (
     prompt_text,
 )
 from slicelens.repair.select import k_center_greedy, select_slices, split_budget
+from slicelens.store import Workspace
 
 
 def test_budget_split_hand_computed():
@@ -66,7 +67,7 @@ def pool_run(tmp_path):
 
 def test_hibug_select_takes_failing_slice_lowest_confidence_first(pool_run, tmp_path):
     run, bg, truth, oracle = pool_run
-    plan = get_repair("hibug-select").plan(tmp_path, run, budget=30, oracle=str(oracle),
+    plan = get_repair("hibug-select").plan(Workspace(tmp_path / "ws"), run, budget=30, oracle=str(oracle),
                                            oracle_column="true_label", attributes=["background"])
     s = run.samples.set_index("id")
     chosen = list(plan.add)
@@ -89,11 +90,11 @@ def test_baselines_same_budget_and_errors(pool_run, tmp_path):
 
     run, _, _, oracle = pool_run
     for name in ("random-select", "coreset-select"):
-        plan = get_repair(name).plan(tmp_path, run, budget=25, oracle=str(oracle), oracle_column="true_label")
+        plan = get_repair(name).plan(Workspace(tmp_path / "ws"), run, budget=25, oracle=str(oracle), oracle_column="true_label")
         assert len(plan.add) == 25
         assert set(run.samples.set_index("id").loc[list(plan.add), "split"]) == {"pool"}
     with pytest.raises(DataError, match="no column 'nope'"):
-        get_repair("random-select").plan(tmp_path, run, budget=5, oracle=str(oracle), oracle_column="nope")
+        get_repair("random-select").plan(Workspace(tmp_path / "ws"), run, budget=5, oracle=str(oracle), oracle_column="nope")
 
 
 def test_prompts_follow_eq2_and_eq3():
@@ -155,7 +156,7 @@ def test_compositor_realises_background_condition(tmp_path):
 def demo_state(tmp_path_factory):
     from slicelens.demo.run import DemoRun, run_demo
 
-    return run_demo(tmp_path_factory.mktemp("hibug") / "ws", DemoRun.fast(), echo=lambda s: None)
+    return run_demo(Workspace(tmp_path_factory.mktemp("hibug") / "ws"), DemoRun.fast(), echo=lambda s: None)
 
 
 @pytest.mark.slow

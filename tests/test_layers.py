@@ -132,6 +132,44 @@ def test_only_the_demo_command_knows_the_demo():
     assert not bad, "\n".join(bad)
 
 
+#: Only these turn a path into a workspace (``slicelens.store.as_workspace``): the library's
+#: functions take a ``Workspace`` object and refuse a path (``store.require_workspace``).
+COERCING = SHELLS | {"demo", "store"}
+
+
+def coercions(modules=None) -> list[str]:
+    """One line per use of ``as_workspace`` (imported, called or reached as an attribute)
+    outside :data:`COERCING`."""
+    bad = []
+    for name, path in (modules or MODULES).items():
+        if top(name) in COERCING:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            named = ((isinstance(node, ast.alias) and node.name == "as_workspace")
+                     or (isinstance(node, ast.Name) and node.id == "as_workspace")
+                     or (isinstance(node, ast.Attribute) and node.attr == "as_workspace"))
+            if named:
+                bad.append(f"{where(path)}:{getattr(node, 'lineno', '?')}: {name} uses as_workspace")
+    return bad
+
+
+def test_only_shells_turn_paths_into_workspaces():
+    bad = coercions()
+    assert not bad, ("take a Workspace and let the shells (cli, server, demo) open it:\n"
+                     + "\n".join(bad))
+
+
+def test_checker_finds_coercions(tmp_path):
+    fake = tmp_path / "fake.py"
+    fake.write_text("def f(w):\n"
+                    "    from slicelens.store import as_workspace\n"
+                    "    import slicelens.store as st\n"
+                    "    return as_workspace(w), st.as_workspace(w)\n")
+    found = coercions({"slicelens.pipeline.fake": fake})
+    assert [line.split(": ")[0].rsplit(":", 1)[1] for line in found] == ["2", "4", "4"]
+    assert coercions({"slicelens.cli.fake": fake}) == []
+
+
 def cycles(modules=None) -> list[list[str]]:
     """Groups of modules that import each other (strongly connected components of the
     import graph, imports inside functions included). A module importing its own package

@@ -89,6 +89,46 @@ def test_a_library_field_reaches_the_schema():
     with pytest.raises(TypeError, match="no fields"):
         derived_from(Thing, exclude=("nope",))
 
+    # optional fields may be left out; ``order`` sets the keys' order (all of them, once)
+    @derived_from(Thing, rename={"score": "value"}, optional=("tags",),
+                  order=("note", "value", "name", "tags", "hidden"))
+    class Ordered(View):
+        note: str = ""
+
+    assert list(Ordered.model_fields) == ["note", "value", "name", "tags", "hidden"]
+    assert "tags" not in Ordered.model_json_schema()["required"]
+    assert Ordered.model_validate({"name": "a", "value": 1.0, "hidden": 0}).model_dump(
+        exclude_unset=True) == {"value": 1.0, "name": "a", "hidden": 0}
+    with pytest.raises(TypeError, match="must name each field"):
+        derived_from(Thing, order=("name",))(View)
+
+
+def test_comparison_and_concept_answer_schemas_are_the_library_types():
+    """The compare route's answer is the EvaluationReport with its typed rows (their
+    optional fields optional), the concept answer is ConceptAnswer: no hand-kept copy."""
+    from dataclasses import fields
+
+    from slicelens.concepts.answers import ConceptAnswer
+    from slicelens.evaluate.report import EvaluationReport, GroupRow, ModelScores, SliceRow
+    from slicelens.server.routers.concepts import ConceptAnswerOut
+    from slicelens.server.routers.repair import (
+        ComparedGroupOut,
+        ComparedModelOut,
+        ComparedSliceOut,
+        ComparisonOut,
+    )
+
+    for view, row in ((ComparedModelOut, ModelScores), (ComparedGroupOut, GroupRow),
+                      (ComparedSliceOut, SliceRow)):
+        assert list(view.model_fields) == [f.name for f in fields(row)]
+        required = set(view.model_json_schema()["required"])
+        assert required == {f.name for f in fields(row)} - set(row.OPTIONAL)
+    assert list(ComparisonOut.model_fields) == [f.name for f in fields(EvaluationReport)] + [
+        "computed"]
+    assert set(ConceptAnswerOut.model_fields) == (
+        {f.name for f in fields(ConceptAnswer)} - {"worker"} | {"author", "id", "status",
+                                                                "updated_at"})
+
 
 def test_openapi_module_check_mode(tmp_path, capsys):
     from slicelens.server.openapi import main

@@ -16,6 +16,7 @@ from test_loader import _folder_dataset
 
 from slicelens.extract import ExtractConfig
 from slicelens.extract.extractor import KILL_ENV
+from slicelens.store import Workspace
 
 pytest.importorskip("ray.data", reason="the Ray engine is the optional 'ray' extra")
 pytestmark = pytest.mark.slow
@@ -40,7 +41,7 @@ def _run(tmp_path, name, model, resume=None, **cfg):
     from slicelens.pipeline import extract_run
 
     spec = ModelSpec(spec=str(model), input_size=16)
-    return extract_run(tmp_path / "ws", tmp_path / "m.csv", spec,
+    return extract_run(Workspace(tmp_path / "ws"), tmp_path / "m.csv", spec,
                        ExtractConfig(batch_size=4, chunk_size=8, **cfg), name=name, resume=resume)
 
 

@@ -61,9 +61,9 @@ def test_default_repair_beats_its_matched_control_on_the_planted_group(problem):
     assert rep.verdict.startswith("the repair beats its matched control"), rep.verdict
     assert rep.versus_control["worst_group_accuracy"] > 0
     # per group, the control sits beside the repair (the web app's Repair view shows it)
-    row = next(g for g in rep.groups if g["group"] == planted)
-    assert row["acc_control"] == pytest.approx(acc["control"])
-    assert row["delta_vs_control"] == pytest.approx(acc["after"] - acc["control"])
+    row = next(g for g in rep.groups if g.group == planted)
+    assert row.acc_control == pytest.approx(acc["control"])
+    assert row.delta_vs_control == pytest.approx(acc["after"] - acc["control"])
     # and the comparison is stored beside the repaired run
     from slicelens.pipeline.evaluations import load_evaluation
 

@@ -11,11 +11,12 @@ from slicelens.errors import SliceLensError
 from slicelens.models import TrainConfig
 from slicelens.pipeline.retrain import apply_plan, noise_augment, training_set
 from slicelens.repair.plan import TrainingPlan
+from slicelens.store import Workspace
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    ws = tmp_path_factory.mktemp("retrain") / "ws"
+    ws = Workspace(tmp_path_factory.mktemp("retrain") / "ws")
     return run_demo(ws, DemoRun.fast(), echo=lambda *_: None)
 
 

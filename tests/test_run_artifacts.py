@@ -66,6 +66,33 @@ def test_a_run_reads_its_artifacts_by_name(tmp_path):
     save_evaluation(run, report)
     assert run.evaluations() == {"run-0001-base": report}
     assert run.evaluation("run-0001-base") == report and run.evaluation("nope") is None
+    # the typed reads (kinds declared by the parts that own the formats) read the same
+    from slicelens.attributes.runio import ATTRIBUTE_MATRIX, ATTRIBUTE_SPEC
+    from slicelens.evaluate.report import EVALUATION
+    from slicelens.repair.plan import PLAN
+    from slicelens.slicing.runio import ASSIGNMENTS, SLICES
+
+    assert isinstance(run.artifact(SLICES, "errs"), SliceSet)
+    assert run.artifact(SLICES, "errs").sample_ids.tolist() == ["x", "y"]
+    assert run.artifact(ASSIGNMENTS, "errs")["val"].tolist() == [0, -1]
+    assert run.artifact(ATTRIBUTE_SPEC).attributes[0].values == ["grass", "sand"]
+    assert run.artifact(ATTRIBUTE_MATRIX) is None and run.artifact(PLAN).remove == ["x"]
+    assert run.artifact(EVALUATION, "run-0001-base") == report
+    with pytest.raises(WorkspaceError, match="have: \\['errs'\\]"):
+        run.artifact(SLICES, "other")
+
+
+def test_every_readable_kind_is_declared_typed_by_its_part():
+    import importlib
+
+    from slicelens.store.artifacts import READER_MODULES, ArtifactKind
+
+    for kind, module in READER_MODULES.items():
+        declared = [v for v in vars(importlib.import_module(module)).values()
+                    if isinstance(v, ArtifactKind) and v.kind == kind]
+        assert declared, f"{module} declares no ArtifactKind({kind!r}) for typed reads"
+    with pytest.raises(WorkspaceError, match="unknown run artifact 'slice'"):
+        ArtifactKind("slice")
 
 
 def test_artifact_names_and_kinds_are_checked(tmp_path):

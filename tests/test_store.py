@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_synthetic_run
 
 from slicelens.errors import DataError, WorkspaceError
 from slicelens.store import Annotation, AnnotationStore, Run, Workspace, atomic
@@ -132,10 +133,8 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
 
 
 def _fake_run(path, status="complete"):
-    atomic.write_json(path / "record.json", {"status": status, "classes": ["a", "b"]})
-    for name in ("logits", "probs", "features", "fw", "maps"):
-        atomic.save_npy(path / f"{name}.npy", np.zeros((2, 2), np.float32))
-    atomic.write_parquet(path / "samples.parquet", pd.DataFrame({"id": ["x", "y"]}))
+    write_synthetic_run(path, [0, 1], [0, 1], ["val", "val"], ids=["x", "y"],
+                        features=np.zeros((2, 2)), record={"status": status})
 
 
 def test_workspace_runs_and_errors(tmp_path):

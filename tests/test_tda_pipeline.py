@@ -12,13 +12,14 @@ from slicelens.demo.run import DemoRun, run_demo
 from slicelens.errors import SliceLensError
 from slicelens.evaluate.groups import load_ground_truth
 from slicelens.models import TrainConfig
+from slicelens.store import Workspace
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    ws = tmp_path_factory.mktemp("tda") / "ws"
+    ws = Workspace(tmp_path_factory.mktemp("tda") / "ws")
     return run_demo(ws, DemoRun.fast(), echo=lambda *_: None)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import typing
+from collections.abc import Iterable
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -88,3 +89,27 @@ def validate(model: type[M], values: dict) -> M:
     except ValidationError as e:
         msgs = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
         raise SliceLensError(f"invalid {model.__name__}: {msgs}") from None
+
+
+def refuse_unknown(known: Iterable[str], values: dict, what: str) -> None:
+    """A :class:`SliceLensError` naming the first of ``values`` not in ``known``, and the
+    known ones (a typo never falls back silently to a default); ``what`` names the thing
+    configured, e.g. ``"repair strategy 'dfr'"``.
+
+    >>> refuse_unknown({"sigma", "seed"}, {"sigma": 1.0, "sgima": 2.0}, "generator 'noise'")
+    Traceback (most recent call last):
+    ...
+    slicelens.errors.SliceLensError: unknown parameter 'sgima' of generator 'noise'; known: seed, sigma
+    """
+    known = set(known)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        names = ", ".join(sorted(known)) or "none (it takes no parameters)"
+        raise SliceLensError(f"unknown parameter {unknown[0]!r} of {what}; known: {names}")
+
+
+def validate_params(model: type[M], values: dict, what: str) -> M:
+    """The parameters of a family member: :func:`refuse_unknown` against ``model``'s
+    fields, then :func:`validate`."""
+    refuse_unknown(model.model_fields, values, what)
+    return validate(model, values)

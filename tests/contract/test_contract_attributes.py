@@ -101,3 +101,12 @@ def test_offline_assigner_matrix_is_aligned(name, bed):
     assert len(wide) == len(rows) and wide.notna().all().all()
     again = a.assign(run, attrs, ds, rows).wide(run.samples["id"].to_numpy(str)[rows])
     pd.testing.assert_frame_equal(wide, again)
+
+
+@pytest.mark.parametrize(("family", "name"), MEMBERS, ids=[f"{f}:{n}" for f, n in MEMBERS])
+def test_unknown_parameter_is_refused(family, name, bed):
+    fam = FAMILIES[family]
+    known = ", ".join(sorted(p["name"] for p in fam.schema(name))) or "none"
+    with pytest.raises(SliceLensError, match=rf"unknown parameter 'no_such_option' of "
+                                             rf"{fam.kind} '{name}'; known: {known}"):
+        fam.create(name, **bed[2].get(name, {}), no_such_option=1)

@@ -56,6 +56,14 @@ def test_constructed_without_io_and_validated(name):
             GENERATOR_FAMILY.create(name, **{numeric[0]["name"]: "not a number"})
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_parameter_is_refused(name):
+    known = ", ".join(sorted(p["name"] for p in GENERATOR_FAMILY.schema(name))) or "none"
+    with pytest.raises(SliceLensError, match=rf"unknown parameter 'no_such_option' of generator "
+                                             rf"'{name}'; known: {known}"):
+        GENERATOR_FAMILY.create(name, no_such_option=1)
+
+
 @pytest.mark.parametrize("name", sorted(OFFLINE))
 def test_generate_is_typed_labelled_and_seeded(name, ctx):
     gen = GENERATOR_FAMILY.create(name)

@@ -16,7 +16,7 @@ import pytest
 from conftest import write_attribute_matrix
 from test_slicing_support import write_run
 
-from slicelens.errors import NotFittedError
+from slicelens.errors import NotFittedError, SliceLensError
 from slicelens.slicing.base import SLICER_FAMILY, SLICERS, Slice, SliceSet
 from slicelens.store.run import ARRAYS
 
@@ -85,6 +85,13 @@ def _get(fitted, name):
 @pytest.mark.parametrize("name", sorted(SLICERS))
 def test_requirements_are_known(name, run):
     _make(name, run)  # skips with a reason when an input cannot be built
+
+
+@pytest.mark.parametrize("name", sorted(SLICERS))
+def test_unknown_parameter_is_refused(name, run):
+    # validated at fit (scikit-learn style), before any work: an unknown one is named
+    with pytest.raises(SliceLensError, match="no_such_option"):
+        SLICERS[name](no_such_option=1).fit(run, "val")
 
 
 @pytest.mark.parametrize("name", sorted(SLICERS))

@@ -31,6 +31,10 @@ export type ConceptSeed = Schemas["SeedOut"];
 export type ConceptAnswer = Schemas["ConceptAnswerOut"];
 export type ConceptAlignment = Schemas["AlignmentOut"];
 export type RepairAlignment = Schemas["RepairAlignmentOut"];
+// a comparison of a run with its baseline (EvaluationReport), or "not compared yet"
+export type Comparison = Schemas["ComparisonOut"] | Schemas["NotComparedOut"];
+export type ComparedSlice = Schemas["ComparedSliceOut"];
+export type ComparedGroup = Schemas["ComparedGroupOut"];
 
 /** The scatter payload: one typed array per column (see GET .../points). */
 export interface Points {

@@ -18,7 +18,8 @@ import pandas as pd
 from slicelens.errors import SliceLensError
 
 if TYPE_CHECKING:
-    pass
+    from slicelens.slicing.base import SliceSet
+    from slicelens.store.run import Run
 
 
 class SliceView:
@@ -94,7 +95,7 @@ class Slices:
     for :class:`SliceView` objects; :meth:`to_dataframe` gives one row per slice.
     """
 
-    def __init__(self, run, slice_set):  # an api Run (api.workspace imports this module)
+    def __init__(self, run: Run, slice_set: SliceSet):
         self.run, self.slice_set = run, slice_set
         self.slicer = slice_set.slicer
 
@@ -133,8 +134,9 @@ class Slices:
         (``acc_low``, ``acc_high``), errors, confidence, loss, confusion in class names,
         bug type, description and the mark in force (core / spurious / wrong_labels)."""
         from slicelens.api.frames import slice_frame
+        from slicelens.api.marks import marks_in_force
 
-        return slice_frame(self.slice_set, self.run.marks_in_force(self.slicer))
+        return slice_frame(self.slice_set, marks_in_force(self.run, self.slicer))
 
     def _repr_html_(self) -> str:  # a notebook shows the table
         return self.to_dataframe()._repr_html_()

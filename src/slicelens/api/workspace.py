@@ -104,22 +104,16 @@ class Run(_run.Run):
 
     def marks(self, slicer: str | None = None, include_undone: bool = False) -> pd.DataFrame:
         """The marks on this run's slices, one row each (oldest first)."""
-        from slicelens.feedback import list_marks
+        from slicelens.api.marks import mark_frame
 
-        rows = [{"id": a.id, "slicer": a.scope, "slice": a.target_id, "label": a.label,
-                 "description": a.description, "author": a.author, "status": a.status,
-                 "created": a.created_at, "updated": a.updated_at}
-                for a in list_marks(self.workspace, self, slicer, include_undone)]
-        return pd.DataFrame(rows, columns=["id", "slicer", "slice", "label", "description",
-                                           "author", "status", "created", "updated"])
+        return mark_frame(self, slicer, include_undone)
 
     def marks_in_force(self, slicer: str) -> dict[str, str]:
         """Current slice id -> label of the marks in force on ``slicer``'s slices (marks
         follow their images to new slice ids)."""
-        from slicelens.feedback import resolve_marks
+        from slicelens.api.marks import marks_in_force
 
-        return {r.slice_id: r.annotation.label for r in resolve_marks(self.workspace, self, slicer)
-                if r.slice_id is not None}
+        return marks_in_force(self, slicer)
 
     # -- other analyses ----------------------------------------------------------------
     def wrong_labels(self, score: str = "margin") -> pd.DataFrame:

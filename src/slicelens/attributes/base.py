@@ -94,9 +94,13 @@ class Backend:
     Params: ClassVar[type[BaseModel]] = BaseModel
 
     def __init__(self, **params):
-        from slicelens.params import validate
+        """Validate ``params`` against ``Params``; an unknown one is an error listing the
+        known ones (:func:`slicelens.params.validate_params`)."""
+        from slicelens.params import validate_params
 
-        self.p = validate(self.Params, params)
+        kind = next((f.kind for f in FAMILIES.values() if f.registry.get(self.name) is type(self)),
+                    "attribute backend")
+        self.p = validate_params(self.Params, params, f"{kind} {self.name!r}")
 
     def check_supported(self, attributes: list[Attribute], known, verb: str = "measure") -> None:
         """A :class:`DataError` (field ``measure``) naming the first attribute this backend

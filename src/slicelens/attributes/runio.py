@@ -21,10 +21,15 @@ from typing import TYPE_CHECKING
 
 from slicelens.attributes.base import AttributeSpec
 from slicelens.attributes.matrix import AttributeMatrix
-from slicelens.store.artifacts import artifact_path, register_reader
+from slicelens.store.artifacts import ArtifactKind, artifact_path
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
+
+#: ``run.artifact(ATTRIBUTE_SPEC) -> AttributeSpec | None``
+ATTRIBUTE_SPEC: ArtifactKind[AttributeSpec | None] = ArtifactKind("attribute_spec")
+#: ``run.artifact(ATTRIBUTE_MATRIX) -> AttributeMatrix | None``
+ATTRIBUTE_MATRIX: ArtifactKind[AttributeMatrix | None] = ArtifactKind("attribute_matrix")
 
 
 def spec_path(run_dir: str | os.PathLike) -> Path:
@@ -43,12 +48,12 @@ def save_spec(run: Run, spec: AttributeSpec) -> Path:
     return spec.save(spec_path(run.path))
 
 
-@register_reader("attribute_spec")
+@ATTRIBUTE_SPEC.reader
 def _read_spec(run: Run, name: None = None) -> AttributeSpec | None:
     return load_spec(run.path)
 
 
-@register_reader("attribute_matrix")
+@ATTRIBUTE_MATRIX.reader
 def _read_matrix(run: Run, name: None = None) -> AttributeMatrix | None:
     """The stored attribute matrix, or None (``AttributeMatrix.load`` raises instead)."""
     return AttributeMatrix.load(run.path) if run.has_artifact("attribute_matrix") else None

@@ -24,9 +24,10 @@ def add_arguments(p):
 def run(args) -> int:
     from slicelens.demo.run import DemoRun, run_demo
     from slicelens.demo.summary import demo_summary
+    from slicelens.store import Workspace
 
     cfg = DemoRun.from_options(fast=args.fast, seed=args.seed, model=args.model, epochs=args.epochs)
-    st = run_demo(args.workspace, cfg)
+    st = run_demo(Workspace(args.workspace), cfg)
     print(f"\nWorkspace: {st.workspace.root}")
     print(demo_summary(st))
     return 0

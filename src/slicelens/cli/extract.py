@@ -38,10 +38,11 @@ def run(args) -> int:
     from slicelens.params import from_args
     from slicelens.pipeline import extract_run
     from slicelens.pipeline.report import print_run_summary
+    from slicelens.store import Workspace
 
     spec = from_args(ModelSpec, args)
     cfg = from_args(ExtractConfig, args)
-    run = extract_run(args.workspace, args.data, spec, cfg, classes=args.classes,
+    run = extract_run(Workspace(args.workspace), args.data, spec, cfg, classes=args.classes,
                       skip_bad=args.skip_bad, name=args.name, resume=args.resume)
     print_run_summary(run)
     print(f"\nNext: slicelens runs --workspace {args.workspace}")

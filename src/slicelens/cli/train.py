@@ -30,9 +30,11 @@ def run(args) -> int:
     from slicelens.params import from_args
     from slicelens.pipeline import TrainJob, train_model
     from slicelens.pipeline.extract import _read_classes
+    from slicelens.store import Workspace
 
     ds = load_dataset(args.data, classes=_read_classes(args.classes), skip_bad=args.skip_bad)
-    spec, result = train_model(args.workspace, ds, from_args(TrainJob, args), from_args(TrainConfig, args))
+    job, cfg = from_args(TrainJob, args), from_args(TrainConfig, args)
+    spec, result = train_model(Workspace(args.workspace), ds, job, cfg)
     print(f"best epoch {result.best_epoch}: validation accuracy {result.best_val_acc:.3f}")
     print(f"weights: {spec.weights}")
     print(f"\nNext: slicelens extract --workspace {args.workspace} --data {args.data} "

@@ -28,16 +28,17 @@ from slicelens.store.db import Annotation, Event
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
-    from slicelens.store.workspace import Workspace, WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 SCOPE = "aaca"
 LABEL = "concepts"
 
 
-def _ws(workspace: WorkspaceLike):
-    from slicelens.store import as_workspace
+def _ws(workspace: Workspace, where: str) -> Workspace:
+    """``workspace``, or a TypeError when given a path (only the shells open workspaces)."""
+    from slicelens.store.workspace import require_workspace
 
-    return as_workspace(workspace)
+    return require_workspace(workspace, where)
 
 
 def _payload(a: ConceptAnswer) -> str:
@@ -58,7 +59,7 @@ def answer_of(ann: Annotation) -> ConceptAnswer:
 
 def list_answers(workspace: Workspace, run: Run, include_undone: bool = False) -> list[Annotation]:
     """Stored concept answers of ``run``, oldest first."""
-    return _ws(workspace).db.list(run_id=run.id, target_type="sample", scope=SCOPE,
+    return _ws(workspace, "list_answers").db.list(run_id=run.id, target_type="sample", scope=SCOPE,
                                   include_undone=include_undone)
 
 
@@ -74,7 +75,7 @@ def save_answer(workspace: Workspace, run: Run, answer: ConceptAnswer) -> Annota
     if answer.image_id not in known:
         raise DataError(f"image {answer.image_id!r} is not a sample of run {run.id}",
                         field="image_id")
-    db = _ws(workspace).db
+    db = _ws(workspace, "save_answer").db
     mine = [a for a in list_answers(workspace, run)
             if a.target_id == answer.image_id and a.author == answer.worker]
     if mine:
@@ -95,7 +96,7 @@ def _check(db, annotation_id: int) -> Annotation:
 
 def undo_answer(workspace: Workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
     """Withdraw an answer (kept, status ``undone``)."""
-    db = _ws(workspace).db
+    db = _ws(workspace, "undo_answer").db
     _check(db, annotation_id)
     return db.undo(annotation_id, author)
 
@@ -103,7 +104,7 @@ def undo_answer(workspace: Workspace, annotation_id: int, author: str = "anonymo
 def redo_answer(workspace: Workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
     """Reinstate an undone answer, unless the annotator has answered that image again
     since (the newer answer supersedes it: :class:`ConflictError`)."""
-    db = _ws(workspace).db
+    db = _ws(workspace, "redo_answer").db
     ann = _check(db, annotation_id)
     newer = [a for a in db.list(run_id=ann.run_id, target_type="sample", scope=SCOPE)
              if a.target_id == ann.target_id and a.author == ann.author and a.id != ann.id]
@@ -125,6 +126,6 @@ def last_answer(workspace: Workspace, run: Run, worker: str,
 
 def answer_history(workspace: Workspace, annotation_id: int) -> list[Event]:
     """Every event of one answer, oldest first."""
-    db = _ws(workspace).db
+    db = _ws(workspace, "answer_history").db
     _check(db, annotation_id)
     return db.history(annotation_id)

@@ -23,7 +23,7 @@ from slicelens.models import TrainConfig
 from slicelens.utils import table
 
 if TYPE_CHECKING:
-    from slicelens.store.workspace import Workspace, WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 
 class DemoRun(BaseModel):
@@ -145,11 +145,11 @@ STEPS: list[Callable[[DemoState], None]] = [
 ]
 
 
-def run_demo(workspace: WorkspaceLike, cfg: DemoRun | None = None, echo: Callable = print) -> DemoState:
+def run_demo(workspace: Workspace, cfg: DemoRun | None = None, echo: Callable = print) -> DemoState:
     """Run every demo step in order; returns the state with the run and the figures."""
-    from slicelens.store import as_workspace
+    from slicelens.store.workspace import require_workspace
 
-    ws = as_workspace(workspace, create=True)
+    ws = require_workspace(workspace, "run_demo")
     st = DemoState(workspace=ws, cfg=cfg or DemoRun(), echo=echo)
     for step in STEPS:
         step(st)

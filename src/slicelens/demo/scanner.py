@@ -232,7 +232,7 @@ def step_evaluate(st) -> None:
     main = st.results["repaired_run"]
     rep = evaluate_run(st.workspace, main, baseline=st.run, slicer=SLICER,
                        ground_truth=st.paths.ground_truth)
-    st.results["evaluation"] = {m["role"]: m for m in rep.models}
+    st.results["evaluation"] = {m.role: m.to_json() for m in rep.models}
     st.results["verdict"] = rep.verdict
     st.echo(f"[scanner 5] {main.id} on the test split, beside the model before repair and "
             "the matched control:")

@@ -58,8 +58,9 @@ def summary(run: Run) -> tuple:
             + html_table(acc, "accuracy-table"), True)
 
 
-def slice_table(run, sets, top: int) -> tuple:
+def slice_table(run: Run, sets, top: int) -> tuple:
     from slicelens.api.frames import slice_frame
+    from slicelens.api.marks import marks_in_force
     from slicelens.export.svg import interval_chart
 
     sets = [ss for ss in sets if ss.slicer != "attributes"]
@@ -68,7 +69,7 @@ def slice_table(run, sets, top: int) -> tuple:
                                           "slices` (or run.find_slices()) first."), False)
     parts = []
     for ss in sets:
-        df = slice_frame(ss, run.marks_in_force(ss.slicer))
+        df = slice_frame(ss, marks_in_force(run, ss.slicer))
         s = run.samples
         lab = s[(s["split"] == ss.split) & (s["label"] >= 0)]
         overall = float(lab["correct"].astype(float).mean()) if len(lab) else None
@@ -151,8 +152,10 @@ def bugs(run: Run, sets) -> tuple:
     return ("bugs", "Attribute bug slices", html_table(pd.DataFrame(rows), "bugs-table"), True)
 
 
-def marks(run) -> tuple:
-    df = run.marks(include_undone=True)
+def marks(run: Run) -> tuple:
+    from slicelens.api.marks import mark_frame
+
+    df = mark_frame(run, include_undone=True)
     if df.empty:
         return ("marks", "Marks", empty("No marks yet: mark a slice core, spurious or wrong "
                                         "labels (`slicelens annotate`, run.annotate)."), False)
@@ -183,10 +186,11 @@ def tda(run: Run, results) -> tuple:
     return ("tda", "Training-data attribution", "".join(parts), True)
 
 
-def repairs(run) -> tuple:
+def repairs(run: Run) -> tuple:
+    from slicelens.api.marks import run_workspace
     from slicelens.export.svg import bar_chart
 
-    ws = run.workspace
+    ws = run_workspace(run)
     derived = [r for r in ws.runs() if r.record.base_run == run.id and r.record.control_run]
     if not derived:
         return ("repairs", "Repairs", empty("No repairs of this run: `slicelens repair` "

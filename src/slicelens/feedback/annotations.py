@@ -30,16 +30,17 @@ from slicelens.store.db import LABELS, Annotation, Event
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
-    from slicelens.store.workspace import Workspace, WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 #: The labels a slice can carry (the store enforces the same set).
 SLICE_LABELS: tuple[str, ...] = tuple(sorted(LABELS["slice"] or ()))
 
 
-def _ws(workspace: WorkspaceLike):
-    from slicelens.store import as_workspace
+def _ws(workspace: Workspace, where: str) -> Workspace:
+    """``workspace``, or a TypeError when given a path (only the shells open workspaces)."""
+    from slicelens.store.workspace import require_workspace
 
-    return as_workspace(workspace)
+    return require_workspace(workspace, where)
 
 
 def annotate_slice(workspace: Workspace, run: Run, slicer: str, slice_id: str, label: str, description: str = "",
@@ -73,7 +74,7 @@ def annotate_slice(workspace: Workspace, run: Run, slicer: str, slice_id: str, l
         raise DataError(f"label {label!r} is not a slice label; expected one of "
                         f"{', '.join(SLICE_LABELS)}", field="label")
     members = SliceSet.load(run.path, slicer).by_id(slice_id).members
-    db = _ws(workspace).db
+    db = _ws(workspace, "annotate_slice").db
     ann_id = db.add(run.id, "slice", slice_id, label, description, author=author, scope=slicer,
                     members=members.tolist(), idempotency_key=idempotency_key)
     return db.get(ann_id)
@@ -82,7 +83,7 @@ def annotate_slice(workspace: Workspace, run: Run, slicer: str, slice_id: str, l
 def list_marks(workspace: Workspace, run: Run | None = None, slicer: str | None = None,
                include_undone: bool = False) -> list[Annotation]:
     """Slice marks, oldest first; filtered by run and slicer when given."""
-    return _ws(workspace).db.list(run_id=run.id if run is not None else None,
+    return _ws(workspace, "list_marks").db.list(run_id=run.id if run is not None else None,
                                   target_type="slice", scope=slicer,
                                   include_undone=include_undone)
 
@@ -111,28 +112,28 @@ def marked_slicer(workspace: Workspace, run: Run) -> str:
 def edit_mark(workspace: Workspace, annotation_id: int, *, label: str | None = None,
               description: str | None = None, author: str = "anonymous") -> Annotation:
     """Change the label and/or description of a mark (recorded in its history)."""
-    db = _ws(workspace).db
+    db = _ws(workspace, "edit_mark").db
     _slice_annotation(db, annotation_id)
     return db.edit(annotation_id, label=label, description=description, author=author)
 
 
 def undo_mark(workspace: Workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
     """Withdraw a mark (kept with status ``undone``; :func:`redo_mark` reinstates it)."""
-    db = _ws(workspace).db
+    db = _ws(workspace, "undo_mark").db
     _slice_annotation(db, annotation_id)
     return db.undo(annotation_id, author)
 
 
 def redo_mark(workspace: Workspace, annotation_id: int, author: str = "anonymous") -> Annotation:
     """Reinstate an undone mark."""
-    db = _ws(workspace).db
+    db = _ws(workspace, "redo_mark").db
     _slice_annotation(db, annotation_id)
     return db.redo(annotation_id, author)
 
 
 def mark_history(workspace: Workspace, annotation_id: int) -> list[Event]:
     """Every event (create, edit, undo, redo) of one mark, oldest first."""
-    db = _ws(workspace).db
+    db = _ws(workspace, "mark_history").db
     _slice_annotation(db, annotation_id)
     return db.history(annotation_id)
 
@@ -147,7 +148,7 @@ def resolve_marks(workspace: Workspace, run: Run, slicer: str, include_undone: b
     """
     from slicelens.slicing.base import SliceSet
 
-    ws = _ws(workspace)
+    ws = _ws(workspace, "resolve_marks")
     marks = list_marks(ws, run, slicer, include_undone=include_undone)
     if not marks:
         return []
@@ -156,7 +157,7 @@ def resolve_marks(workspace: Workspace, run: Run, slicer: str, include_undone: b
 
 def marks_in_force(workspace: Workspace, run: Run, slice_set) -> dict[str, Annotation]:
     """:func:`slice_marks` on a slice set already loaded (the server keeps it cached)."""
-    ws = _ws(workspace)
+    ws = _ws(workspace, "marks_in_force")
     marks = list_marks(ws, run, slice_set.slicer)
     found = [r for r in resolve(marks, ws.db.members([a.id for a in marks]), slice_set)
              if r.slice_id is not None] if marks else []
@@ -175,7 +176,7 @@ def slice_marks(workspace: Workspace, run: Run, slicer: str) -> dict[str, Annota
     """
     from slicelens.slicing.base import SliceSet
 
-    return marks_in_force(workspace, run, SliceSet.load(run.path, slicer))
+    return marks_in_force(_ws(workspace, "slice_marks"), run, SliceSet.load(run.path, slicer))
 
 
 def _slice_annotation(db, annotation_id: int) -> Annotation:

@@ -59,7 +59,8 @@ def assign_attributes(run: Run, backend: str = "default", spec: AttributeSpec | 
     dataset : ImageDataset, optional
         Default: ``run.dataset()`` (pass it for runs made from in-memory arrays).
     backend_params : dict, optional
-        Parameters of the backend(s), e.g. ``{"image_size": 64}``.
+        Parameters of the backend(s), e.g. ``{"image_size": 64}``; each backend gets those
+        it declares, and one that no backend of the plan declares is an error.
     value_params : dict, optional
         Parameters of :func:`slicelens.attributes.values.propose_values`, used for
         attributes of zero-shot backends that have no values yet.
@@ -88,8 +89,8 @@ def assign_attributes(run: Run, backend: str = "default", spec: AttributeSpec | 
         plan = _backend_plan(spec, backend)
     rows = np.arange(len(run.samples))
     parts = []
-    for name in dict.fromkeys(b for _, b in plan):
-        assigner = get_backend(ASSIGNERS, name, **(backend_params or {}))
+    for name, params in _params_per_backend(plan, backend_params or {}).items():
+        assigner = get_backend(ASSIGNERS, name, **params)
         parts.append(assigner.assign(run, [a for a, b in plan if b == name], dataset, rows))
     matrix = AttributeMatrix.concat(parts)
     matrix.save(run.path)
@@ -136,6 +137,21 @@ def _backend_plan(spec: AttributeSpec, backend: str) -> list[tuple]:
             get_backend(ASSIGNERS, name)  # raises, listing the known backends
         plan.append((a, name))
     return plan
+
+
+def _params_per_backend(plan: list[tuple], params: dict) -> dict[str, dict]:
+    """Backend name -> the ``params`` its ``Params`` declare (the CLI's ``--image-size`` is
+    meant for the image backends of a mixed plan); a parameter none of them declares is
+    refused, naming it and the known ones."""
+    from slicelens.params import refuse_unknown
+    from slicelens.registry import param_schema
+
+    names = list(dict.fromkeys(b for _, b in plan))
+    known = {n: {p["name"] for p in param_schema(ASSIGNERS[n])} for n in names}
+    if names:
+        refuse_unknown(set().union(*known.values()), params,
+                       f"the attribute assigners {', '.join(map(repr, names))}")
+    return {n: {k: v for k, v in params.items() if k in known[n]} for n in names}
 
 
 def _cache_key(spec: AttributeSpec, backend: str, params) -> str:

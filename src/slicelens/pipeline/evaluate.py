@@ -24,16 +24,16 @@ import pandas as pd
 from slicelens.data.loader import load_images
 from slicelens.errors import SliceLensError
 from slicelens.evaluate.reference import CORE_MASKS, beside, load_core_masks
-from slicelens.evaluate.report import EvaluationReport
+from slicelens.evaluate.report import EvaluationReport, GroupRow, ModelScores, SliceRow
 from slicelens.evaluate.robustness import RobustnessParams
 from slicelens.pipeline.evaluations import save_evaluation
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
-    from slicelens.store.workspace import Workspace, WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 
-def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, slicer: str | None = "auto",
+def evaluate_run(workspace: Workspace, run: Run | str, *, baseline=None, slicer: str | None = "auto",
                  ground_truth="auto", params: RobustnessParams | None = None,
                  split: str = "test", control="auto", core_masks="auto") -> EvaluationReport:
     """Evaluate ``run`` (and ``baseline`` and the matched control, on the same images,
@@ -41,7 +41,7 @@ def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, sli
 
     Parameters
     ----------
-    workspace : Workspace or path
+    workspace : Workspace
     run, baseline : Run or run id
     slicer : str or None
         Slice set of the reference run for the before/after slice table and for
@@ -78,9 +78,9 @@ def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, sli
     from slicelens.evaluate.compare import group_comparison, slice_comparison
     from slicelens.evaluate.groups import group_accuracy
     from slicelens.evaluate.planted import join_ground_truth
-    from slicelens.store import as_workspace
+    from slicelens.store.workspace import require_workspace
 
-    ws = as_workspace(workspace)
+    ws = require_workspace(workspace, "evaluate_run")
     run = _run(ws, run)
     base = _run(ws, baseline) if baseline is not None else None
     ctrl = _control(ws, run, control)
@@ -131,14 +131,14 @@ def evaluate_run(workspace: WorkspaceLike, run: Run | str, *, baseline=None, sli
         else:
             table = group_accuracy(_rows_of(run, ids)["correct"].to_numpy(bool, na_value=False),
                                    groups.to_numpy())
-        report.groups = table.to_dict("records")
+        report.groups = [GroupRow(**r) for r in table.to_dict("records")]
     if base is not None and names is not None:
         table = slice_comparison(base.samples, run.samples, names, order=names.attrs["order"])
         if ctrl is not None:
             vs = slice_comparison(ctrl.samples, run.samples, names, order=names.attrs["order"])
             table["acc_control"] = vs["acc_before"].to_numpy()
             table["delta_vs_control"] = vs["delta"].to_numpy()
-        report.slices = table.to_dict("records")
+        report.slices = [SliceRow(**r) for r in table.to_dict("records")]
     report.versus_control, report.verdict = _versus_control(models)
     if base is not None:  # kept beside the run: the web app shows it after a restart
         save_evaluation(run, report)
@@ -160,9 +160,9 @@ def _control(ws: Workspace, run: Run, control):
 VERDICT_METRICS = ("worst_group_accuracy", "worst_slice_accuracy", "average")
 
 
-def _versus_control(models: list[dict]) -> tuple[dict[str, float], str]:
+def _versus_control(models: list[ModelScores]) -> tuple[dict[str, float], str]:
     """``versus_control`` (after - control per metric) and ``verdict`` (words)."""
-    by = {m["role"]: m for m in models}
+    by = {m.role: m.to_json() for m in models}
     if "control" not in by:
         return {}, ("no matched control: a difference to the model before repair mixes the "
                     "repair with retraining itself" if "before" in by else "")
@@ -183,27 +183,27 @@ def _versus_control(models: list[dict]) -> tuple[dict[str, float], str]:
     return vs, verdict
 
 
-def _model_entry(r, role: str, ids: np.ndarray, gt, x, y, masks, p, names=None) -> dict:
+def _model_entry(r, role: str, ids: np.ndarray, gt, x, y, masks, p, names=None) -> ModelScores:
     """Robustness of run ``r`` on the images, its average / worst-group accuracy on ``ids``
     and its worst accuracy over the reference slices ``names`` (slices of 10 or more)."""
     from slicelens.evaluate.groups import worst_group_accuracy
     from slicelens.evaluate.planted import join_ground_truth
     from slicelens.evaluate.robustness import core_spurious_accuracy
 
-    entry = {"run": r.id, "role": role,
-             **core_spurious_accuracy(r.adapter().logits, x, y, masks, p).to_dict()}
+    entry = ModelScores(run=r.id, role=role,
+                        **core_spurious_accuracy(r.adapter().logits, x, y, masks, p).to_dict())
     s = _rows_of(r, ids)
     correct = s["correct"].to_numpy(dtype=bool, na_value=False)
-    entry["average"] = float(correct.mean())  # the whole split, from the run's predictions
+    entry.average = float(correct.mean())  # the whole split, from the run's predictions
     if names is not None:
         sl = pd.Series(correct, index=names.index).groupby(names.to_numpy()).agg(["mean", "size"])
         sl = sl[(sl.index != "") & (sl["size"] >= 10)]
         if len(sl):
-            entry.update(worst_slice=str(sl["mean"].idxmin()),
-                         worst_slice_accuracy=float(sl["mean"].min()))
+            entry.worst_slice = str(sl["mean"].idxmin())
+            entry.worst_slice_accuracy = float(sl["mean"].min())
     if gt is not None:
         name, acc = worst_group_accuracy(correct, join_ground_truth(s, gt)["group"].to_numpy(str))
-        entry.update(worst_group=name, worst_group_accuracy=acc)
+        entry.worst_group, entry.worst_group_accuracy = name, acc
     return entry
 
 
@@ -299,11 +299,11 @@ def print_evaluation(report: EvaluationReport, echo=print, max_slices: int = 12)
     echo(f"  masks: {report.mask_source} - {report.mask_note}")
     echo(f"  noise: sigma {p['sigma']}, {p['trials']} trials, seed {p['seed']}")
     cols = ["run", "role", "clean", "core", "spurious", "rcs", "average"]
-    if any("worst_slice_accuracy" in m for m in report.models):
+    if any(m.worst_slice_accuracy is not None for m in report.models):
         cols += ["worst_slice_accuracy", "worst_slice"]
-    if any("worst_group_accuracy" in m for m in report.models):
+    if any(m.worst_group_accuracy is not None for m in report.models):
         cols += ["worst_group_accuracy", "worst_group"]
-    echo(table(report.models, cols))
+    echo(table([m.to_json() for m in report.models], cols))
     if report.versus_control:
         echo("repair minus its matched control: " + ", ".join(
             f"{k.replace('_accuracy', '')} {v:+.3f}" for k, v in report.versus_control.items()))
@@ -311,19 +311,19 @@ def print_evaluation(report: EvaluationReport, echo=print, max_slices: int = 12)
         echo(f"verdict: {report.verdict}")
     if report.groups:
         echo("\naccuracy per ground-truth group:")
-        echo(table(report.groups))
+        echo(table([g.to_json() for g in report.groups]))
     if report.slices:
-        rows = [{"slice": r["slice_id"], "n": r["n"],
-                 "before": _interval(r, "before"),
-                 **({"control": f"{r['acc_control']:.3f}"} if "acc_control" in r else {}),
-                 "after": _interval(r, "after"),
-                 **({"vs control": f"{r['delta_vs_control']:+.3f}"} if "acc_control" in r else {}),
-                 "vs before": f"{r['delta']:+.3f}"} for r in report.slices]
+        rows = [{"slice": r.slice_id, "n": r.n,
+                 "before": _interval(r.acc_before, r.low_before, r.high_before),
+                 **({"control": f"{r.acc_control:.3f}"} if r.acc_control is not None else {}),
+                 "after": _interval(r.acc_after, r.low_after, r.high_after),
+                 **({"vs control": f"{r.delta_vs_control:+.3f}"}
+                    if r.acc_control is not None else {}),
+                 "vs before": f"{r.delta:+.3f}"} for r in report.slices]
         shown = rows[:max_slices] + ([rows[-1]] if len(rows) > max_slices else [])
         echo(f"\nper slice of {report.slicer} (base run's slices, accuracy [Wilson 95%]):")
         echo(table(shown))
 
 
-def _interval(row: dict, which: str) -> str:
-    return (f"{row[f'acc_{which}']:.3f} [{row[f'low_{which}']:.2f}, "
-            f"{row[f'high_{which}']:.2f}]")
+def _interval(acc: float, low: float, high: float) -> str:
+    return f"{acc:.3f} [{low:.2f}, {high:.2f}]"

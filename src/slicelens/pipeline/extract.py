@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from slicelens.store.workspace import WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 
-def extract_run(workspace: WorkspaceLike, source, model, cfg=None, *, classes=None, skip_bad=False,
+def extract_run(workspace: Workspace, source, model, cfg=None, *, classes=None, skip_bad=False,
                 name: str = "extract", resume: str | None = None):
     """Extract everything the later stages need into a new (or resumed) run.
 
     Parameters
     ----------
-    workspace : Workspace or path
+    workspace : Workspace
     source : path
         A manifest (CSV / Parquet) or an image folder.
     model : ModelSpec or dict
@@ -38,11 +38,11 @@ def extract_run(workspace: WorkspaceLike, source, model, cfg=None, *, classes=No
     from slicelens.extract import ExtractConfig, extract
     from slicelens.models import ModelSpec, load_model
     from slicelens.models.builtin import BUILTINS
-    from slicelens.store import as_workspace
     from slicelens.store.artifacts import artifact_path
     from slicelens.store.atomic import write_bytes
+    from slicelens.store.workspace import require_workspace
 
-    ws = as_workspace(workspace, create=True)
+    ws = require_workspace(workspace, "extract_run")
     cfg = cfg or ExtractConfig()
     spec = model if isinstance(model, ModelSpec) else ModelSpec.model_validate(model)
     if spec.spec in BUILTINS and spec.weights is None:

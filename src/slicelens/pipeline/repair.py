@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
-    from slicelens.store.workspace import Workspace, WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 #: The strategy ``slicelens repair`` uses when none is named (docs/repair.md: it met the
 #: benchmark's goals; CoRM stays as AttributionScanner's method).
 DEFAULT_STRATEGY = "dfr"
 
 
-def run_repair(workspace: WorkspaceLike, run: Run | str, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
+def run_repair(workspace: Workspace, run: Run | str, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
                train_cfg=None, progress: Callable[[float, str], None] | None = None, *,
                init: Literal["scratch", "finetune"] = "scratch", name: str | None = None, control: bool = True):
     """Make the strategy's :class:`~slicelens.repair.plan.TrainingPlan`, carry it out, and
@@ -24,7 +24,7 @@ def run_repair(workspace: WorkspaceLike, run: Run | str, strategy: str = DEFAULT
 
     Parameters
     ----------
-    workspace : Workspace or path
+    workspace : Workspace
     run : Run or run id
         The run to repair (its model, data, slices and marks).
     strategy : str
@@ -50,16 +50,16 @@ def run_repair(workspace: WorkspaceLike, run: Run | str, strategy: str = DEFAULT
 
     Examples
     --------
-    >>> plan, new = run_repair("ws", "run-0001-demo", "dfr")  # doctest: +SKIP
+    >>> plan, new = run_repair(Workspace("ws"), "run-0001-demo", "dfr")  # doctest: +SKIP
     >>> new.record.control_run                                 # doctest: +SKIP
     'run-0003-control'
     """
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.retrain import apply_plan, resolve_train_config
     from slicelens.repair.base import get_repair
-    from slicelens.store import as_workspace
+    from slicelens.store.workspace import require_workspace
 
-    ws = as_workspace(workspace)
+    ws = require_workspace(workspace, "run_repair")
     run = ws.run(run) if isinstance(run, str) else run
     tell = progress or (lambda _f, _m: None)
     tell(0.0, f"planning {strategy} on {run.id}")
@@ -95,7 +95,7 @@ def _remove_plan_folder(ws: Workspace, plan) -> None:
 SEED_PARAMS = ("cut_seed", "balance_seed", "id_seed", "seed")
 
 
-def run_repair_seeds(workspace: WorkspaceLike, run: Run | str, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
+def run_repair_seeds(workspace: Workspace, run: Run | str, strategy: str = DEFAULT_STRATEGY, params: dict | None = None,
                      train_cfg=None, seeds: int = 3, progress=None, *, init: Literal["scratch", "finetune"] = "scratch",
                      name: str | None = None, slicer: str = "auto") -> dict:
     """:func:`run_repair` with ``seeds`` seeds, each paired with its own matched control.
@@ -113,9 +113,9 @@ def run_repair_seeds(workspace: WorkspaceLike, run: Run | str, strategy: str = D
     from slicelens.evaluate.seeds import paired_gain, seed_verdict
     from slicelens.pipeline.retrain import resolve_train_config
     from slicelens.repair.base import get_repair
-    from slicelens.store import as_workspace
+    from slicelens.store.workspace import require_workspace
 
-    ws = as_workspace(workspace)
+    ws = require_workspace(workspace, "run_repair_seeds")
     run = ws.run(run) if isinstance(run, str) else run
     cfg = resolve_train_config(run, train_cfg)
     fields = get_repair(strategy).Params.model_fields

@@ -21,18 +21,18 @@ from slicelens.utils import seed_everything
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
-    from slicelens.store.workspace import Workspace, WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 __all__ = ["apply_plan", "noise_augment", "resolve_train_config", "training_set"]
 
 
-def apply_plan(workspace: WorkspaceLike, base_run: Run, plan, train_cfg=None, *,
+def apply_plan(workspace: Workspace, base_run: Run, plan, train_cfg=None, *,
                init: Literal["scratch", "finetune"] = "scratch", name: str | None = None):
     """Retrain the base run's model on the plan's training data and extract a new run.
 
     Parameters
     ----------
-    workspace : Workspace or path
+    workspace : Workspace
     base_run : Run
         The run whose model and dataset are repaired.
     plan : TrainingPlan
@@ -57,9 +57,9 @@ def apply_plan(workspace: WorkspaceLike, base_run: Run, plan, train_cfg=None, *,
     from slicelens.extract import ExtractConfig
     from slicelens.models import ModelSpec, save_model
     from slicelens.pipeline.extract import extract_run
-    from slicelens.store import as_workspace
+    from slicelens.store.workspace import require_workspace
 
-    ws = as_workspace(workspace, create=True)
+    ws = require_workspace(workspace, "apply_plan")
     rec = base_run.record
     spec = ModelSpec.model_validate({k: v for k, v in rec.model.to_json().items()
                                      if k in ModelSpec.model_fields})

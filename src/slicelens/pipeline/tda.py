@@ -30,20 +30,20 @@ from slicelens.tda.analysis import (  # noqa: F401 - re-exported: the run-level 
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
-    from slicelens.store.workspace import Workspace, WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 
-def apply_row(workspace: WorkspaceLike, run: Run, result, rank: int, train_cfg=None, *, init: Literal["scratch", "finetune"] = "scratch",
+def apply_row(workspace: Workspace, run: Run, result, rank: int, train_cfg=None, *, init: Literal["scratch", "finetune"] = "scratch",
               name: str | None = None):
     """Turn row ``rank`` of ``result`` into a TrainingPlan, retrain (new run), and pair it
     with its matched control (trained once per setting and reused; ``control_run`` in the
     new run's record), so its evaluation states the gain against the control."""
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.retrain import apply_plan
-    from slicelens.store import as_workspace
+    from slicelens.store.workspace import require_workspace
     from slicelens.tda.result import to_plan
 
-    workspace = as_workspace(workspace)
+    workspace = require_workspace(workspace, "apply_row")
     plan = to_plan(result.row(rank))
     new = apply_plan(workspace, run, plan, train_cfg, init=init,
                      name=name or f"tda-{result.row(rank).action}")
@@ -52,7 +52,7 @@ def apply_row(workspace: WorkspaceLike, run: Run, result, rank: int, train_cfg=N
     return type(new)(new.path)
 
 
-def model_effects(workspace: WorkspaceLike, run: Run, result, rank: int, *, seeds: Sequence[int] = (0, 1, 2),
+def model_effects(workspace: Workspace, run: Run, result, rank: int, *, seeds: Sequence[int] = (0, 1, 2),
                   train_cfg=None, init: Literal["scratch", "finetune"] = "scratch"):
     """Measure row ``rank`` by retraining the whole model (``apply_plan``) per seed.
 
@@ -71,14 +71,14 @@ def model_effects(workspace: WorkspaceLike, run: Run, result, rank: int, *, seed
     from slicelens.models import ModelSpec, TrainConfig
     from slicelens.pipeline.retrain import _stored_train_config, apply_plan
     from slicelens.repair.plan import TrainingPlan
-    from slicelens.store import as_workspace
+    from slicelens.store.workspace import require_workspace
     from slicelens.tda.estimate import effect_columns
     from slicelens.tda.result import to_plan
     from slicelens.tda.stats import paired_effect
 
     if len(seeds) < 2:
         raise SliceLensError("model effects need at least two seeds (field 'seeds')")
-    ws = as_workspace(workspace, create=True)
+    ws = require_workspace(workspace, "model_effects")
     row = result.row(rank)
     spec = ModelSpec.model_validate({k: v for k, v in run.record.model.to_json().items() if k in ModelSpec.model_fields})
     cfg = train_cfg or _stored_train_config(spec) or TrainConfig()

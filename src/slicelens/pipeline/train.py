@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from slicelens.store.workspace import WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 
 class TrainJob(BaseModel):
@@ -32,7 +32,7 @@ def load_split_tensors(dataset, split: str, size: int):
     return load_images(dataset, idx, size), torch.from_numpy(dataset.labels[idx]), idx
 
 
-def train_model(workspace: WorkspaceLike, dataset, job: TrainJob | None = None, cfg=None):
+def train_model(workspace: Workspace, dataset, job: TrainJob | None = None, cfg=None):
     """Fit ``job.model`` on ``dataset``'s train split with early stopping on ``val``.
 
     Returns
@@ -45,11 +45,11 @@ def train_model(workspace: WorkspaceLike, dataset, job: TrainJob | None = None, 
     from slicelens.errors import DataError
     from slicelens.models import ModelSpec, TrainConfig, TrainData, build_model, fit, save_model
     from slicelens.models.builtin import builtin_info
-    from slicelens.store import as_workspace
     from slicelens.store.atomic import write_json
+    from slicelens.store.workspace import require_workspace
     from slicelens.utils import seed_everything
 
-    ws = as_workspace(workspace, create=True)
+    ws = require_workspace(workspace, "train_model")
     job = job or TrainJob()
     cfg = cfg or TrainConfig()
     info = builtin_info(job.model)

@@ -21,11 +21,11 @@ so a strategy registers itself by being defined in one of them.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 
-from slicelens.errors import SliceLensError
 from slicelens.registry import Family
 
 if TYPE_CHECKING:
@@ -49,15 +49,15 @@ class RepairStrategy:
         """Validate ``params`` against ``Params`` and return a ``TrainingPlan``.
 
         An unknown parameter is an error that lists the known ones (a typo never falls
-        back silently to a default).
+        back silently to a default). A workspace given as a path is a TypeError (only the
+        shells open workspaces); a strategy that reads none may be given None.
         """
-        from slicelens.params import validate
+        from slicelens.params import validate_params
+        from slicelens.store.workspace import require_workspace
 
-        unknown = sorted(set(params) - set(self.Params.model_fields))
-        if unknown:
-            raise SliceLensError(f"unknown parameter {unknown[0]!r} of repair strategy "
-                                 f"{self.name!r}; known: {', '.join(sorted(self.Params.model_fields))}")
-        p = validate(self.Params, params)
+        if isinstance(workspace, str | os.PathLike):
+            require_workspace(workspace, f"repair strategy {self.name!r}")
+        p = validate_params(self.Params, params, f"repair strategy {self.name!r}")
         if getattr(p, "slicer", None) == "auto":  # the strategies that read a slice set's marks
             from slicelens.feedback.annotations import marked_slicer
 

@@ -48,7 +48,7 @@ from slicelens.repair.plan import TrainingPlan, new_plan_dir
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
-    from slicelens.store.workspace import WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 
 class CoRMParams(BaseModel):
@@ -73,12 +73,11 @@ class CoRM(RepairStrategy):
 
     Params = CoRMParams
 
-    def _plan(self, workspace: WorkspaceLike, run: Run, p: CoRMParams) -> TrainingPlan:
+    def _plan(self, workspace: Workspace, run: Run, p: CoRMParams) -> TrainingPlan:
         from slicelens.feedback.propagation import current_spuriousness
-        from slicelens.store import as_workspace
         from slicelens.store.atomic import save_npz
 
-        ws = as_workspace(workspace)
+        ws = workspace
         chosen = require_spurious(current_spuriousness(ws, run, p.slicer), p.slicer, p.source,
                                   p.threshold)
         ids, masks = corm_masks(run, p.slicer, chosen, p)

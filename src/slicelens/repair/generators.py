@@ -60,9 +60,11 @@ class Generator:
     Params: ClassVar[type[BaseModel]] = BaseModel
 
     def __init__(self, **params):
-        from slicelens.params import validate
+        """Validate ``params`` against ``Params``; an unknown one is an error listing the
+        known ones (:func:`slicelens.params.validate_params`)."""
+        from slicelens.params import validate_params
 
-        self.p = validate(self.Params, params)
+        self.p = validate_params(self.Params, params, f"generator {self.name!r}")
 
     def generate(self, prompts: list[PromptSpec], counts: np.ndarray, ctx: GenerationContext,
                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from slicelens.errors import SliceLensError
-from slicelens.store.artifacts import register_reader
+from slicelens.store.artifacts import ArtifactKind
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
@@ -197,7 +197,11 @@ class TrainingPlan:
             raise SliceLensError(f"cannot read training plan {path}: {e}") from None
 
 
-@register_reader("plan")
+#: ``run.artifact(PLAN) -> TrainingPlan | None``
+PLAN: ArtifactKind[TrainingPlan | None] = ArtifactKind("plan")
+
+
+@PLAN.reader
 def _read_plan(run: Run, name: None = None) -> TrainingPlan | None:
     """``run.plan()``: the plan a repair or control run was trained with, or None."""
     path = run.artifact_path("plan")

@@ -17,7 +17,7 @@ from slicelens.tda.params import TDAParams
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
-    from slicelens.store.workspace import WorkspaceLike
+    from slicelens.store.workspace import Workspace
 
 
 class TDAActionParams(TDAParams):
@@ -34,7 +34,7 @@ class TDAAction(RepairStrategy):
 
     Params = TDAActionParams
 
-    def _plan(self, workspace: WorkspaceLike, run: Run, p):
+    def _plan(self, workspace: Workspace, run: Run, p):
         from slicelens.tda.analysis import attribute_errors, read_oracle
         from slicelens.tda.result import to_plan
 

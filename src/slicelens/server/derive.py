@@ -61,7 +61,9 @@ class View(BaseModel):
 
 
 def derived_from(source: type, *, exclude: Iterable[str] = (),
-                 rename: Mapping[str, str] | None = None) -> Callable[[type[V]], type[V]]:
+                 rename: Mapping[str, str] | None = None,
+                 optional: Iterable[str] = (),
+                 order: Iterable[str] | None = None) -> Callable[[type[V]], type[V]]:
     """Class decorator: the decorated :class:`View` gets the fields of the dataclass
     ``source``.
 
@@ -71,13 +73,17 @@ def derived_from(source: type, *, exclude: Iterable[str] = (),
         The library type the response shows.
     exclude : names of ``source`` fields the API does not send.
     rename : dict library name -> API name.
+    optional : names of ``source`` fields the API may leave out (default None; e.g. a
+        report row's ``OPTIONAL`` fields, which its JSON omits when unmeasured).
+    order : API names of every field in the order the response sends them (default: the
+        derived fields, then the class body's); keeps a response's keys where they were.
 
     The class body's fields replace derived fields of the same API name and add the
     others; its docstring (if any) is the schema's description.
     """
-    rename, exclude = dict(rename or {}), set(exclude)
+    rename, exclude, optional = dict(rename or {}), set(exclude), set(optional)
     names = [f.name for f in dataclasses.fields(source)]
-    unknown = (exclude | set(rename)) - set(names)
+    unknown = (exclude | set(rename) | optional) - set(names)
     if unknown:
         raise TypeError(f"{source.__name__} has no fields {sorted(unknown)}")
     hints = typing.get_type_hints(source)
@@ -94,8 +100,15 @@ def derived_from(source: type, *, exclude: Iterable[str] = (),
             if api in own:
                 defs[api] = (own[api].annotation, own[api])
             else:
-                defs[api] = (float | None if hints[name] is float else hints[name], ...)
+                kind = float | None if hints[name] is float else hints[name]
+                defs[api] = (kind | None, None) if name in optional else (kind, ...)
         defs.update((k, (f.annotation, f)) for k, f in own.items() if k not in defs)
+        if order is not None:
+            wanted = list(order)
+            if sorted(wanted) != sorted(defs):
+                raise TypeError(f"order {wanted} must name each field of {cls.__name__} once: "
+                                f"{list(defs)}")
+            defs = {k: defs[k] for k in wanted}
         model = create_model(cls.__name__, __base__=View, __doc__=cls.__doc__,
                              __module__=cls.__module__, **defs)
         model.derived = derived

@@ -19,11 +19,16 @@ import numpy as np
 
 from slicelens.errors import WorkspaceError
 from slicelens.slicing.base import DEFAULT_SLICER, SliceSet
-from slicelens.store.artifacts import register_reader
+from slicelens.store.artifacts import ArtifactKind
 from slicelens.store.atomic import save_npz
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
+
+#: ``run.artifact(SLICES, slicer) -> SliceSet``
+SLICES: ArtifactKind[SliceSet] = ArtifactKind("slices")
+#: ``run.artifact(ASSIGNMENTS, slicer) -> {split: slice index per sample}``
+ASSIGNMENTS: ArtifactKind[dict[str, np.ndarray]] = ArtifactKind("assignments")
 
 
 def preferred_slicer(run: Run) -> str:
@@ -44,13 +49,13 @@ def preferred_slicer(run: Run) -> str:
     return stored[0] if stored else DEFAULT_SLICER
 
 
-@register_reader("slices")
+@SLICES.reader
 def load_slices(run: Run, slicer: str) -> SliceSet:
     """The slice set ``find_slices`` saved for ``slicer`` (WorkspaceError if none)."""
     return SliceSet.load(run.path, slicer)
 
 
-@register_reader("assignments")
+@ASSIGNMENTS.reader
 def _assignments(run: Run, slicer: str) -> dict[str, np.ndarray]:
     return _assign_all(run, slicer)
 

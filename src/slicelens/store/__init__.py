@@ -2,6 +2,6 @@
 
 from slicelens.store.db import Annotation, AnnotationStore
 from slicelens.store.run import Run
-from slicelens.store.workspace import Workspace, as_workspace
+from slicelens.store.workspace import Workspace, as_workspace, require_workspace
 
-__all__ = ["Annotation", "AnnotationStore", "Run", "Workspace", "as_workspace"]
+__all__ = ["Annotation", "AnnotationStore", "Run", "Workspace", "as_workspace", "require_workspace"]

@@ -10,6 +10,11 @@ its reader with :func:`register_reader` in the module named by :data:`READER_MOD
 which :func:`read` imports by name on first use (the store sits below the parts, so it
 never imports them with a statement; see ``docs/architecture.md``).
 
+Typed reads: the owning part declares its kind as an :class:`ArtifactKind` parametrised by
+what its reader returns (``SLICES: ArtifactKind[SliceSet]`` in ``slicelens.slicing.runio``)
+and registers the reader with it (``@SLICES.reader``); ``run.artifact(SLICES, "attribution")``
+is then a ``SliceSet`` for the type checker, while the store still imports nothing above it.
+
 Example
 -------
 >>> artifact_path("runs/run-0001-demo", "slices", "attribution").as_posix()
@@ -24,7 +29,7 @@ import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from slicelens.errors import WorkspaceError
 
@@ -66,6 +71,8 @@ READER_MODULES: dict[str, str] = {
 
 #: artifact kind -> reader(run, name) (filled by the parts that own the formats)
 READERS: dict[str, Callable[..., Any]] = {}
+
+T = TypeVar("T")
 
 
 def _kind(kind: str) -> str:
@@ -141,3 +148,35 @@ def read(run: Any, kind: str, name: str | None = None) -> Any:
         raise WorkspaceError(f"no reader for run artifact {kind!r}; its path is "
                              f"{LAYOUT[kind]} (use run.artifact_path)")
     return READERS[kind](run, name)
+
+
+class ArtifactKind(Generic[T]):
+    """A readable kind of run artifact whose reader returns ``T``, declared by the part that
+    owns the format; ``run.artifact(KIND, name)`` (or ``KIND.read(run, name)``) is a ``T``.
+
+    >>> from pathlib import Path
+    >>> NOTE: ArtifactKind[str] = ArtifactKind("bad_inputs")
+    >>> @NOTE.reader
+    ... def _note(run, name=None) -> str:
+    ...     return "read " + Path(run.path).name
+    >>> NOTE.read(type("R", (), {"path": "runs/run-0001-x"})())
+    'read run-0001-x'
+    >>> _ = READERS.pop("bad_inputs"); NOTE
+    ArtifactKind('bad_inputs')
+    """
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str):
+        self.kind = _kind(kind)
+
+    def __repr__(self) -> str:
+        return f"ArtifactKind({self.kind!r})"
+
+    def reader(self, fn: Callable[..., T]) -> Callable[..., T]:
+        """Decorator: register ``fn(run, name)`` as this kind's reader (:func:`register_reader`)."""
+        return register_reader(self.kind)(fn)
+
+    def read(self, run: Any, name: str | None = None) -> T:
+        """This kind's artifact ``name`` of ``run``, parsed by the registered reader."""
+        return cast(T, read(run, self.kind, name))

@@ -20,7 +20,7 @@ import hashlib
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,8 @@ from slicelens.store import artifacts
 from slicelens.store.atomic import write_json
 from slicelens.store.paths import resolve, workspace_of
 from slicelens.store.record import RunRecord, parse_record, read_record
+
+T = TypeVar("T")
 
 ARRAYS = ("logits", "probs", "features", "fw", "maps")
 #: The arrays a run made without a model (``slicelens.from_predictions``) has; the others
@@ -155,6 +157,13 @@ class Run:
     def has_artifact(self, kind: str, name: str | None = None) -> bool:
         """True when artifact ``kind`` (named ``name``) is stored."""
         return self.artifact_path(kind, name).exists()
+
+    def artifact(self, kind: artifacts.ArtifactKind[T], name: str | None = None) -> T:
+        """Artifact ``name`` of ``kind``, typed by the part that declared the kind, e.g.
+        ``run.artifact(SLICES, "attribution")`` with ``slicelens.slicing.runio.SLICES`` is a
+        ``SliceSet``. The accessors below are the same reads, untyped (the store cannot name
+        the parts' types)."""
+        return kind.read(self, name)
 
     def slice_set(self, slicer: str) -> Any:
         """The :class:`~slicelens.slicing.base.SliceSet` stored for ``slicer``

@@ -151,13 +151,15 @@ class Workspace:
                 n += 1
 
 
-#: what the pipeline's functions accept as a workspace: the object, or its directory
+#: what the shells (CLI, server, demo entry points) accept as a workspace: the object, or its
+#: directory; the library's functions take a :class:`Workspace` only
 WorkspaceLike = Workspace | str | os.PathLike
 
 
 def as_workspace(workspace: WorkspaceLike, create: bool = False) -> Workspace:
     """``workspace`` itself when it is a :class:`Workspace`, else the workspace at that path
-    (``create``: make it when missing). The one place a path becomes a workspace.
+    (``create``: make it when missing). The one place a path becomes a workspace; only the
+    shells call it (``tests/test_layers.py`` checks), the library takes a Workspace.
 
     >>> import tempfile
     >>> ws = Workspace(tempfile.mkdtemp() + "/ws")
@@ -165,3 +167,21 @@ def as_workspace(workspace: WorkspaceLike, create: bool = False) -> Workspace:
     (True, True)
     """
     return workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=create)
+
+
+def require_workspace(workspace: object, where: str) -> Workspace:
+    """``workspace`` when it is a :class:`Workspace`, else a TypeError saying to open one.
+
+    The library's functions take a workspace object, never its path (only the shells turn a
+    path into a workspace); this makes passing a path fail loudly at the door.
+
+    >>> require_workspace("slicelens-workspace", "evaluate_run")
+    Traceback (most recent call last):
+    ...
+    TypeError: evaluate_run needs a slicelens Workspace, not str 'slicelens-workspace': pass slicelens.Workspace(path) (or slicelens.store.Workspace(path))
+    """
+    if not isinstance(workspace, Workspace):
+        raise TypeError(f"{where} needs a slicelens Workspace, not {type(workspace).__name__} "
+                        f"{str(workspace)!r}: pass slicelens.Workspace(path) "
+                        "(or slicelens.store.Workspace(path))")
+    return workspace

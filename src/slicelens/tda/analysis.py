@@ -27,6 +27,7 @@ from slicelens.tda.groups import ErrorGroup
 from slicelens.tda.params import ACTIONS, AUTO_KINDS
 
 if TYPE_CHECKING:
+    from slicelens.attributes.matrix import AttributeMatrix
     from slicelens.store.run import Run
 
 
@@ -197,5 +198,7 @@ def _slice_sets(run: Run, pb) -> tuple[list, dict]:
     return sets, assign
 
 
-def _attributes(run: Run):
-    return run.attribute_matrix()
+def _attributes(run: Run) -> AttributeMatrix | None:
+    from slicelens.attributes.runio import ATTRIBUTE_MATRIX
+
+    return run.artifact(ATTRIBUTE_MATRIX)

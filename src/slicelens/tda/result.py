@@ -27,7 +27,7 @@ import pandas as pd
 
 from slicelens.errors import SliceLensError
 from slicelens.repair.plan import TrainingPlan
-from slicelens.store.artifacts import register_reader
+from slicelens.store.artifacts import ArtifactKind
 from slicelens.tda.groups import ErrorGroup, TrainingGroup
 from slicelens.tda.params import BENEFIT_SIGN
 
@@ -209,7 +209,11 @@ def to_plan(row: TDARow) -> TrainingPlan:
     return plan
 
 
-@register_reader("tda")
+#: ``run.artifact(TDA_RESULT, name) -> TDAResult`` (``name``: the error group's slug)
+TDA_RESULT: ArtifactKind[TDAResult] = ArtifactKind("tda")
+
+
+@TDA_RESULT.reader
 def _read_result(run: Run, name: str) -> TDAResult:
     """``run.tda_results()``: the result stored as ``<run>/tda/<name>.json``."""
     return TDAResult.load(run.artifact_path("tda", name))

@@ -6,7 +6,7 @@
 // (the repaired run has none), changes coloured and sorted worst first, and a verdict.
 import * as Plot from "@observablehq/plot";
 import { useCallback, useEffect, useState } from "react";
-import { ApiError, fmt, get, pct, send, uploadOracle, type Annotation, type Job, type RunSummary, type Strategy as StrategyOut, type Upload } from "../api";
+import { ApiError, fmt, get, pct, send, uploadOracle, type Annotation, type ComparedGroup, type ComparedSlice, type Comparison as Report, type Job, type RunSummary, type Strategy as StrategyOut, type Upload } from "../api";
 import { useAsync } from "../hooks";
 import JobProgress from "./JobProgress";
 import PlotFigure from "./PlotFigure";
@@ -14,9 +14,8 @@ import PlotFigure from "./PlotFigure";
 // the API sends the parameters' JSON schema as an open object; the form reads these keys
 type Strategy = Omit<StrategyOut, "params_schema"> & { params_schema: { properties?: Record<string, Field> } };
 interface Field { type?: string; default?: unknown; description?: string; enum?: unknown[]; anyOf?: Field[] }
-interface ModelRow { run: string; role: string; clean: number; core: number; spurious: number; rcs: number; average: number; worst_group?: string; worst_group_accuracy?: number; worst_slice?: string; worst_slice_accuracy?: number }
-interface SliceCmp { slice_id: string; n: number; acc_before: number; acc_after: number; delta: number; low_before: number; high_before: number; low_after: number; high_after: number; acc_control?: number; delta_vs_control?: number }
-interface Report { computed: boolean; detail?: string; run: string; baseline: string; control: string | null; split: string; n: number; mask_source: string; mask_note: string; models: ModelRow[]; slices: SliceCmp[]; groups: (SliceCmp & { group: string })[]; slicer: string | null; versus_control: Record<string, number>; verdict: string }
+// a row of the per-slice or per-group change table (the API's generated types)
+type ChangeRow = ComparedSlice | ComparedGroup;
 
 interface Props {
   run: string;
@@ -96,9 +95,10 @@ export function Delta({ v, testId }: { v: number | null | undefined; testId?: st
   return <span className={cls} data-testid={testId}>{pp > 0 ? "+" : pp < 0 ? "−" : "±"}{Math.abs(pp).toFixed(1)} pp</span>;
 }
 
-const worstFirst = <T extends { delta: number }>(rows: T[]) => [...rows].sort((a, b) => a.delta - b.delta);
+// null (NaN on the server) sorts as 0, as JavaScript's arithmetic did before the types
+const worstFirst = <T extends { delta?: number | null }>(rows: T[]) => [...rows].sort((a, b) => (a.delta ?? 0) - (b.delta ?? 0));
 
-function SliceChart({ rows, split }: { rows: SliceCmp[]; split: string }) {
+function SliceChart({ rows, split }: { rows: ComparedSlice[]; split: string }) {
   const make = useCallback(() => {
     const data = worstFirst(rows).slice(0, 30);
     const withControl = data.filter((d) => d.acc_control !== undefined && d.acc_control !== null);
@@ -108,7 +108,7 @@ function SliceChart({ rows, split }: { rows: SliceCmp[]; split: string }) {
       y: { label: null, domain: data.map((d) => d.slice_id) },
       color: { legend: true, domain: withControl.length ? ["before", "matched control", "after"] : ["before", "after"], range: withControl.length ? ["#9a9a9a", "#f59e0b", "#2563eb"] : ["#9a9a9a", "#2563eb"] },
       marks: [
-        Plot.link(data, { x1: "acc_before", x2: "acc_after", y1: "slice_id", y2: "slice_id", stroke: (d: SliceCmp) => (d.delta >= 0 ? "#2ca02c" : "#d62728"), strokeWidth: 2, markerEnd: "arrow" }),
+        Plot.link(data, { x1: "acc_before", x2: "acc_after", y1: "slice_id", y2: "slice_id", stroke: (d: ComparedSlice) => ((d.delta ?? 0) >= 0 ? "#2ca02c" : "#d62728"), strokeWidth: 2, markerEnd: "arrow" }),
         Plot.dot(data, { x: "acc_before", y: "slice_id", fill: () => "before", r: 4 }),
         Plot.dot(withControl, { x: "acc_control", y: "slice_id", fill: () => "matched control", r: 4, symbol: "diamond" }),
         Plot.dot(data, { x: "acc_after", y: "slice_id", fill: () => "after", r: 4, tip: true }),
@@ -118,12 +118,14 @@ function SliceChart({ rows, split }: { rows: SliceCmp[]; split: string }) {
   return <PlotFigure make={make} testId="compare-chart" />;
 }
 
-function ChangeTable({ rows, name, testId }: { rows: (SliceCmp & { group?: string })[]; name: string; testId: string }) {
+const rowName = (g: ChangeRow): string => ("group" in g ? g.group : g.slice_id);
+
+function ChangeTable({ rows, name, testId }: { rows: ChangeRow[]; name: string; testId: string }) {
   return (
     <table data-testid={testId} className="change-table">
       <thead><tr><th>{name}</th><th className="num">n</th><th className="num">before</th><th className="num">matched control</th><th className="num">after</th><th className="num">change</th><th className="num">after − control</th></tr></thead>
       <tbody>{worstFirst(rows).map((g) => (
-        <tr key={g.group ?? g.slice_id}><td>{g.group ?? g.slice_id}</td><td className="num">{g.n}</td><td className="num">{pct(g.acc_before)}</td>
+        <tr key={rowName(g)}><td>{rowName(g)}</td><td className="num">{g.n}</td><td className="num">{pct(g.acc_before)}</td>
           <td className="num">{pct(g.acc_control)}</td><td className="num">{pct(g.acc_after)}</td>
           <td className="num"><Delta v={g.delta} testId="delta" /></td><td className="num"><Delta v={g.delta_vs_control} /></td></tr>
       ))}</tbody>

@@ -1174,6 +1174,146 @@ export interface components {
              */
             slicer: string | null;
         };
+        /**
+         * ComparedGroupOut
+         * @description One ground-truth group of a comparison (``GroupRow``): before / after (and the
+         *     control) with a baseline, else its ``accuracy``.
+         */
+        ComparedGroupOut: {
+            /** Group */
+            group: string;
+            /** N */
+            n: number;
+            /** Accuracy */
+            accuracy?: number | null;
+            /** Acc Before */
+            acc_before?: number | null;
+            /** Low Before */
+            low_before?: number | null;
+            /** High Before */
+            high_before?: number | null;
+            /** Acc After */
+            acc_after?: number | null;
+            /** Low After */
+            low_after?: number | null;
+            /** High After */
+            high_after?: number | null;
+            /** Delta */
+            delta?: number | null;
+            /** Acc Control */
+            acc_control?: number | null;
+            /** Delta Vs Control */
+            delta_vs_control?: number | null;
+        };
+        /**
+         * ComparedModelOut
+         * @description One model of a comparison (``slicelens.evaluate.report.ModelScores``); the worst
+         *     slice / group are left out when they were not measured.
+         */
+        ComparedModelOut: {
+            /** Run */
+            run: string;
+            /** Role */
+            role: string;
+            /** N */
+            n: number;
+            /** Clean */
+            clean: number | null;
+            /** Core */
+            core: number | null;
+            /** Spurious */
+            spurious: number | null;
+            /** Rcs */
+            rcs: number | null;
+            /** Core Trials */
+            core_trials: number[];
+            /** Spurious Trials */
+            spurious_trials: number[];
+            /** Average */
+            average: number | null;
+            /** Worst Slice */
+            worst_slice?: string | null;
+            /** Worst Slice Accuracy */
+            worst_slice_accuracy?: number | null;
+            /** Worst Group */
+            worst_group?: string | null;
+            /** Worst Group Accuracy */
+            worst_group_accuracy?: number | null;
+        };
+        /**
+         * ComparedSliceOut
+         * @description One slice of a comparison (``SliceRow``); the control's columns only with one.
+         */
+        ComparedSliceOut: {
+            /** Slice Id */
+            slice_id: string;
+            /** N */
+            n: number;
+            /** Acc Before */
+            acc_before: number | null;
+            /** Low Before */
+            low_before: number | null;
+            /** High Before */
+            high_before: number | null;
+            /** Acc After */
+            acc_after: number | null;
+            /** Low After */
+            low_after: number | null;
+            /** High After */
+            high_after: number | null;
+            /** Delta */
+            delta: number | null;
+            /** Acc Control */
+            acc_control?: number | null;
+            /** Delta Vs Control */
+            delta_vs_control?: number | null;
+        };
+        /**
+         * ComparisonOut
+         * @description A comparison made (``slicelens.evaluate.report.EvaluationReport``, as stored).
+         */
+        ComparisonOut: {
+            /** Run */
+            run: string;
+            /** Baseline */
+            baseline: string | null;
+            /** Control */
+            control: string | null;
+            /** Split */
+            split: string;
+            /** N */
+            n: number;
+            /** Mask Source */
+            mask_source: string;
+            /** Mask Note */
+            mask_note: string;
+            /** Ground Truth */
+            ground_truth: string | null;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Models */
+            models: components["schemas"]["ComparedModelOut"][];
+            /** Groups */
+            groups: components["schemas"]["ComparedGroupOut"][];
+            /** Slices */
+            slices: components["schemas"]["ComparedSliceOut"][];
+            /** Slicer */
+            slicer: string | null;
+            /** Versus Control */
+            versus_control: {
+                [key: string]: number;
+            };
+            /** Verdict */
+            verdict: string;
+            /**
+             * Computed
+             * @default true
+             * @constant
+             */
+            computed: true;
+        };
         /** ConceptAnswerIn */
         ConceptAnswerIn: {
             /** Image Id */
@@ -1198,7 +1338,11 @@ export interface components {
              */
             author: string;
         };
-        /** ConceptAnswerOut */
+        /**
+         * ConceptAnswerOut
+         * @description One annotator's answer on one image (``slicelens.concepts.answers.ConceptAnswer``)
+         *     and the state of the stored annotation that holds it.
+         */
         ConceptAnswerOut: {
             /** Id */
             id: number;
@@ -1343,6 +1487,25 @@ export interface components {
             missing: string[];
             /** Command */
             command: string;
+        };
+        /**
+         * NotComparedOut
+         * @description No comparison of the run with this baseline yet (a state of the view, not an
+         *     error).
+         */
+        NotComparedOut: {
+            /**
+             * Computed
+             * @default false
+             * @constant
+             */
+            computed: false;
+            /** Run */
+            run: string;
+            /** Baseline */
+            baseline: string;
+            /** Detail */
+            detail: string;
         };
         /** RepairAlignmentOut */
         RepairAlignmentOut: {
@@ -2955,9 +3118,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ComparisonOut"] | components["schemas"]["NotComparedOut"];
                 };
             };
             /** @description Validation Error */

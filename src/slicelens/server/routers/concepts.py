@@ -12,7 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from slicelens.concepts.answers import ConceptAnswer
 from slicelens.server.deps import CallerDep, RunDep, StateDep, author_or_default
+from slicelens.server.derive import View, derived_from
 from slicelens.server.routers.samples import PNG, SampleId, Size
 from slicelens.server.schemas import AuthorIn
 
@@ -34,14 +36,14 @@ class ConceptAnswerIn(BaseModel):
     author: str = Field("", max_length=200)
 
 
-class ConceptAnswerOut(BaseModel):
+@derived_from(ConceptAnswer, rename={"worker": "author"},
+              order=("id", "image_id", "label", "author", "confounded", "valid", "seconds",
+                     "status", "updated_at"))
+class ConceptAnswerOut(View):
+    """One annotator's answer on one image (``slicelens.concepts.answers.ConceptAnswer``)
+    and the state of the stored annotation that holds it."""
+
     id: int
-    image_id: str
-    label: str
-    author: str
-    confounded: list[str]
-    valid: list[str]
-    seconds: float | None
     status: str
     updated_at: str
 
@@ -49,10 +51,8 @@ class ConceptAnswerOut(BaseModel):
 def _out(ann) -> ConceptAnswerOut:
     from slicelens.concepts.store import answer_of
 
-    a = answer_of(ann)
-    return ConceptAnswerOut(id=ann.id, image_id=a.image_id, label=a.label, author=a.worker,
-                            confounded=a.confounded, valid=a.valid, seconds=a.seconds,
-                            status=ann.status, updated_at=ann.updated_at)
+    return ConceptAnswerOut.of(answer_of(ann), id=ann.id, status=ann.status,
+                               updated_at=ann.updated_at)
 
 
 @router.get("/runs/{run_id}/concepts/seeds", response_model=list[SeedOut])

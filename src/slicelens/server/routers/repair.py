@@ -9,19 +9,20 @@ worst group, and per-slice accuracy before and after).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.errors import SliceLensError
+from slicelens.evaluate.report import EvaluationReport, GroupRow, ModelScores, SliceRow
 from slicelens.server.deps import NAME, RunDep, StateDep
+from slicelens.server.derive import View, derived_from
 from slicelens.server.guard import resolve_uploads
 from slicelens.server.routers.jobs import job_out
 from slicelens.server.schemas import JobOut
 
 if TYPE_CHECKING:
-    from slicelens.evaluate.report import EvaluationReport
     from slicelens.store.run import Run
 
 router = APIRouter(tags=["repair"])
@@ -113,8 +114,46 @@ def start_compare(body: CompareJobIn, rd: RunDep, state: StateDep) -> JobOut:
     return job_out(state.jobs.submit("compare", work, {"run": rd.run.id, **body.model_dump()}))
 
 
-@router.get("/runs/{run_id}/compare/{baseline}", response_model=dict[str, Any])
-def get_comparison(rd: RunDep, baseline: str, state: StateDep) -> dict[str, Any]:
+@derived_from(ModelScores, optional=ModelScores.OPTIONAL)
+class ComparedModelOut(View):
+    """One model of a comparison (``slicelens.evaluate.report.ModelScores``); the worst
+    slice / group are left out when they were not measured."""
+
+
+@derived_from(GroupRow, optional=GroupRow.OPTIONAL)
+class ComparedGroupOut(View):
+    """One ground-truth group of a comparison (``GroupRow``): before / after (and the
+    control) with a baseline, else its ``accuracy``."""
+
+
+@derived_from(SliceRow, optional=SliceRow.OPTIONAL)
+class ComparedSliceOut(View):
+    """One slice of a comparison (``SliceRow``); the control's columns only with one."""
+
+
+@derived_from(EvaluationReport)
+class ComparisonOut(View):
+    """A comparison made (``slicelens.evaluate.report.EvaluationReport``, as stored)."""
+
+    models: list[ComparedModelOut]
+    groups: list[ComparedGroupOut]
+    slices: list[ComparedSliceOut]
+    computed: Literal[True] = True
+
+
+class NotComparedOut(BaseModel):
+    """No comparison of the run with this baseline yet (a state of the view, not an
+    error)."""
+
+    computed: Literal[False] = False
+    run: str
+    baseline: str
+    detail: str
+
+
+@router.get("/runs/{run_id}/compare/{baseline}", response_model=ComparisonOut | NotComparedOut,
+            response_model_exclude_unset=True)
+def get_comparison(rd: RunDep, baseline: str, state: StateDep) -> ComparisonOut | NotComparedOut:
     """The comparison of this run with ``baseline``: the last one this server made, else
     the one stored in the run's folder (``slicelens repair`` / ``evaluate`` / the demo),
     with ``computed: true``; when there is none yet, ``computed: false`` and a ``detail``
@@ -126,6 +165,6 @@ def get_comparison(rd: RunDep, baseline: str, state: StateDep) -> dict[str, Any]
     if report is None:
         report = load_evaluation(rd.run, baseline) if re.fullmatch(NAME, baseline) else None
     if report is None:
-        return {"computed": False, "run": rd.run.id, "baseline": baseline,
-                "detail": f"no comparison of {rd.run.id} with {baseline} yet; start one"}
-    return {**report.to_json(), "computed": True}
+        return NotComparedOut(computed=False, run=rd.run.id, baseline=baseline,
+                              detail=f"no comparison of {rd.run.id} with {baseline} yet; start one")
+    return ComparisonOut.model_validate({**report.to_json(), "computed": True})
