@@ -88,7 +88,7 @@ def list_marks(workspace: Workspace, run: Run | None = None, slicer: str | None 
                                   include_undone=include_undone)
 
 
-def marked_slicer(workspace: Workspace, run: Run) -> str:
+def marked_slicer(workspace: Workspace | None, run: Run) -> str:
     """The slice set a mark-reading repair uses when none is named (``slicer="auto"``).
 
     The stored slice set that holds the newest mark in force (a person marked
@@ -102,6 +102,8 @@ def marked_slicer(workspace: Workspace, run: Run) -> str:
     """
     from slicelens.slicing.runio import preferred_slicer
 
+    if workspace is None:  # a plan made without a workspace has no marks to read
+        return preferred_slicer(run)
     stored = set(run.artifact_names("slices"))
     marks = [m for m in list_marks(workspace, run) if m.scope in stored]
     if marks:

@@ -45,8 +45,9 @@ def evaluate_run(workspace: Workspace, run: Run | str, *, baseline=None, slicer:
     run, baseline : Run or run id
     slicer : str or None
         Slice set of the reference run for the before/after slice table and for
-        annotation masks ("auto": the reference run's preferred stored slice set,
-        :func:`slicelens.slicing.runio.preferred_slicer`; None: no slice table).
+        annotation masks ("auto": the reference run's set that holds the newest mark, else
+        its preferred stored set, :func:`slicelens.feedback.annotations.marked_slicer`;
+        None: no slice table).
     ground_truth : "auto", path, DataFrame or None
         The true groups (column ``group``, indexed or keyed by ``id``) for worst-group
         accuracy and the group table; ``"auto"`` looks for ``ground_truth.csv`` beside
@@ -94,9 +95,9 @@ def evaluate_run(workspace: Workspace, run: Run | str, *, baseline=None, slicer:
     ids = np.asarray(samples["id"], dtype=str)[rows]
     size = run.record.input_size
     if slicer == "auto":
-        from slicelens.slicing.runio import preferred_slicer
+        from slicelens.feedback.annotations import marked_slicer
 
-        slicer = preferred_slicer(base or run)
+        slicer = marked_slicer(ws, base or run)
     dataset = run.dataset()
     images = load_images(dataset, dataset.index_of(ids), size, uint8=True)
     if masks_path is not None:

@@ -144,9 +144,9 @@ def pseudo_groups(workspace: Workspace, run: Run, p: PseudoGroupParams) -> Pseud
     SliceLensError
         When no slice counts as spurious (nothing to balance): the message says to mark one.
     """
+    from slicelens.feedback.annotations import marked_slicer
     from slicelens.feedback.propagation import current_spuriousness
     from slicelens.slicing.base import SliceSet
-    from slicelens.feedback.annotations import marked_slicer
     from slicelens.slicing.runio import assign_all
 
     if p.slicer == "auto":
