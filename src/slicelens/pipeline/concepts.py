@@ -8,6 +8,7 @@ workspace and files, and writes the output folder.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,33 @@ def pick_seeds(run: Run, per_class: int = 20, split: str = "val", slice_id: str 
     s = s.assign(_wrong=~s["correct"].astype(bool)).sort_values(["_wrong", "loss"],
                                                                    ascending=[False, False])
     return [i for _, g in s.groupby("label", sort=True) for i in g["id"].head(per_class)]
+
+
+@dataclass(frozen=True)
+class Seed:
+    """One seed image as a person sees it in the concept-annotation view."""
+
+    image_id: str
+    label: str
+    predicted: str
+    correct: bool
+
+
+def seed_rows(run: Run, per_class: int = 20, split: str = "val") -> list[Seed]:
+    """:func:`pick_seeds` with each image's true and predicted class names.
+
+    Examples
+    --------
+    >>> [s.image_id for s in seed_rows(run, per_class=2)]   # doctest: +SKIP
+    ['val/0007.png', 'val/0012.png', 'val/0101.png', 'val/0140.png']
+    """
+    s = run.samples.set_index("id")
+    out = []
+    for i in pick_seeds(run, per_class, split):
+        r = s.loc[i]
+        out.append(Seed(str(i), run.classes[int(r["label"])], run.classes[int(r["pred"])],
+                        bool(r["correct"])))
+    return out
 
 
 def _heat(m: np.ndarray) -> np.ndarray:

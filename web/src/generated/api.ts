@@ -1638,7 +1638,10 @@ export interface components {
             /** Correct */
             correct: boolean | null;
         };
-        /** SeedOut */
+        /**
+         * SeedOut
+         * @description A seed image (``slicelens.pipeline.concepts.Seed``).
+         */
         SeedOut: {
             /** Image Id */
             image_id: string;

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.concepts.answers import ConceptAnswer
+from slicelens.pipeline.concepts import Seed
 from slicelens.server.deps import CallerDep, RunDep, StateDep, author_or_default
 from slicelens.server.derive import View, derived_from
 from slicelens.server.routers.samples import PNG, SampleId, Size
@@ -21,11 +22,9 @@ from slicelens.server.schemas import AuthorIn
 router = APIRouter(tags=["concepts"])
 
 
-class SeedOut(BaseModel):
-    image_id: str
-    label: str
-    predicted: str
-    correct: bool
+@derived_from(Seed)
+class SeedOut(View):
+    """A seed image (``slicelens.pipeline.concepts.Seed``)."""
 
 
 class ConceptAnswerIn(BaseModel):
@@ -59,15 +58,9 @@ def _out(ann) -> ConceptAnswerOut:
 def seeds(rd: RunDep, per_class: Annotated[int, Query(ge=1, le=200)] = 20,
           split: Annotated[str, Query(pattern="^(train|val|test)$")] = "val") -> list[SeedOut]:
     """Seed images per class, misclassified first (``pick_seeds``)."""
-    from slicelens.pipeline.concepts import pick_seeds
+    from slicelens.pipeline.concepts import seed_rows
 
-    s = rd.samples.set_index("id")
-    out = []
-    for i in pick_seeds(rd.run, per_class, split):
-        r = s.loc[i]
-        out.append(SeedOut(image_id=str(i), label=rd.classes[int(r["label"])],
-                           predicted=rd.classes[int(r["pred"])], correct=bool(r["correct"])))
-    return out
+    return [SeedOut.of(s) for s in seed_rows(rd.run, per_class, split)]
 
 
 @router.get("/runs/{run_id}/concepts/saliency", responses=PNG, response_class=Response)
