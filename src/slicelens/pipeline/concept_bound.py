@@ -29,17 +29,20 @@ def reachable_bound(base, candidates: dict[str, int], k: int, top: int = 10,
     sets = sets if sets is not None else tag_sets(base)
     ids, labels = list(candidates), [int(v) for v in candidates.values()]
     tags = concept_tags(base, ids, labels)
-    out = greedy_bound(*sets["val"], *sets["init"], tags, labels, k, top)
+    (val_tags, val_labels), (init_tags, init_labels) = sets["val"], sets["init"]
+    out = greedy_bound(val_tags, val_labels, init_tags, init_labels, tags, labels, k, top)
     out["per_class"] = {base.classes[c]: r for c, r in out["per_class"].items()}
     out["candidates"] = len(ids)
     return out
 
 
-def repair_bound(base, repaired, sets: dict | None = None, top: int = 10) -> dict:
-    """The bound at the repair's own ``k`` on the repair's own candidates, or
-    ``{"skipped": reason}``."""
+def repair_bound(base, repaired, sets: dict | None = None, top: int = 10,
+                 budget: int | None = None) -> dict:
+    """The bound at ``budget`` (default: the repair's own ``k``) on the repair's own
+    candidates, or ``{"skipped": reason}``."""
     params = (repaired.record.get("plan") or {}).get("params") or {}
-    cands, k = params.get("candidate_ids"), params.get("k")
+    cands = params.get("candidate_ids")
+    k = budget if budget is not None else params.get("k")
     if not cands or k is None:
         return {"skipped": NO_CANDIDATES}
     try:
