@@ -74,4 +74,3 @@ def test_alignment_without_a_repair_says_how_to_make_one(api):
     client, run, _ = api
     body = client.get(f"/api/runs/{run.id}/concepts/alignment").json()
     assert body["repairs"] == [] and "slicelens repair --strategy aaca" in body["detail"]
-
