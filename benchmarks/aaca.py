@@ -23,8 +23,12 @@ an unlabeled pool of ``--pool`` images whose labels the demo's ground truth reve
 
 Ground truth is read by the simulated crowd, the label oracle and the scores only.
 
-Run:  python benchmarks/aaca.py [--problems 2] [--budgets 15,30,60] [--size quick]
-                                [--seeds 2] [--first-seed 0]
+6. the greedy reachable JS(aug || val) at each budget (slicelens.concepts.bound; a
+   diagnostic: can ANY choice of k images per class meet the JSD goal?), over AACA's
+   candidates and over the whole revealed pool.
+
+Run:  python benchmarks/aaca.py [--problems 2 | --only 1] [--budgets 15,30,60]
+                                [--size quick] [--seeds 2] [--first-seed 0]
       python benchmarks/aaca.py --concepts-only --problems 4 --out aaca-concepts
 Writes benchmarks/results/<--out>.json; prints the tables.
 """
@@ -114,11 +118,29 @@ def baseline_plan(run, oracle, k: int, how: str, seed_ids, rng):
     return TrainingPlan(strategy=f"{how}-pool", add=add, description=f"{how}: {k} per class")
 
 
+def bound_row(run, k: int, oracle, sel_plan, sets) -> dict:
+    """The greedy reachable JS(aug || val) at ``k`` per class (slicelens.concepts.bound):
+    over AACA's candidates D'_debug (what app / sel choose from) and over the whole
+    revealed pool of each class (what random / similarity choose from). A diagnostic."""
+    from slicelens.pipeline.concept_bound import reachable_bound
+
+    s = run.samples
+    pool = {str(i): int(oracle[i]) for i in s[s["split"] == "pool"]["id"].astype(str)
+            if i in oracle}
+    b_pool = reachable_bound(run, pool, k, sets=sets)
+    b_cand = reachable_bound(run, sel_plan.params["candidate_ids"], k, sets=sets)
+    return {"method": "bound (greedy)", "budget": k, "jsd_init_val": b_pool["jsd_init_val"],
+            "jsd_bound_pool": b_pool["jsd"], "jsd_bound_candidates": b_cand["jsd"],
+            "fall_bound_pool": b_pool["fall"], "fall_bound_candidates": b_cand["fall"],
+            "candidates": b_cand["candidates"], "pool": b_pool["candidates"]}
+
+
 def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
     """Problem ``i`` (its data fixed by ``i``) at seed ``i + 1000 * rep``: the ERM training,
     the simulated crowd, the random draws and AACA's seed (rep 0 = the original run)."""
     from slicelens.concepts.store import save_answer
     from slicelens.demo.aaca import _gold_csv, simulate_crowd
+    from slicelens.pipeline.concept_alignment import tag_sets
     from slicelens.pipeline.concepts import alignment_report, pick_seeds
     from slicelens.pipeline.control import matched_control
     from slicelens.pipeline.repair import repair_figures
@@ -149,6 +171,7 @@ def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
     oracle = load_oracle(str(paths.ground_truth), "true_label", run.classes)
     rng = np.random.default_rng(sd)
     rows = [{"method": "ERM", "budget": 0, **repair_figures(run, run, slicer="none")}]
+    sets = tag_sets(run)
     control = None
     for k in args.budgets:
         plans = {"random": baseline_plan(run, oracle, k, "random", seeds, rng),
@@ -157,6 +180,8 @@ def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
             plans[f"AACA-{variant}"] = get_repair("aaca").plan(
                 ws, run, variant=variant, k=k, candidates=3 * k, oracle=str(paths.ground_truth),
                 oracle_column="true_label", gold=gold_csv, seed=sd)
+        rows.append(bound_row(run, k, oracle, plans["AACA-sel"], sets))
+        print(f"  problem {i} seed {sd} bound k={k}: {rows[-1]}", flush=True)
         for name, plan in plans.items():
             new = apply_plan(ws, run, plan, train_cfg, name=name.lower())
             if control is None:
@@ -181,6 +206,8 @@ def main(argv=None) -> int:
                     help="seeds per problem (training, crowd, draws); 1 = seed i only")
     ap.add_argument("--first-seed", type=int, default=0,
                     help="first seed repetition: seed i + 1000 * rep for rep >= this")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated problem indices to run (instead of 0..problems-1)")
     ap.add_argument("--out", default="aaca")
     ap.add_argument("--concepts-only", action="store_true",
                     help="only the crowd / C-quality part (no repairs)")
@@ -188,7 +215,9 @@ def main(argv=None) -> int:
     args.budgets = [int(b) for b in args.budgets.split(",")]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i, rep in [(i, r) for i in range(args.problems) for r in range(args.first_seed, args.first_seed + args.seeds)]:
+        ids = ([int(x) for x in args.only.split(",")] if args.only else range(args.problems))
+        reps = range(args.first_seed, args.first_seed + args.seeds)
+        for i, rep in [(i, r) for i in ids for r in reps]:
             results.append(run_problem(i, Path(tmp), args, rep))
             (HERE / "results").mkdir(exist_ok=True)
             (HERE / "results" / f"{args.out}.json").write_text(json.dumps(
@@ -204,7 +233,8 @@ def summarise(results) -> dict:
     for r in results:
         for row in r["rows"]:
             a = agg.setdefault(f"{row['method']} k={row['budget']}", {})
-            for m in ("worst_group", "average", "jsd_init_val", "jsd_aug_val"):
+            for m in ("worst_group", "average", "jsd_init_val", "jsd_aug_val",
+                      "jsd_bound_pool", "jsd_bound_candidates"):
                 if row.get(m) is not None:
                     a.setdefault(m, []).append(row[m])
     table = {k: {**{m: float(np.mean(v)) for m, v in d.items()},

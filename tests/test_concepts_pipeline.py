@@ -200,6 +200,46 @@ def test_cli_alignment_prints_per_class(bed, tmp_path, capsys):
     assert "per class (tagger: the run's attribute matrix)" in out and bed.run.classes[1] in out
 
 
+def test_alignment_reports_the_reachable_jsd_bound_of_a_pool_repair(bed, tmp_path, capsys):
+    """A pool-route AACA plan records its candidates D'_debug; the alignment report (and
+    `concepts alignment`) give the greedy lowest JS(aug || val) that k of them per class
+    could reach, computed from the same tags (slicelens.concepts.bound)."""
+    from types import SimpleNamespace
+
+    from slicelens.cli.concepts import _alignment
+    from slicelens.concepts.bound import greedy_bound
+    from slicelens.concepts.runio import concept_tags
+    from slicelens.pipeline.concept_alignment import tag_sets
+    from slicelens.pipeline.concepts import alignment_report
+
+    _answers_in(bed.workspace, bed)
+    plan = get_repair("aaca").plan(bed.workspace, bed.run, variant="sel", k=3, candidates=6,
+                                   oracle=str(bed.paths.ground_truth), oracle_column="true_label")
+    cands = plan.params["candidate_ids"]
+    assert set(plan.add) <= set(cands) and len(cands) > len(plan.add)
+    fake = SimpleNamespace(id="pool-sel", record={"plan": plan.to_json()})
+    rep = alignment_report(bed.run, fake)
+    b = rep["bound"]
+    assert b["k"] == 3 and b["candidates"] == len(cands) and "greedy" in b["method"]
+    sets = tag_sets(bed.run)
+    ids, labels = list(cands), list(cands.values())
+    want = greedy_bound(*sets["val"], *sets["init"], concept_tags(bed.run, ids, labels), labels, 3)
+    assert b["jsd"] == pytest.approx(want["jsd"])
+    assert b["jsd_init_val"] == pytest.approx(rep["jsd_init_val"])
+    assert set(b["per_class"]) == set(bed.run.classes)
+    assert alignment_report(bed.run, fake, budget=0)["bound"]["jsd"] == pytest.approx(
+        rep["jsd_init_val"])                                  # nothing added
+    ws = SimpleNamespace(run=lambda _id: fake)
+    args = SimpleNamespace(repaired="pool-sel", out=str(tmp_path), top=10, budget=None)
+    assert _alignment(args, ws, bed.run) == 0
+    out = capsys.readouterr().out
+    assert f"reachable at k = 3 per class from the repair's {len(cands)} candidates" in out
+    assert f"aug||val {b['jsd']:.4f}" in out and "reachable (greedy)" in out
+    # a repair without recorded candidates (generated images, older plans) says so
+    old = SimpleNamespace(id="old", record={"plan": {**plan.to_json(), "params": {"k": 3}}})
+    assert "did not record its candidate" in alignment_report(bed.run, old)["bound"]["skipped"]
+
+
 @pytest.mark.slow
 def test_generated_images_are_tagged_from_their_pixels(bed):
     """Generated images get the run's own tagger (same spec and backends): a generated
@@ -274,3 +314,47 @@ def test_alignment_of_stored_repairs_beside_their_control_via_the_api(bed, tmp_p
         assert row["control"] == pytest.approx(ctrl["per_class"][row["class"]]["jsd_aug_val"])
     assert new.artifact_path("concept_alignment").exists()  # cached
     assert client.get(url).json() == body
+
+
+def test_saliency_image_is_computed_once_and_served_from_the_run(bed, monkeypatch):
+    """The saliency PNG is computed once per (run, image, method, parameters), stored in
+    the run folder through the artifact table, and served again from there (same bytes),
+    with an ETag (304 on If-None-Match) and an immutable Cache-Control."""
+    from fastapi.testclient import TestClient
+
+    import slicelens.concepts.runio as runio
+    from slicelens.server import Settings, create_app
+    from slicelens.store.cache import cache_name
+
+    client = TestClient(create_app(Settings(workspace=bed.workspace.root)),
+                        base_url="http://127.0.0.1")
+    run = bed.run
+    calls = []
+    real = runio.seed_saliency
+    monkeypatch.setattr(runio, "seed_saliency", lambda *a, **k: calls.append(a) or real(*a, **k))
+    img = run.samples.query("label >= 0")["id"].iloc[0]
+    url = f"/api/runs/{run.id}/concepts/saliency"
+    q = {"id": img, "size": 64, "passes": 3}
+    first = client.get(url, params=q)
+    assert first.status_code == 200 and first.headers["content-type"] == "image/png"
+    assert len(calls) == 1
+    assert "immutable" in first.headers["cache-control"]
+    etag = first.headers["etag"]
+    stored = list(run.artifact_path("saliency_image", etag.strip('"')).parent.iterdir())
+    assert [p.name for p in stored] == [etag.strip('"') + ".png"]
+    second = client.get(url, params=q)
+    assert len(calls) == 1                          # served from the run, not recomputed
+    assert second.content == first.content and second.headers["etag"] == etag
+    assert client.get(url, params=q, headers={"If-None-Match": etag}).status_code == 304
+    assert len(calls) == 1
+    # other parameters are another image, computed once too
+    other = client.get(url, params={**q, "tau": 0.2})
+    assert len(calls) == 2 and other.headers["etag"] != etag
+    # the stored bytes are what a fresh computation gives (deterministic: seeded dropout)
+    for p in stored:
+        p.unlink()
+    fresh = client.get(url, params=q)
+    assert len(calls) == 3 and fresh.content == first.content
+    assert etag.strip('"') == cache_name({"image": img, "method": "integrated-gradients, MC dropout",
+                                          "target": "pred", "steps": 8, "passes": 3, "p": 0.5,
+                                          "seed": 0, "tau": 0.1, "size": 64, "format": 1})

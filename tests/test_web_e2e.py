@@ -534,7 +534,9 @@ def test_concept_annotation_survives_a_reload(page, demo_url):
     pg.goto(f"{url}?run={run.id}&tab=concepts")
     view = pg.get_by_test_id("concept-view")
     expect(view).to_be_visible()
-    pg.wait_for_function("""() => [...document.querySelectorAll('[data-testid=concept-view] img')]
+    # the saliency image is computed on first view (then kept in the run): wait for it
+    pg.wait_for_function("""() => document.querySelector('[data-testid=saliency-image]') &&
+        [...document.querySelectorAll('[data-testid=concept-view] img')]
         .every(i => i.complete && i.naturalWidth > 0)""")
     first = pg.get_by_test_id("concept-status").inner_text()
     assert first.startswith("Image 1 of ")

@@ -75,6 +75,9 @@ def add_arguments(p):
                    help="MiniLM cosine to unify synonyms (0.75); negative: off")
     g.add_argument("--keep-apart", action="append", default=[], help="undo the merge of a word")
     g.add_argument("--repaired", default=None, help="alignment: the repaired run id")
+    g.add_argument("--budget", type=int, default=None,
+                   help="alignment: images per class for the reachable-JSD bound "
+                        "(default: the repair's k)")
 
 
 def run(args) -> int:
@@ -184,7 +187,8 @@ def _summary(args, ws: Workspace, run_) -> int:
 def _alignment(args, ws: Workspace, run_) -> int:
     from slicelens.pipeline.concepts import alignment_report
 
-    rep = alignment_report(run_, ws.run(args.repaired) if args.repaired else None, args.out, args.top)
+    rep = alignment_report(run_, ws.run(args.repaired) if args.repaired else None, args.out,
+                           args.top, budget=args.budget)
     rows = [{"concept": c, "validation": v, "initial": i, **({"augmented": a} if "aug" in rep else {})}
             for c, v, i, a in zip(rep["concepts"], rep["val"], rep["init"],
                                   rep.get("aug", rep["init"]), strict=True)]
@@ -193,7 +197,16 @@ def _alignment(args, ws: Workspace, run_) -> int:
           f"init||val {rep['jsd_init_val']:.4f}" + (
               f", aug||val {rep['jsd_aug_val']:.4f} (fall {rep['jsd_fall']:.0%})"
               if rep.get("jsd_aug_val") is not None and "jsd_fall" in rep else ""))
+    b = rep.get("bound")
+    if b is not None and "skipped" in b:
+        print(f"reachable-JSD bound: {b['skipped']}")
+    elif b is not None:
+        fall = "" if b.get("fall") is None else f" (fall {b['fall']:.0%})"
+        print(f"reachable at k = {b['k']} per class from the repair's {b['candidates']} "
+              f"candidates: aug||val {b['jsd']:.4f}{fall}\n  ({b['method']})")
+    bpc = (b or {}).get("per_class", {})
     per = [{"class": c, "init||val": r.get("jsd_init_val"), "aug||val": r.get("jsd_aug_val"),
+            **({"reachable (greedy)": bpc.get(c, {}).get("jsd")} if bpc else {}),
             "note": r.get("skipped", "")} for c, r in rep["per_class"].items()]
     print(f"\nper class (tagger: {rep['tagger']}):")
     print(table(per))

@@ -14,5 +14,7 @@ Parts (each a small module; imports point down):
 - :mod:`~slicelens.concepts.quality`: pre-test, majority vote, synonym unification
   (steps b1, b2);
 - :mod:`~slicelens.concepts.priority`: Eq. 1 and the top-k selection (step d);
-- :mod:`~slicelens.concepts.alignment`: concept distributions and their JSD (Fig. 4).
+- :mod:`~slicelens.concepts.alignment`: concept distributions and their JSD (Fig. 4);
+- :mod:`~slicelens.concepts.bound`: the greedy lowest JSD reachable at a budget (a
+  diagnostic).
 """

@@ -232,7 +232,8 @@ def repair_alignments(workspace: Workspace, base, top: int = 10) -> dict:
     """For every stored AACA repair of ``base``: JS(train || val) in bits over all classes
     and per class, before (initial training), after the repair (augmented training) and
     after its matched control (the control run's own training set, tagged by the same
-    tagger as the repair's: :func:`control_sets`). Each repair's figures are cached
+    tagger as the repair's: :func:`control_sets`), and ``bound`` (a diagnostic:
+    :func:`slicelens.pipeline.concept_bound.repair_bound`). Each repair's figures are cached
     in ``<repair run>/concept_alignment.json`` (keyed by the base's attribute matrix,
     ``top`` and the control run).
 
@@ -248,11 +249,12 @@ def repair_alignments(workspace: Workspace, base, top: int = 10) -> dict:
 
 
 def _one(workspace: Workspace, base, run: Run, top: int) -> dict:
+    from slicelens.pipeline.concept_bound import repair_bound
     from slicelens.store.atomic import write_json
 
     ctrl_id = run.record.control_run
     meta = base.artifact_path("attribute_meta")
-    key = [meta.read_text() if meta.exists() else None, top, ctrl_id, base.id, 2]
+    key = [meta.read_text() if meta.exists() else None, top, ctrl_id, base.id, 3]
     cache = run.artifact_path("concept_alignment")
     if cache.exists():
         got = json.loads(cache.read_text())
@@ -275,10 +277,15 @@ def _one(workspace: Workspace, base, run: Run, top: int) -> dict:
             ctrl = report_of(base, control_sets(sets, workspace.run(ctrl_id)), top)
         except SliceLensError as e:
             ctrl_error = str(e)
+    bound = repair_bound(base, run, sets, top)
+    bpc = bound.get("per_class", {})
     res.update(added=rep["added"], tagger=rep["tagger"], control_error=ctrl_error,
-               overall=_figures(rep, ctrl),
+               bound_k=bound.get("k"), bound_method=bound.get("method"),
+               bound_skipped=bound.get("skipped"),
+               overall={**_figures(rep, ctrl), "bound": bound.get("jsd")},
                classes=[{"class": c, **_figures(r, None if ctrl is None else
-                                                ctrl["per_class"].get(c, {}))}
+                                                ctrl["per_class"].get(c, {})),
+                         "bound": bpc.get(c, {}).get("jsd")}
                         for c, r in rep["per_class"].items()])
     write_json(cache, {"key": key, "result": res})
     return res

@@ -150,7 +150,8 @@ def export_answers(workspace: Workspace, run: Run, path) -> Path:
     return write_answers(path, answers(workspace, run))
 
 
-def alignment_report(base, repaired=None, out_dir=None, top: int = 10) -> dict:
+def alignment_report(base, repaired=None, out_dir=None, top: int = 10,
+                     budget: int | None = None) -> dict:
     """Concept distributions of validation, initial training and (with ``repaired``, a
     repair of ``base``: pool-route, generated images or its matched control) augmented
     training, their JSD over all classes and within each class (``per_class``), and the
@@ -160,11 +161,20 @@ def alignment_report(base, repaired=None, out_dir=None, top: int = 10) -> dict:
     added: pool samples with their revealed labels, or generated images, which are
     tagged from their pixels by the run's own tagger
     (:mod:`slicelens.pipeline.concept_alignment`; ``tagger`` says which).
+
+    With ``repaired``, ``bound`` is the greedy lowest JS(aug || val) that adding
+    ``budget`` (default: the repair's ``k``) of the repair's own candidates per class
+    could reach (:func:`slicelens.pipeline.concept_bound.repair_bound`; a diagnostic of
+    whether a JSD goal is reachable at all, ``{"skipped": why}`` without candidates).
     """
     from slicelens.concepts.alignment import bar_chart
     from slicelens.pipeline.concept_alignment import report_of, tag_sets
+    from slicelens.pipeline.concept_bound import repair_bound
 
-    rep = report_of(base, tag_sets(base, repaired), top)
+    sets = tag_sets(base, repaired)
+    rep = report_of(base, sets, top)
+    if repaired is not None:
+        rep["bound"] = repair_bound(base, repaired, sets, top, budget)
     rep.update(base_run=base.id, repaired_run=None if repaired is None else repaired.id)
     if out_dir is not None:
         rep["chart"] = str(bar_chart(rep, Path(out_dir) / "concept_alignment.png"))

@@ -130,6 +130,9 @@ class AACA(RepairStrategy):
         if p.source == "pool":
             ids = cand["ids"][chosen]
             params["prompts"] = {str(i): prompts[j] for i, j in zip(ids, chosen, strict=True)}
+            # D'_debug itself, for the reachable-JSD diagnostic (slicelens.concepts.bound)
+            params["candidate_ids"] = {str(i): int(c) for i, c in
+                                       zip(cand["ids"], labels, strict=True)}
             params["scores"] = {str(i): float(scores[j]) for i, j in zip(ids, chosen, strict=True)
                                 if not np.isnan(scores[j])}
             return TrainingPlan(strategy=self.name, params=params, description=desc,

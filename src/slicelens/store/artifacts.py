@@ -53,6 +53,7 @@ LAYOUT: dict[str, str] = {
     "attribute_clusters": "attributes/clusters.parquet",
     "cluster_names": "attributes/cluster_names.json",
     "concept_alignment": "concept_alignment.json",
+    "saliency_image": "saliency/{name}.png",
     "tda": "tda/{name}.json",
     "evaluation": "evaluations/{name}.json",
     "mosaic": "mosaic/{name}",

@@ -13,6 +13,9 @@ const SETS = ["before", "after", "control"] as const;
 const NAMES: Record<(typeof SETS)[number], string> = { before: "before (initial training)", after: "after repair", control: "matched control" };
 const COLOURS = ["#9a9a9a", "#4c78a8", "#f58518"];
 const num = (v: number | null | undefined) => (v === null || v === undefined ? "–" : v.toFixed(4));
+/** The fall the bound would be against before, e.g. " (−38%)". */
+const reach = (before: number | null | undefined, bound: number | null | undefined) =>
+  before && bound !== null && bound !== undefined ? ` (${bound <= before ? "−" : "+"}${Math.abs(100 * (1 - bound / before)).toFixed(0)}%)` : "";
 
 function Chart({ repair }: { repair: Repair }) {
   const rows = [...(repair.classes ?? []), ...(repair.overall ? [{ ...repair.overall, class: "all classes" }] : [])];
@@ -58,17 +61,28 @@ export default function ConceptAlignment({ run, version }: { run: string; versio
             <div className="alignment-pair">
               <Chart repair={r} />
               <table data-testid="alignment-table">
-                <thead><tr><th>class</th><th>before</th><th>after repair</th><th>control</th><th title="after repair against before">change</th></tr></thead>
+                <thead><tr><th>class</th><th>before</th><th>after repair</th><th>control</th><th title="after repair against before">change</th>
+                  {r.bound_k !== null && r.bound_k !== undefined && (
+                    <th title={r.bound_method ?? undefined} data-testid="alignment-bound-head">reachable at k = {r.bound_k} (greedy)</th>
+                  )}</tr></thead>
                 <tbody>
                   {[...r.classes, ...(r.overall ? [{ ...r.overall, class: "all classes" }] : [])].map((c) => (
                     <tr key={c.class} title={c.skipped ?? undefined}>
                       <td>{c.class}</td><td>{num(c.before)}</td><td>{num(c.after)}</td><td>{num(c.control)}</td>
                       <td>{c.fall === null || c.fall === undefined ? "–" : `${c.fall > 0 ? "−" : "+"}${Math.abs(100 * c.fall).toFixed(0)}%`}</td>
+                      {r.bound_k !== null && r.bound_k !== undefined && <td>{num(c.bound)}{reach(c.before, c.bound)}</td>}
                     </tr>
                   ))}
                 </tbody>
               </table>
             </div>
+          )}
+          {r.classes && (
+            <p className="empty" data-testid="alignment-bound-note">
+              {r.bound_k !== null && r.bound_k !== undefined
+                ? `Reachable: the lowest JSD that adding ${r.bound_k} of this repair's candidates per class could reach, found greedily (${r.bound_method ?? ""}). If even this is above a goal, a selection from these candidates is very unlikely to meet it (greedy: not a proof).`
+                : `Reachable JSD: ${r.bound_skipped ?? "not computed"}`}
+            </p>
           )}
         </div>
       ))}

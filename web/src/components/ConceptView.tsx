@@ -8,6 +8,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { get, imageUrl, send } from "../api";
 import { useAsync } from "../hooks";
 import ConceptAlignment from "./ConceptAlignment";
+import SaliencyImage, { usePrefetchSaliency } from "./SaliencyImage";
 
 interface Seed { image_id: string; label: string; predicted: string; correct: boolean }
 interface Answer {
@@ -45,6 +46,9 @@ export default function ConceptView({ run, author }: Props) {
     started.current = Date.now();
     first.current?.focus();
   }, [seed?.image_id, mine]);
+
+  // the next seed first (Enter and Alt+→ go there), then the previous one
+  usePrefetchSaliency(run, [list[index + 1]?.image_id, list[index - 1]?.image_id]);
 
   const go = (d: number) => setIndex((i) => Math.min(Math.max(i + d, 0), Math.max(list.length - 1, 0)));
 
@@ -110,8 +114,7 @@ export default function ConceptView({ run, author }: Props) {
           <figcaption>image</figcaption>
         </figure>
         <figure>
-          <img src={`/api/runs/${enc}/concepts/saliency?id=${encodeURIComponent(seed.image_id)}&size=224`}
-            alt={`saliency ${seed.image_id}`} width={224} height={224} />
+          <SaliencyImage run={run} id={seed.image_id} />
           <figcaption>saliency (magenta: ambiguous, variance &gt; 0.1)</figcaption>
         </figure>
       </div>

@@ -809,6 +809,10 @@ export interface paths {
          * Saliency
          * @description Integrated-gradients saliency of the predicted class over the image, MC-dropout-
          *     ambiguous pixels (variance > tau on the normalised map) tinted magenta.
+         *
+         *     Computed once per (run, image, method, parameters) and kept in the run folder
+         *     (artifact ``saliency_image``, :func:`slicelens.store.cache.cached_bytes`); served
+         *     with an ETag (304 on ``If-None-Match``) and ``Cache-Control: immutable``.
          */
         get: operations["saliency_api_runs__run_id__concepts_saliency_get"];
         put?: never;
@@ -1149,6 +1153,11 @@ export interface components {
             /** Fall */
             fall?: number | null;
             /**
+             * Bound
+             * @description greedy lowest JS(aug || val) that adding the repair's k candidates per class could reach (a diagnostic; the true minimum is at most this); null without candidates
+             */
+            bound?: number | null;
+            /**
              * Concepts
              * @description validation concepts compared
              */
@@ -1409,6 +1418,11 @@ export interface components {
             /** Fall */
             fall?: number | null;
             /**
+             * Bound
+             * @description greedy lowest JS(aug || val) that adding the repair's k candidates per class could reach (a diagnostic; the true minimum is at most this); null without candidates
+             */
+            bound?: number | null;
+            /**
              * Concepts
              * @description validation concepts compared
              */
@@ -1536,6 +1550,21 @@ export interface components {
             error?: string | null;
             /** Control Error */
             control_error?: string | null;
+            /**
+             * Bound K
+             * @description the budget (images per class) of the bound
+             */
+            bound_k?: number | null;
+            /**
+             * Bound Method
+             * @description how the bound is computed (greedy)
+             */
+            bound_method?: string | null;
+            /**
+             * Bound Skipped
+             * @description why there is no bound
+             */
+            bound_skipped?: string | null;
             overall?: components["schemas"]["FiguresOut"] | null;
             /** Classes */
             classes?: components["schemas"]["ClassFiguresOut"][] | null;

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from slicelens.concepts.answers import ConceptAnswer
@@ -63,22 +63,48 @@ def seeds(rd: RunDep, per_class: Annotated[int, Query(ge=1, le=200)] = 20,
     return [SeedOut.of(s) for s in seed_rows(rd.run, per_class, split)]
 
 
+#: a saliency image never changes for one run and key, and its URL holds the whole key
+SALIENCY_CACHE = "private, max-age=31536000, immutable"
+#: bump when the rendering below changes, so stored images are not served for it
+SALIENCY_FORMAT = 1
+
+
 @router.get("/runs/{run_id}/concepts/saliency", responses=PNG, response_class=Response)
-def saliency(rd: RunDep, id: SampleId, size: Size = None,
+def saliency(request: Request, rd: RunDep, id: SampleId, size: Size = None,
              passes: Annotated[int, Query(ge=2, le=32)] = 6,
              tau: Annotated[float, Query(gt=0, le=1)] = 0.1) -> Response:
     """Integrated-gradients saliency of the predicted class over the image, MC-dropout-
-    ambiguous pixels (variance > tau on the normalised map) tinted magenta."""
+    ambiguous pixels (variance > tau on the normalised map) tinted magenta.
+
+    Computed once per (run, image, method, parameters) and kept in the run folder
+    (artifact ``saliency_image``, :func:`slicelens.store.cache.cached_bytes`); served
+    with an ETag (304 on ``If-None-Match``) and ``Cache-Control: immutable``."""
+    from slicelens.store.cache import cache_name, cached_bytes
+
+    rd.rows([id])  # unknown ids fail here, naming the run
+    key = {"image": id, "method": "integrated-gradients, MC dropout", "target": "pred",
+           "steps": 8, "passes": passes, "p": 0.5, "seed": 0, "tau": tau, "size": size,
+           "format": SALIENCY_FORMAT}
+    name = cache_name(key)
+    headers = {"ETag": f'"{name}"', "Cache-Control": SALIENCY_CACHE}
+    if request.headers.get("if-none-match") == headers["ETag"] and \
+            rd.run.has_artifact("saliency_image", name):
+        return Response(status_code=304, headers=headers)
+    data, _, _ = cached_bytes(rd.run, "saliency_image", key,
+                              lambda: _saliency_png(rd, id, size, passes, tau))
+    return Response(data, media_type="image/png", headers=headers)
+
+
+def _saliency_png(rd, id: str, size: int | None, passes: int, tau: float) -> bytes:
     import numpy as np
 
     from slicelens.concepts.runio import load_images, seed_saliency
     from slicelens.server.render import heatmap_overlay, png, resize
 
-    rd.rows([id])  # unknown ids fail here, naming the run
-    sal = seed_saliency(rd.run, [id], passes=passes, tau=tau, steps=8)
+    sal = seed_saliency(rd.run, [id], passes=passes, tau=tau, steps=8, p=0.5, seed=0)
     img = heatmap_overlay(load_images(rd.run, [id])[0], sal.mean[0])
     img[sal.ambiguous[0]] = (0.5 * img[sal.ambiguous[0]] + [127, 0, 127]).astype(np.uint8)
-    return Response(png(resize(img, size)), media_type="image/png")
+    return png(resize(img, size))
 
 
 @router.get("/runs/{run_id}/concepts/answers", response_model=list[ConceptAnswerOut])
@@ -166,6 +192,9 @@ class FiguresOut(BaseModel):
     after: float | None
     control: float | None
     fall: float | None = None
+    bound: float | None = Field(None, description="greedy lowest JS(aug || val) that adding "
+                                "the repair's k candidates per class could reach (a diagnostic; "
+                                "the true minimum is at most this); null without candidates")
     concepts: int | None = Field(None, description="validation concepts compared")
     skipped: str | None = Field(None, description="why a class has no figures")
 
@@ -185,6 +214,9 @@ class RepairAlignmentOut(BaseModel):
     tagger: str | None = Field(None, description="how the images were tagged with concepts")
     error: str | None = Field(None, description="why this repair has no figures")
     control_error: str | None = None
+    bound_k: int | None = Field(None, description="the budget (images per class) of the bound")
+    bound_method: str | None = Field(None, description="how the bound is computed (greedy)")
+    bound_skipped: str | None = Field(None, description="why there is no bound")
     overall: FiguresOut | None = None
     classes: list[ClassFiguresOut] | None = None
 
