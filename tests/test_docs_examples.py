@@ -45,6 +45,8 @@ def load():
     from contract_families import all_families
 
     fams = all_families()
+    for f in fams.values():  # discovered first: a snapshot taken before discovery would
+        f.discover()         # drop the built-in members that a test discovers meanwhile
     before = {k: dict(f.registry) for k, f in fams.items()}
     added = []
 
