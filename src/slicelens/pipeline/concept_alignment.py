@@ -26,6 +26,7 @@ images, which get no value for them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from slicelens.errors import SliceLensError
+from slicelens.pipeline.alignment_types import Alignment, ClassFigures, Figures, RepairAlignment
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
@@ -228,7 +230,7 @@ def aaca_repairs(workspace: Workspace, base) -> list:
             and (r.record.get("plan") or {}).get("strategy") == "aaca"]
 
 
-def repair_alignments(workspace: Workspace, base, top: int = 10) -> dict:
+def repair_alignments(workspace: Workspace, base, top: int = 10) -> Alignment:
     """For every stored AACA repair of ``base``: JS(train || val) in bits over all classes
     and per class, before (initial training), after the repair (augmented training) and
     after its matched control (the control run's own training set, tagged by the same
@@ -237,18 +239,15 @@ def repair_alignments(workspace: Workspace, base, top: int = 10) -> dict:
     in ``<repair run>/concept_alignment.json`` (keyed by the base's attribute matrix,
     ``top`` and the control run).
 
-    Returns ``{"base_run", "repairs": [...], "detail"}``; ``detail`` says how to make a
-    repair when there is none."""
+    Returns an :class:`~slicelens.pipeline.alignment_types.Alignment`; its ``detail`` says
+    how to make a repair when there is none."""
     repairs = aaca_repairs(workspace, base)
-    out = {"base_run": base.id, "jsd": "divergence, bits", "repairs": [],
-           "detail": None if repairs else f"no AACA repair of {base.id} is stored yet; "
-                                           f"make one with: {MAKE_ONE}"}
-    for run in repairs:
-        out["repairs"].append(_one(workspace, base, run, top))
-    return out
+    return Alignment(base.id, "divergence, bits", [_one(workspace, base, r, top) for r in repairs],
+                     None if repairs else f"no AACA repair of {base.id} is stored yet; "
+                                          f"make one with: {MAKE_ONE}")
 
 
-def _one(workspace: Workspace, base, run: Run, top: int) -> dict:
+def _one(workspace: Workspace, base, run: Run, top: int) -> RepairAlignment:
     from slicelens.pipeline.concept_bound import repair_bound
     from slicelens.store.atomic import write_json
 
@@ -259,16 +258,16 @@ def _one(workspace: Workspace, base, run: Run, top: int) -> dict:
     if cache.exists():
         got = json.loads(cache.read_text())
         if got.get("key") == key:
-            return got["result"]
+            return RepairAlignment.from_json(got["result"])
     plan = run.record.get("plan") or {}
     params = plan.get("params") or {}
-    res = {"run": run.id, "control": ctrl_id, "variant": params.get("variant"),
-           "source": params.get("source"), "description": plan.get("description", "")}
+    res = RepairAlignment(run.id, ctrl_id, params.get("variant"), params.get("source"),
+                          plan.get("description", ""))
     try:
         sets = tag_sets(base, run)
         rep = report_of(base, sets, top)
     except SliceLensError as e:
-        return {**res, "error": str(e)}
+        return dataclasses.replace(res, error=str(e))
     ctrl, ctrl_error = None, None
     if ctrl_id is None:
         ctrl_error = "no matched control stored with this repair"
@@ -279,15 +278,16 @@ def _one(workspace: Workspace, base, run: Run, top: int) -> dict:
             ctrl_error = str(e)
     bound = repair_bound(base, run, sets, top)
     bpc = bound.get("per_class", {})
-    res.update(added=rep["added"], tagger=rep["tagger"], control_error=ctrl_error,
-               bound_k=bound.get("k"), bound_method=bound.get("method"),
-               bound_skipped=bound.get("skipped"),
-               overall={**_figures(rep, ctrl), "bound": bound.get("jsd")},
-               classes=[{"class": c, **_figures(r, None if ctrl is None else
-                                                ctrl["per_class"].get(c, {})),
-                         "bound": bpc.get(c, {}).get("jsd")}
-                        for c, r in rep["per_class"].items()])
-    write_json(cache, {"key": key, "result": res})
+    res = dataclasses.replace(
+        res, added=rep["added"], tagger=rep["tagger"], control_error=ctrl_error,
+        bound_k=bound.get("k"), bound_method=bound.get("method"),
+        bound_skipped=bound.get("skipped"),
+        overall=Figures(**_figures(rep, ctrl), bound=bound.get("jsd")),
+        classes=[ClassFigures(class_=c, **_figures(r, None if ctrl is None else
+                                                   ctrl["per_class"].get(c, {})),
+                              bound=bpc.get(c, {}).get("jsd"))
+                 for c, r in rep["per_class"].items()])
+    write_json(cache, {"key": key, "result": res.to_json()})
     return res
 
 
