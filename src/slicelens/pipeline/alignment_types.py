@@ -1,4 +1,4 @@
-"""What :func:`slicelens.pipeline.concept_alignment.repair_alignments` returns: the concept
+"""What :func:`slicelens.pipeline.repair_alignment.repair_alignments` returns: the concept
 alignment of every stored AACA repair (AACA "Evaluation of Concept Alignment", Fig. 4),
 as dataclasses. The API's schemas derive from them (``server/routers/concepts.py``).
 

@@ -920,7 +920,7 @@ export interface paths {
          * Alignment
          * @description Concept alignment (JSD to validation, bits) per class before and after every stored
          *     AACA repair of this run, beside its matched control
-         *     (``slicelens.pipeline.concept_alignment.repair_alignments``).
+         *     (``slicelens.pipeline.repair_alignment.repair_alignments``).
          */
         get: operations["alignment_api_runs__run_id__concepts_alignment_get"];
         put?: never;

@@ -214,7 +214,7 @@ def alignment(rd: RunDep, state: StateDep,
               top: Annotated[int, Query(ge=2, le=50)] = 10) -> AlignmentOut:
     """Concept alignment (JSD to validation, bits) per class before and after every stored
     AACA repair of this run, beside its matched control
-    (``slicelens.pipeline.concept_alignment.repair_alignments``)."""
-    from slicelens.pipeline.concept_alignment import repair_alignments
+    (``slicelens.pipeline.repair_alignment.repair_alignments``)."""
+    from slicelens.pipeline.repair_alignment import repair_alignments
 
     return AlignmentOut.of(repair_alignments(state.workspace, rd.run, top))
