@@ -27,19 +27,40 @@ Example
 {'name': 'a', 'x_pos': None, 'label': 'A'}
 >>> PointOut.model_json_schema()["required"]
 ['name', 'x_pos']
+
+A field whose type is (a list of, or an optional) dataclass that has a view gets that
+view, and :meth:`View.of` fills it from the nested objects; a dataclass field's
+``metadata["doc"]`` is its description in the schema:
+
+>>> from dataclasses import field, make_dataclass
+>>> Path = make_dataclass("Path", [("points", list[Point]), ("start", Point | None,
+...     field(default=None, metadata={"doc": "where it begins"}))])
+>>> @derived_from(Path)
+... class PathOut(View):
+...     pass
+>>> PathOut.of(Path([Point("b", 1.0)])).model_dump()
+{'points': [{'name': 'b', 'x_pos': 1.0, 'label': ''}], 'start': None}
+>>> PathOut.model_json_schema()["properties"]["start"]["description"]
+'where it begins'
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import operator
+import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 
 V = TypeVar("V", bound="View")
+
+#: library dataclass -> the view derived from it (nested fields of that type get the view)
+VIEWS: dict[type, type[View]] = {}
 
 
 class View(BaseModel):
@@ -56,8 +77,32 @@ class View(BaseModel):
         data = {name: getattr(obj, attr) for name, attr in cls.derived.items()
                 if name not in values}
         data.update(values)
-        return cls(**{k: None if isinstance(v, float) and not math.isfinite(v) else v
-                      for k, v in data.items()})
+        return cls(**{k: _value(v) for k, v in data.items()})
+
+
+def _value(v: Any) -> Any:
+    """``v`` as a view sends it: NaN and infinities None, a dataclass with a view (or a
+    list of them) as that view."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if type(v) in VIEWS:
+        return VIEWS[type(v)].of(v)
+    if isinstance(v, list):
+        return [_value(x) for x in v]
+    return v
+
+
+def _viewed(kind: Any) -> Any:
+    """``kind`` with each dataclass that has a view replaced by the view, inside ``list``
+    and ``X | None``."""
+    if kind in VIEWS:
+        return VIEWS[kind]
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) is list:
+        return list[_viewed(args[0])]  # type: ignore[misc]
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return functools.reduce(operator.or_, [_viewed(a) for a in args])
+    return kind
 
 
 def derived_from(source: type, *, exclude: Iterable[str] = (),
@@ -87,6 +132,7 @@ def derived_from(source: type, *, exclude: Iterable[str] = (),
     if unknown:
         raise TypeError(f"{source.__name__} has no fields {sorted(unknown)}")
     hints = typing.get_type_hints(source)
+    docs = {f.name: f.metadata.get("doc") for f in dataclasses.fields(source)}
 
     def make(cls: type[V]) -> type[V]:
         own = cls.model_fields
@@ -100,8 +146,9 @@ def derived_from(source: type, *, exclude: Iterable[str] = (),
             if api in own:
                 defs[api] = (own[api].annotation, own[api])
             else:
-                kind = float | None if hints[name] is float else hints[name]
-                defs[api] = (kind | None, None) if name in optional else (kind, ...)
+                kind = float | None if hints[name] is float else _viewed(hints[name])
+                defs[api] = ((kind | None, Field(None, description=docs[name]))
+                             if name in optional else (kind, Field(description=docs[name])))
         defs.update((k, (f.annotation, f)) for k, f in own.items() if k not in defs)
         if order is not None:
             wanted = list(order)
@@ -112,6 +159,7 @@ def derived_from(source: type, *, exclude: Iterable[str] = (),
         model = create_model(cls.__name__, __base__=View, __doc__=cls.__doc__,
                              __module__=cls.__module__, **defs)
         model.derived = derived
+        VIEWS[source] = model
         return typing.cast("type[V]", model)
 
     return make

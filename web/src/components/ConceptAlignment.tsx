@@ -2,7 +2,7 @@
 // Jensen-Shannon divergence (bits) between the training set's concept distribution and
 // validation's, before (initial training), after each stored AACA repair, and after its
 // matched control. Every figure comes from GET /runs/{run}/concepts/alignment (computed
-// by slicelens.pipeline.concept_alignment); none is filled in here.
+// by slicelens.pipeline.repair_alignment); none is filled in here.
 import * as Plot from "@observablehq/plot";
 import { useCallback } from "react";
 import { get, type ConceptAlignment as Alignment, type RepairAlignment as Repair } from "../api";

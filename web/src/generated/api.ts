@@ -920,7 +920,7 @@ export interface paths {
          * Alignment
          * @description Concept alignment (JSD to validation, bits) per class before and after every stored
          *     AACA repair of this run, beside its matched control
-         *     (``slicelens.pipeline.concept_alignment.repair_alignments``).
+         *     (``slicelens.pipeline.repair_alignment.repair_alignments``).
          */
         get: operations["alignment_api_runs__run_id__concepts_alignment_get"];
         put?: never;
@@ -935,7 +935,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AlignmentOut */
+        /**
+         * AlignmentOut
+         * @description Every stored AACA repair of a run (``slicelens.pipeline.alignment_types.Alignment``).
+         */
         AlignmentOut: {
             /** Base Run */
             base_run: string;
@@ -950,7 +953,7 @@ export interface components {
              * Detail
              * @description why there is nothing to show, and how to make a repair
              */
-            detail?: string | null;
+            detail: string | null;
         };
         /** AnnotationEditIn */
         AnnotationEditIn: {
@@ -1142,7 +1145,10 @@ export interface components {
             /** N */
             n: number;
         };
-        /** ClassFiguresOut */
+        /**
+         * ClassFiguresOut
+         * @description The figures within one class (``slicelens.pipeline.alignment_types.ClassFigures``).
+         */
         ClassFiguresOut: {
             /** Before */
             before: number | null;
@@ -1151,22 +1157,22 @@ export interface components {
             /** Control */
             control: number | null;
             /** Fall */
-            fall?: number | null;
+            fall: number | null;
             /**
              * Bound
              * @description greedy lowest JS(aug || val) that adding the repair's k candidates per class could reach (a diagnostic; the true minimum is at most this); null without candidates
              */
-            bound?: number | null;
+            bound: number | null;
             /**
              * Concepts
              * @description validation concepts compared
              */
-            concepts?: number | null;
+            concepts: number | null;
             /**
              * Skipped
              * @description why a class has no figures
              */
-            skipped?: string | null;
+            skipped: string | null;
             /** Class */
             class: string;
         };
@@ -1406,7 +1412,8 @@ export interface components {
         /**
          * FiguresOut
          * @description JS(train || val) in bits before (initial training), after the repair and after
-         *     its matched control; ``fall`` = 1 - after / before; null where not computable.
+         *     its matched control; ``fall`` = 1 - after / before; null where not computable
+         *     (``slicelens.pipeline.alignment_types.Figures``).
          */
         FiguresOut: {
             /** Before */
@@ -1416,22 +1423,22 @@ export interface components {
             /** Control */
             control: number | null;
             /** Fall */
-            fall?: number | null;
+            fall: number | null;
             /**
              * Bound
              * @description greedy lowest JS(aug || val) that adding the repair's k candidates per class could reach (a diagnostic; the true minimum is at most this); null without candidates
              */
-            bound?: number | null;
+            bound: number | null;
             /**
              * Concepts
              * @description validation concepts compared
              */
-            concepts?: number | null;
+            concepts: number | null;
             /**
              * Skipped
              * @description why a class has no figures
              */
-            skipped?: string | null;
+            skipped: string | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1521,7 +1528,11 @@ export interface components {
             /** Detail */
             detail: string;
         };
-        /** RepairAlignmentOut */
+        /**
+         * RepairAlignmentOut
+         * @description One stored AACA repair beside its matched control
+         *     (``slicelens.pipeline.alignment_types.RepairAlignment``).
+         */
         RepairAlignmentOut: {
             /** Run */
             run: string;
@@ -1531,43 +1542,40 @@ export interface components {
             variant: string | null;
             /** Source */
             source: string | null;
-            /**
-             * Description
-             * @default
-             */
+            /** Description */
             description: string;
             /** Added */
-            added?: number | null;
+            added: number | null;
             /**
              * Tagger
              * @description how the images were tagged with concepts
              */
-            tagger?: string | null;
+            tagger: string | null;
             /**
              * Error
              * @description why this repair has no figures
              */
-            error?: string | null;
+            error: string | null;
             /** Control Error */
-            control_error?: string | null;
+            control_error: string | null;
             /**
              * Bound K
              * @description the budget (images per class) of the bound
              */
-            bound_k?: number | null;
+            bound_k: number | null;
             /**
              * Bound Method
              * @description how the bound is computed (greedy)
              */
-            bound_method?: string | null;
+            bound_method: string | null;
             /**
              * Bound Skipped
              * @description why there is no bound
              */
-            bound_skipped?: string | null;
-            overall?: components["schemas"]["FiguresOut"] | null;
+            bound_skipped: string | null;
+            overall: components["schemas"]["FiguresOut"] | null;
             /** Classes */
-            classes?: components["schemas"]["ClassFiguresOut"][] | null;
+            classes: components["schemas"]["ClassFiguresOut"][] | null;
         };
         /** RepairJobIn */
         RepairJobIn: {

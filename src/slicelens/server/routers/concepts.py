@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from slicelens.concepts.answers import ConceptAnswer
+from slicelens.pipeline.alignment_types import Alignment, ClassFigures, Figures, RepairAlignment
 from slicelens.pipeline.concepts import Seed
 from slicelens.server.deps import CallerDep, RunDep, StateDep, author_or_default
 from slicelens.server.derive import View, derived_from
@@ -185,48 +186,27 @@ def redo(ann_id: int, body: AuthorIn, rd: RunDep, state: StateDep,
     return _out(redo_answer(state.workspace, ann_id, author_or_default(state, body.author, caller)))
 
 
-class FiguresOut(BaseModel):
+@derived_from(Figures)
+class FiguresOut(View):
     """JS(train || val) in bits before (initial training), after the repair and after
-    its matched control; ``fall`` = 1 - after / before; null where not computable."""
-    before: float | None
-    after: float | None
-    control: float | None
-    fall: float | None = None
-    bound: float | None = Field(None, description="greedy lowest JS(aug || val) that adding "
-                                "the repair's k candidates per class could reach (a diagnostic; "
-                                "the true minimum is at most this); null without candidates")
-    concepts: int | None = Field(None, description="validation concepts compared")
-    skipped: str | None = Field(None, description="why a class has no figures")
+    its matched control; ``fall`` = 1 - after / before; null where not computable
+    (``slicelens.pipeline.alignment_types.Figures``)."""
 
 
-class ClassFiguresOut(FiguresOut):
-    model_config = ConfigDict(populate_by_name=True)
-    class_: str = Field(alias="class")
+@derived_from(ClassFigures, rename={"class_": "class"})
+class ClassFiguresOut(View):
+    """The figures within one class (``slicelens.pipeline.alignment_types.ClassFigures``)."""
 
 
-class RepairAlignmentOut(BaseModel):
-    run: str
-    control: str | None
-    variant: str | None
-    source: str | None
-    description: str = ""
-    added: int | None = None
-    tagger: str | None = Field(None, description="how the images were tagged with concepts")
-    error: str | None = Field(None, description="why this repair has no figures")
-    control_error: str | None = None
-    bound_k: int | None = Field(None, description="the budget (images per class) of the bound")
-    bound_method: str | None = Field(None, description="how the bound is computed (greedy)")
-    bound_skipped: str | None = Field(None, description="why there is no bound")
-    overall: FiguresOut | None = None
-    classes: list[ClassFiguresOut] | None = None
+@derived_from(RepairAlignment)
+class RepairAlignmentOut(View):
+    """One stored AACA repair beside its matched control
+    (``slicelens.pipeline.alignment_types.RepairAlignment``)."""
 
 
-class AlignmentOut(BaseModel):
-    base_run: str
-    jsd: str = Field(description="what the figures are: JS divergence in bits")
-    repairs: list[RepairAlignmentOut]
-    detail: str | None = Field(None, description="why there is nothing to show, and how "
-                               "to make a repair")
+@derived_from(Alignment)
+class AlignmentOut(View):
+    """Every stored AACA repair of a run (``slicelens.pipeline.alignment_types.Alignment``)."""
 
 
 @router.get("/runs/{run_id}/concepts/alignment", response_model=AlignmentOut)
@@ -234,7 +214,7 @@ def alignment(rd: RunDep, state: StateDep,
               top: Annotated[int, Query(ge=2, le=50)] = 10) -> AlignmentOut:
     """Concept alignment (JSD to validation, bits) per class before and after every stored
     AACA repair of this run, beside its matched control
-    (``slicelens.pipeline.concept_alignment.repair_alignments``)."""
-    from slicelens.pipeline.concept_alignment import repair_alignments
+    (``slicelens.pipeline.repair_alignment.repair_alignments``)."""
+    from slicelens.pipeline.repair_alignment import repair_alignments
 
-    return AlignmentOut(**repair_alignments(state.workspace, rd.run, top))
+    return AlignmentOut.of(repair_alignments(state.workspace, rd.run, top))
