@@ -319,7 +319,8 @@ def test_alignment_of_stored_repairs_beside_their_control_via_the_api(bed, tmp_p
 def test_saliency_image_is_computed_once_and_served_from_the_run(bed, monkeypatch):
     """The saliency PNG is computed once per (run, image, method, parameters), stored in
     the run folder through the artifact table, and served again from there (same bytes),
-    with an ETag (304 on If-None-Match) and an immutable Cache-Control."""
+    with an ETag (304 on If-None-Match) that changes with the run's creation time, and a
+    Cache-Control that makes the browser revalidate (a run id can be reused)."""
     from fastapi.testclient import TestClient
 
     import slicelens.concepts.runio as runio
@@ -338,7 +339,8 @@ def test_saliency_image_is_computed_once_and_served_from_the_run(bed, monkeypatc
     first = client.get(url, params=q)
     assert first.status_code == 200 and first.headers["content-type"] == "image/png"
     assert len(calls) == 1
-    assert "immutable" in first.headers["cache-control"]
+    assert "no-cache" in first.headers["cache-control"]
+    assert "immutable" not in first.headers["cache-control"]
     etag = first.headers["etag"]
     stored = list(run.artifact_path("saliency_image", etag.strip('"')).parent.iterdir())
     assert [p.name for p in stored] == [etag.strip('"') + ".png"]
@@ -357,4 +359,6 @@ def test_saliency_image_is_computed_once_and_served_from_the_run(bed, monkeypatc
     assert len(calls) == 3 and fresh.content == first.content
     assert etag.strip('"') == cache_name({"image": img, "method": "integrated-gradients, MC dropout",
                                           "target": "pred", "steps": 8, "passes": 3, "p": 0.5,
-                                          "seed": 0, "tau": 0.1, "size": 64, "format": 1})
+                                          "seed": 0, "tau": 0.1, "size": 64, "format": 1,
+                                          "run_created": run.record.created_at})
+    assert run.record.created_at  # a rebuilt run (same id, new creation time): another ETag

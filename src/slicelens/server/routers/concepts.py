@@ -64,8 +64,9 @@ def seeds(rd: RunDep, per_class: Annotated[int, Query(ge=1, le=200)] = 20,
     return [SeedOut.of(s) for s in seed_rows(rd.run, per_class, split)]
 
 
-#: a saliency image never changes for one run and key, and its URL holds the whole key
-SALIENCY_CACHE = "private, max-age=31536000, immutable"
+#: the browser asks again every time and gets a 304 while the ETag holds: a run id can
+#: come back with other content (a workspace deleted and rebuilt), so the URL is not the key
+SALIENCY_CACHE = "private, no-cache"
 #: bump when the rendering below changes, so stored images are not served for it
 SALIENCY_FORMAT = 1
 
@@ -85,7 +86,7 @@ def saliency(request: Request, rd: RunDep, id: SampleId, size: Size = None,
     rd.rows([id])  # unknown ids fail here, naming the run
     key = {"image": id, "method": "integrated-gradients, MC dropout", "target": "pred",
            "steps": 8, "passes": passes, "p": 0.5, "seed": 0, "tau": tau, "size": size,
-           "format": SALIENCY_FORMAT}
+           "format": SALIENCY_FORMAT, "run_created": rd.run.record.created_at}
     name = cache_name(key)
     headers = {"ETag": f'"{name}"', "Cache-Control": SALIENCY_CACHE}
     if request.headers.get("if-none-match") == headers["ETag"] and \
