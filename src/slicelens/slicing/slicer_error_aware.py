@@ -118,9 +118,8 @@ class ErrorAwareSlicer(ErrorClusteringSlicer):
         dim = min(p.pca_dim, F.shape[1], len(rows) - 1)
         self.pca_ = PCA(n_components=dim, whiten=True, random_state=p.seed).fit(F)
         self._fit_context(run, rows, split)
-        super()._fit(run, split)  # the mixture, build_slices, layout
-        X = self._inputs(run, rows)
-        self._refine(run, rows, X)
+        super()._fit(run, split)  # the mixture, build_slices, _refine (below), layout
+        X = self.__dict__.pop("_mixture_inputs")  # kept by _refine: not computed twice
         nb = (None if self.ctx_ is None else
               self.ctx_.neighbourhood(self._unwhitened(run, rows), fit_index=np.arange(len(rows))))
         attach_neighbour_bug_types(self.slices_, samples, rows, self.labels_, self.ctx_, nb,
@@ -138,15 +137,16 @@ class ErrorAwareSlicer(ErrorClusteringSlicer):
             order = np.arange(len(self.slices_))
         self._reorder(order)
 
-    def _refine(self, run: Run, rows: np.ndarray, X: np.ndarray) -> None:
-        """Split failing slices up to ``refine_top`` (:mod:`slicelens.slicing.refine`)."""
+    def _refine(self, run: Run, rows: np.ndarray, X: np.ndarray, typ: np.ndarray) -> None:
+        """Split failing slices up to ``refine_top`` (:mod:`slicelens.slicing.refine`), on
+        the mixture's own inputs and responsibilities (called by the mixture's fit)."""
+        self._mixture_inputs = X  # for the ranking in _fit, which drops it
         s = run.samples
         self._comp_to_cluster = self._component_to_slice.copy()  # pre-split slice = cluster
         self.splits_ = []
         if self.p_.refine_top > 0:
             labelled = s["label"].to_numpy()[rows] >= 0
             correct = s["correct"].to_numpy(dtype=bool, na_value=False)[rows]
-            typ = self.gmm_.predict_proba(X).max(1)
             clusters, typ, self.splits_ = split_failing(
                 X, self.labels_, typ, correct, labelled, self.p_.refine_top,
                 self.p_.refine_min_size, self.p_.seed)

@@ -87,9 +87,14 @@ class ErrorClusteringSlicer(Slicer):
         self._component_to_slice = np.full(k, -1, np.int64)
         self._component_to_slice[used] = labels[np.unique(comp, return_index=True)[1]]
         self.slices_, self.labels_ = slices, labels
+        self._refine(run, rows, X, resp[np.arange(len(rows)), used[comp]])
         self.sample_ids_ = samples["id"].to_numpy(str)[rows]
         self.layout_ = (self.pca_.transform(F)[:, :2] * np.sqrt(self.pca_.explained_variance_[:2])
                         ).astype(np.float32)
+
+    def _refine(self, run: Run, rows: np.ndarray, X: np.ndarray, typicality: np.ndarray) -> None:
+        """A subclass's hook on the fitted mixture's slices, given its inputs ``X`` and each
+        sample's responsibility (nothing here)."""
 
     def _assign(self, run: Run, split: str) -> np.ndarray:
         rows = split_rows(run.samples, split)
