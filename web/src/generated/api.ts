@@ -812,7 +812,9 @@ export interface paths {
          *
          *     Computed once per (run, image, method, parameters) and kept in the run folder
          *     (artifact ``saliency_image``, :func:`slicelens.store.cache.cached_bytes`); served
-         *     with an ETag (304 on ``If-None-Match``) and ``Cache-Control: immutable``.
+         *     with an ETag (304 on ``If-None-Match``) that names the run's creation time too, so a
+         *     rebuilt run with the same id never gets an old image; ``Cache-Control: no-cache``
+         *     (the browser revalidates, then 304).
          */
         get: operations["saliency_api_runs__run_id__concepts_saliency_get"];
         put?: never;

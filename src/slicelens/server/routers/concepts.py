@@ -7,7 +7,7 @@ as the CLI). An answer is committed to SQLite before the response is sent.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -69,6 +69,8 @@ def seeds(rd: RunDep, per_class: Annotated[int, Query(ge=1, le=200)] = 20,
 SALIENCY_CACHE = "private, no-cache"
 #: bump when the rendering below changes, so stored images are not served for it
 SALIENCY_FORMAT = 1
+#: the saliency settings the view uses (one place: they key the cache and make the map)
+SALIENCY_METHOD: dict[str, Any] = {"steps": 8, "p": 0.5, "seed": 0}
 
 
 @router.get("/runs/{run_id}/concepts/saliency", responses=PNG, response_class=Response)
@@ -80,12 +82,14 @@ def saliency(request: Request, rd: RunDep, id: SampleId, size: Size = None,
 
     Computed once per (run, image, method, parameters) and kept in the run folder
     (artifact ``saliency_image``, :func:`slicelens.store.cache.cached_bytes`); served
-    with an ETag (304 on ``If-None-Match``) and ``Cache-Control: immutable``."""
+    with an ETag (304 on ``If-None-Match``) that names the run's creation time too, so a
+    rebuilt run with the same id never gets an old image; ``Cache-Control: no-cache``
+    (the browser revalidates, then 304)."""
     from slicelens.store.cache import cache_name, cached_bytes
 
     rd.rows([id])  # unknown ids fail here, naming the run
     key = {"image": id, "method": "integrated-gradients, MC dropout", "target": "pred",
-           "steps": 8, "passes": passes, "p": 0.5, "seed": 0, "tau": tau, "size": size,
+           **SALIENCY_METHOD, "passes": passes, "tau": tau, "size": size,
            "format": SALIENCY_FORMAT, "run_created": rd.run.record.created_at}
     name = cache_name(key)
     headers = {"ETag": f'"{name}"', "Cache-Control": SALIENCY_CACHE}
@@ -103,7 +107,7 @@ def _saliency_png(rd, id: str, size: int | None, passes: int, tau: float) -> byt
     from slicelens.concepts.runio import load_images, seed_saliency
     from slicelens.server.render import heatmap_overlay, png, resize
 
-    sal = seed_saliency(rd.run, [id], passes=passes, tau=tau, steps=8, p=0.5, seed=0)
+    sal = seed_saliency(rd.run, [id], passes=passes, tau=tau, **SALIENCY_METHOD)
     img = heatmap_overlay(load_images(rd.run, [id])[0], sal.mean[0])
     img[sal.ambiguous[0]] = (0.5 * img[sal.ambiguous[0]] + [127, 0, 127]).astype(np.uint8)
     return png(resize(img, size))
