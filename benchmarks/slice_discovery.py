@@ -139,6 +139,56 @@ def truth_groups(val, cfg) -> dict[str, set]:
 
 
 EXPECTED = {"spurious": "spurious", "rare": "rare_case", "flip": "wrong_labels"}
+#: a planted bug MANIFESTS (the model fails on it) when its group's validation accuracy is
+#: at least MANIFEST_GAP below its reference group's and a one-sided Fisher exact test of
+#: the error counts gives p < MANIFEST_P (fixed at first use, not varied afterwards)
+MANIFEST_GAP, MANIFEST_P = 0.10, 0.01
+
+
+def manifest(val, cfg) -> dict[str, dict]:
+    """Does each planted bug make the model fail? Per bug: the group's validation accuracy,
+    its reference group's, the one-sided Fisher exact p-value and ``manifest``.
+
+    Reference groups: for the spurious bug, the same class on its home background (the
+    majority group); for the rare and the flipped digit, the other digits of the same
+    class, without the other planted digit. A planted digit that the model gets right as
+    often as its classmates (a rare digit the model generalises to, a flip rate the model
+    did not learn) is not a failure, so no slicer that looks for failures can be asked to
+    find it; the summary reports the found rate over all problems (the issue's goal) and
+    over the problems where the bug manifests.
+
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace
+    >>> val = pd.DataFrame({"group": ["0-4|a"] * 40 + ["0-4|b"] * 40 + ["5-9|b"] * 40 + ["5-9|a"] * 40,
+    ...                     "digit": [0, 1] * 20 + [2] * 40 + [5, 6, 7, 8] * 20,
+    ...                     "correct": [True, False] * 20 + [False] * 10 + [True] * 110})
+    >>> m = manifest(val, SimpleNamespace(backgrounds=["a", "b"], rare_digit=1, flip_digit=7))
+    >>> m["rare"]["accuracy"], m["rare"]["reference_accuracy"], m["rare"]["manifest"]
+    (0.0, 0.8333333333333334, True)
+    >>> m["flip"]["manifest"], m["spurious"]["manifest"]
+    (False, False)
+    """
+    from scipy.stats import fisher_exact
+
+    a, b = cfg.backgrounds[:2]
+    c = val["correct"].astype(bool).to_numpy()
+    g, dig = val["group"].to_numpy(), val["digit"].to_numpy()
+    home = {f"0-4|{b}": f"0-4|{a}", f"5-9|{a}": f"5-9|{b}"}
+    worst = min(home, key=lambda x: c[g == x].mean() if (g == x).any() else 1.0)
+    planted = {cfg.rare_digit, cfg.flip_digit}
+    pairs = {"spurious": (g == worst, g == home[worst])}
+    for bug, d in (("rare", cfg.rare_digit), ("flip", cfg.flip_digit)):
+        pairs[bug] = (dig == d, (dig // 5 == d // 5) & ~np.isin(dig, list(planted)))
+    out = {}
+    for bug, (grp, ref) in pairs.items():
+        acc = float(c[grp].mean()) if grp.any() else float("nan")
+        ref_acc = float(c[ref].mean()) if ref.any() else float("nan")
+        table_ = [[int((~c[grp]).sum()), int(c[grp].sum())],
+                  [int((~c[ref]).sum()), int(c[ref].sum())]]
+        pv = float(fisher_exact(table_, alternative="greater")[1]) if ref.any() else 1.0
+        out[bug] = {"accuracy": acc, "reference_accuracy": ref_acc, "manifest_p": pv,
+                    "manifest": bool(ref_acc - acc >= MANIFEST_GAP and pv < MANIFEST_P)}
+    return out
 
 
 def score(slices, truth: set) -> dict:
@@ -186,6 +236,8 @@ def typed_slice_set(run, model):
 
 
 TAGGERS = ("offline", "regions", "clusters", "oracle")
+#: with --words, HiBug's attribute slicer (``find_attribute_bugs``) on each tagger's matrix
+HIBUG_ROUTE = "hibug-attributes"
 
 
 def tagger_spec(tagger: str):
@@ -243,10 +295,11 @@ def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int,
     from hibug import discovery, oracle_matrix
 
     from slicelens.evaluate.groups import load_ground_truth
-    from slicelens.pipeline.attributes import assign_attributes, name_clusters
+    from slicelens.pipeline.attributes import assign_attributes, find_attribute_bugs, name_clusters
     from slicelens.pipeline.describe import describe_slices
 
     out = []
+    man = {f"manifest_{b}": m["manifest"] for b, m in manifest(val, cfg).items()}
     gt = load_ground_truth(ws_dir / "demo-data" / "ground_truth.csv")
     for tagger in taggers:
         t0 = time.perf_counter()
@@ -263,10 +316,13 @@ def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int,
             name_clusters(run, names)
             named = {a: len(v) for a, v in names.items()}
         seconds = time.perf_counter() - t0
-        for slicer, ss in fitted.items():
-            describe_slices(run, ss)
+        # HiBug's own route (its attribute slicer, Sec. 3.2) on the same tagger's matrix
+        sets = {**fitted, HIBUG_ROUTE: find_attribute_bugs(run)}
+        for slicer, ss in sets.items():
+            if slicer != HIBUG_ROUTE:  # the attribute slices carry their conditions
+                describe_slices(run, ss)
             d = discovery(ss, val, cfg)
-            out.append({"problem": i, "slicer": slicer, "tagger": tagger, **d,
+            out.append({"problem": i, "slicer": slicer, "tagger": tagger, **d, **man,
                         "tagger_seconds": seconds, "clusters_named": named,
                         "top10": [{"description": s.description, "bug_type": s.bug_type,
                                    "confusion": s.metrics.get("confusion_text")}
@@ -276,13 +332,17 @@ def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int,
 
 def summarise_words(rows: list[dict]) -> list[dict]:
     out = []
-    for slicer in SLICERS:
+    for slicer in [*SLICERS, HIBUG_ROUTE]:
         for tagger in TAGGERS:
             r = [x for x in rows if x["slicer"] == slicer and x["tagger"] == tagger]
             if r:
                 out.append({"slicer": slicer, "tagger": tagger, "problems": len(r),
                             "described": float(np.mean([x["described"] for x in r])),
-                            **{b: float(np.mean([x[f"found_{b}"] for x in r])) for b in BUGS}})
+                            **{b: float(np.mean([x[f"found_{b}"] for x in r])) for b in BUGS},
+                            # over the problems where the bug manifests (manifest())
+                            **{f"{b}_manifest": _mean_or_nan([x[f"found_{b}"] for x in r
+                                                              if x.get(f"manifest_{b}")])
+                               for b in BUGS}})
     return out
 
 
@@ -322,6 +382,10 @@ def summarise(rows: list[dict]) -> list[dict]:
                             "precision": float(np.mean([x["precision"] for x in r])),
                             "recall": float(np.mean([x["recall"] for x in r])),
                             "n_slices": float(np.mean([x["n_slices"] for x in r])),
+                            # the bug makes the model fail (manifest()): found among those
+                            "manifest": int(sum(bool(x.get("manifest")) for x in r)),
+                            "found_manifest": _mean_or_nan([x["found"] for x in r
+                                                            if x.get("manifest")]),
                             # over the problems where the bug is found: the found slice's type
                             "type_accuracy": _mean_or_nan([x["type"] == EXPECTED[bug]
                                                            for x in r if x["found"]])})
@@ -382,9 +446,14 @@ def main(argv=None) -> int:
     ap.add_argument("--merge", nargs="+", default=None, metavar="STEM",
                     help="only merge the rows of these results files (runs over disjoint "
                          "problems, e.g. made while more problems trained) into --out")
+    ap.add_argument("--rescore", default=None, metavar="STEM",
+                    help="only add the manifest figures (manifest()) to the rows of this "
+                         "results file, from the runs kept in its workdir, into --out")
     args = ap.parse_args(argv)
     if args.merge:
         return _merge(args)
+    if args.rescore:
+        return _rescore(args)
     n = args.problems or (3 if args.quick else 20)
     size = "quick" if args.quick else "demo" if args.demo_size else "default"
     os.environ.setdefault("SLICELENS_QUIET", "1")
@@ -397,6 +466,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         run, cfg, val = build_problem(i, root, size)
         truth = truth_groups(val, cfg)
+        man = manifest(val, cfg)
         fitted = {}
         for slicer, (name, params) in SLICERS.items():
             if args.only and slicer not in args.only:
@@ -412,7 +482,7 @@ def main(argv=None) -> int:
                              "config": cfg.model_dump(include={"backgrounds", "correlation",
                                                                "rare_digit", "rare_fraction",
                                                                "flip_digit", "flip_rate", "seed"}),
-                             **score(fitted[slicer].slices, truth[bug])})
+                             **man[bug], **score(fitted[slicer].slices, truth[bug])})
         if not args.only or "wrong-labels" in args.only:
             rows.append(train_wrong_labels(run, root / f"problem-{i:02d}", i))
         if args.words:
@@ -429,11 +499,13 @@ def main(argv=None) -> int:
     summary = _write(rows, mosaic, args, root, words_rows)
     print()
     print(table(summary, ["slicer", "bug", "problems", "found", "p_at_10", "precision",
-                          "recall", "n_slices", "type_accuracy"], floatfmt=".2f"))
+                          "recall", "n_slices", "type_accuracy", "manifest", "found_manifest"],
+                floatfmt=".2f"))
     if words_rows:
         print("\nplanted bugs described correctly in words in the top 10 (enrichment)")
         print(table(summarise_words(words_rows), ["slicer", "tagger", "problems", "described",
-                                                  "spurious", "rare", "flip"], floatfmt=".2f"))
+                                                  "spurious", "rare", "flip", "spurious_manifest", "rare_manifest",
+                 "flip_manifest"], floatfmt=".2f"))
     if mosaic:
         print(f"\nmosaic: {mosaic['n_slices']} slices x {mosaic['steps']} steps in "
               f"{mosaic['seconds']:.1f} s = {mosaic['ratio']:.0f} x one forward+backward pass "
@@ -454,9 +526,36 @@ def _merge(args) -> int:
     args.demo_size = parts[0]["size"] == "demo"
     summary = _write(rows, None, args, parts[0]["workdir"], words_rows)
     print(table(summary, ["slicer", "bug", "problems", "found", "p_at_10", "precision",
-                          "recall", "n_slices", "type_accuracy"], floatfmt=".2f"))
+                          "recall", "n_slices", "type_accuracy", "manifest", "found_manifest"],
+                floatfmt=".2f"))
     print(table(summarise_words(words_rows), ["slicer", "tagger", "problems", "described",
-                                              "spurious", "rare", "flip"], floatfmt=".2f"))
+                                              "spurious", "rare", "flip", "spurious_manifest", "rare_manifest",
+                 "flip_manifest"], floatfmt=".2f"))
+    return 0
+
+
+def _rescore(args) -> int:
+    """Add :func:`manifest` to every row of a results file (no slicer is fitted again:
+    the manifest figures read only the kept runs' predictions and the hidden truth)."""
+    from slicelens.cli.common import table
+
+    old = json.loads((RESULTS / f"{args.rescore}.json").read_text())
+    man = {}
+    for i in sorted({r["problem"] for r in old["rows"]}):
+        _, cfg, val = build_problem(i, Path(old["workdir"]), old["size"])
+        man[i] = manifest(val, cfg)
+    rows = [{**r, **man[r["problem"]][r["bug"]]} for r in old["rows"]]
+    words_rows = [{**r, **{f"manifest_{b}": man[r["problem"]][b]["manifest"] for b in BUGS}}
+                  for r in old.get("words_rows", [])]
+    args.quick, args.demo_size = old["quick"], old["size"] == "demo"
+    summary = _write(rows, old.get("mosaic"), args, old["workdir"], words_rows)
+    print(table(summary, ["slicer", "bug", "problems", "found", "p_at_10", "type_accuracy",
+                          "manifest", "found_manifest"], floatfmt=".2f"))
+    if words_rows:
+        print(table(summarise_words(words_rows), ["slicer", "tagger", "problems", "described",
+                                                  "spurious", "rare", "flip", "spurious_manifest",
+                                                  "rare_manifest", "flip_manifest"],
+                    floatfmt=".2f"))
     return 0
 
 
