@@ -18,7 +18,15 @@ every class's valid concepts, chosen by the priority score of Eq. 1.
    (:mod:`slicelens.concepts.priority`: predictive entropy of the current model minus
    the summed cosine similarity to the embeddings of the saliency regions of that
    class's seed images annotated with a concept of C); ``app``: ``k`` candidates per
-   class at random (appended without selection). Both add the same number;
+   class at random (appended without selection). Both add the same number.
+   ``confounded_in`` says which class a seed's confounded regions penalise: its label
+   (default, the paper's C(s_n): "art studio" images with a leather bag, Fig. 1) or the
+   class the model predicted for it. They differ when the confounder is a shortcut
+   shared by a class: a "0-4" digit on the brick background that "5-9" images sit on,
+   predicted "5-9", makes the label reading keep the new "0-4" images AWAY from brick
+   (more of the majority group, the shortcut reinforced) and the prediction reading keep
+   the new "5-9" images away from brick (the minority group of "5-9", the shortcut
+   broken);
 5. (e, f) the debug set joins training and the model is retrained (``apply_plan``);
    the matched control retrains on unchanged data.
 
@@ -62,6 +70,10 @@ class AACAParams(BaseModel):
     generator: str = Field("diffusers", description="source=generator: GENERATORS key")
     region_share: float = Field(0.5, gt=0, le=1, description="salient region: map >= this "
                                 "share of its maximum")
+    confounded_in: Literal["label", "prediction"] = Field(
+        "label", description="sel: the class whose debug images Eq. 1 keeps away from a seed's "
+        "confounded region: the seed's label (the paper, C(s_n)) or the class the model "
+        "predicted for it (where the confounder pulled the decision)")
     seed: int = Field(0, description="random seed (app's draw, generation)")
 
 
@@ -91,10 +103,13 @@ class AACA(RepairStrategy):
         canon = {m["word"]: m["into"] for m in summary["merges"]}
         passed = {w for w, r in summary["workers"].items() if r["passed"]}
         conf_imgs: dict[str, list[str]] = {}
+        pred = dict(zip(run.samples["id"].astype(str),
+                        (run.classes[int(c)] for c in run.samples["pred"]), strict=True))
         for a in answers(workspace, run):
             if a.worker in passed and a.image_id not in gold and \
                     any(canon.get(c, c) in C.get(a.label, ()) for c in a.confounded):
-                conf_imgs.setdefault(a.label, []).append(a.image_id)
+                to = a.label if p.confounded_in == "label" else pred.get(a.image_id, a.label)
+                conf_imgs.setdefault(to, []).append(a.image_id)
         conf_emb = {c: salient_embeddings(run, sorted(set(ids)), p.region_share)
                     for c, ids in conf_imgs.items()}
         rng = np.random.default_rng(p.seed)
@@ -122,6 +137,7 @@ class AACA(RepairStrategy):
         params = {**p.model_dump(mode="json"), "C": {c: sorted(v) for c, v in C.items()},
                   "V": V, "merges": summary["merges"],
                   "confounded_regions": {c: len(e) for c, e in conf_emb.items()},
+                  "confounded_images": {c: sorted(set(ids)) for c, ids in conf_imgs.items()},
                   "candidates_found": {run.classes[c]: int((labels == c).sum())
                                        for c in np.unique(labels)},
                   "retrieval": cand.get("retrieval", {})}
