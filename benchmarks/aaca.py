@@ -24,8 +24,12 @@ an unlabeled pool of ``--pool`` images whose labels the demo's ground truth reve
 Ground truth is read by the simulated crowd, the label oracle and the scores only.
 
 6. the greedy reachable JS(aug || val) at each budget (slicelens.concepts.bound; a
-   diagnostic: can ANY choice of k images per class meet the JSD goal?), over AACA's
-   candidates and over the whole revealed pool.
+   diagnostic: can ANY choice of k images per class meet the JSD goal?) and the proven
+   lower bound below which no choice goes (slicelens.concepts.bound_lower), over AACA's
+   candidates and over the whole revealed pool;
+7. what each plan adds: the share of its images on their class's minority background
+   (``minority_share``: the group the shortcut fails on; AACA's candidates too). With
+   ``--plans-only`` the plans are built and described without retraining.
 
 Run:  python benchmarks/aaca.py [--problems 2 | --only 1] [--budgets 15,30,60]
                                 [--size quick] [--seeds 2] [--first-seed 0]
@@ -96,6 +100,11 @@ def c_quality(answers, gold, cfg, classes) -> dict:
     return out
 
 
+#: (row name, AACA variant, which class a seed's confounded regions penalise in Eq. 1)
+AACA_VARIANTS = [("AACA-app", "app", "label"), ("AACA-sel", "sel", "label"),
+                 ("AACA-sel-pred", "sel", "prediction")]
+
+
 def baseline_plan(run, oracle, k: int, how: str, seed_ids, rng):
     from slicelens.concepts.runio import embed_images, load_images
     from slicelens.repair.plan import TrainingPlan
@@ -132,7 +141,23 @@ def bound_row(run, k: int, oracle, sel_plan, sets) -> dict:
     return {"method": "bound (greedy)", "budget": k, "jsd_init_val": b_pool["jsd_init_val"],
             "jsd_bound_pool": b_pool["jsd"], "jsd_bound_candidates": b_cand["jsd"],
             "fall_bound_pool": b_pool["fall"], "fall_bound_candidates": b_cand["fall"],
+            # proven: no choice of k per class goes below (slicelens.concepts.bound_lower)
+            "jsd_lower_pool": b_pool["lower"], "jsd_lower_candidates": b_cand["lower"],
+            "fall_at_most_pool": b_pool["fall_at_most"],
+            "fall_at_most_candidates": b_cand["fall_at_most"],
             "candidates": b_cand["candidates"], "pool": b_pool["candidates"]}
+
+
+def minority_share(plan, gt, cfg, classes) -> float:
+    """Share of the images a plan adds that sit on their class's minority background (the
+    other class's home background: the group the spurious cue fails on). The added
+    images can only break the shortcut through this share."""
+    add = plan.add or {}
+    if not add:
+        return float("nan")
+    bg = gt.loc[list(add), "background"].to_numpy()
+    minority = np.array([cfg.backgrounds[1 - (c % 2)] for c in add.values()])
+    return float(np.mean(bg == minority))
 
 
 def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
@@ -140,6 +165,7 @@ def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
     the simulated crowd, the random draws and AACA's seed (rep 0 = the original run)."""
     from slicelens.concepts.store import save_answer
     from slicelens.demo.aaca import _gold_csv, simulate_crowd
+    from slicelens.evaluate.groups import load_ground_truth
     from slicelens.pipeline.concept_alignment import tag_sets
     from slicelens.pipeline.concepts import alignment_report, pick_seeds
     from slicelens.pipeline.control import matched_control
@@ -176,20 +202,31 @@ def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
     for k in args.budgets:
         plans = {"random": baseline_plan(run, oracle, k, "random", seeds, rng),
                  "similarity": baseline_plan(run, oracle, k, "similarity", seeds, rng)}
-        for variant in ("app", "sel"):
-            plans[f"AACA-{variant}"] = get_repair("aaca").plan(
+        for name, variant, within in AACA_VARIANTS:
+            plans[name] = get_repair("aaca").plan(
                 ws, run, variant=variant, k=k, candidates=3 * k, oracle=str(paths.ground_truth),
-                oracle_column="true_label", gold=gold_csv, seed=sd)
+                oracle_column="true_label", gold=gold_csv, seed=sd, confounded_in=within)
         rows.append(bound_row(run, k, oracle, plans["AACA-sel"], sets))
         print(f"  problem {i} seed {sd} bound k={k}: {rows[-1]}", flush=True)
+        gt = load_ground_truth(paths.ground_truth)
+        cand = {str(j): c for j, c in plans["AACA-sel"].params["candidate_ids"].items()}
+        rows.append({"method": "AACA candidates", "budget": k,
+                     "minority_share": minority_share(type("P", (), {"add": cand}), gt, cfg,
+                                                      run.classes)})
         for name, plan in plans.items():
+            if args.plans_only:
+                rows.append({"method": name, "budget": k,
+                             "minority_share": minority_share(plan, gt, cfg, run.classes)})
+                print(f"  problem {i} seed {sd} {name} k={k}: {rows[-1]}", flush=True)
+                continue
             new = apply_plan(ws, run, plan, train_cfg, name=name.lower())
             if control is None:
                 control = matched_control(ws, run, plan, train_cfg, echo=lambda *_: None)
                 rows.append({"method": "control", "budget": 0, **repair_figures(run, control, "none")})
             al = alignment_report(run, new)
             rows.append({"method": name, "budget": k, **repair_figures(run, new, "none"),
-                         "jsd_init_val": al["jsd_init_val"], "jsd_aug_val": al["jsd_aug_val"]})
+                         "jsd_init_val": al["jsd_init_val"], "jsd_aug_val": al["jsd_aug_val"],
+                         "minority_share": minority_share(plan, gt, cfg, run.classes)})
             print(f"  problem {i} seed {sd} {name} k={k}: {rows[-1]}", flush=True)
     out["rows"] = rows
     out["seconds"] = time.perf_counter() - t0
@@ -211,6 +248,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="aaca")
     ap.add_argument("--concepts-only", action="store_true",
                     help="only the crowd / C-quality part (no repairs)")
+    ap.add_argument("--plans-only", action="store_true",
+                    help="build every plan and report what it adds (minority share), "
+                         "without retraining")
     args = ap.parse_args(argv)
     args.budgets = [int(b) for b in args.budgets.split(",")]
     results = []
@@ -234,7 +274,8 @@ def summarise(results) -> dict:
         for row in r["rows"]:
             a = agg.setdefault(f"{row['method']} k={row['budget']}", {})
             for m in ("worst_group", "average", "jsd_init_val", "jsd_aug_val",
-                      "jsd_bound_pool", "jsd_bound_candidates"):
+                      "jsd_bound_pool", "jsd_bound_candidates", "jsd_lower_pool",
+                      "jsd_lower_candidates", "minority_share"):
                 if row.get(m) is not None:
                     a.setdefault(m, []).append(row[m])
     table = {k: {**{m: float(np.mean(v)) for m, v in d.items()},

@@ -49,15 +49,16 @@ def test_the_api_sends_the_fields_it_sent_before():
     err = RepairAlignment("run-4", None, "app", None, error="no attributes")
     out = AlignmentOut.of(Alignment("run-1", "divergence, bits", [rep, err])).model_dump(
         mode="json", by_alias=True)
-    figures = ["before", "after", "control", "fall", "bound", "concepts", "skipped"]
+    figures = ["before", "after", "control", "fall", "bound", "concepts", "skipped", "lower"]
     assert list(out) == ["base_run", "jsd", "repairs", "detail"]
     a, b = out["repairs"]
     assert list(a) == ["run", "control", "variant", "source", "description", "added",
                        "tagger", "error", "control_error", "bound_k", "bound_method",
-                       "bound_skipped", "overall", "classes"]
+                       "bound_skipped", "lower_method", "overall", "classes"]
     assert list(a["overall"]) == figures and list(a["classes"][0]) == [*figures, "class"]
     assert a["classes"][0] == {"before": 0.4, "after": 0.2, "control": 0.4, "fall": None,
-                               "bound": 0.1, "concepts": 3, "skipped": None, "class": "cat"}
+                               "bound": 0.1, "concepts": 3, "skipped": None, "lower": None,
+                               "class": "cat"}
     assert a["overall"]["bound"] == 0.125 and a["bound_k"] == 3
     assert b["error"] == "no attributes" and b["overall"] is None and b["classes"] is None
     assert b["description"] == "" and b["added"] is None

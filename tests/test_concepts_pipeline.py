@@ -178,6 +178,31 @@ def test_aaca_plans_sel_app_pool_and_compositor(bed, tmp_path):
         get_repair("aaca").plan(bed.workspace, bed.run, variant="sel", k=2)
 
 
+def test_aaca_confounded_regions_count_for_the_label_or_the_predicted_class(bed, tmp_path):
+    """Eq. 1's penalty of class s_n uses the seeds annotated with a confounder of C(s_n):
+    by default they count for their label (the paper); with confounded_in="prediction"
+    the same images count for the class the model predicted for them."""
+    _answers_in(bed.workspace, bed)
+    gold = _write(tmp_path / "gold.csv", [["image_id", "confounded", "valid"]] +
+                  [[g.image_id, "; ".join(g.confounded), "; ".join(g.valid)] for g in bed.gold.values()])
+    common = dict(variant="sel", k=3, candidates=6, oracle=str(bed.paths.ground_truth),
+                  oracle_column="true_label", gold=gold)
+    by_label = get_repair("aaca").plan(bed.workspace, bed.run, **common).params
+    by_pred = get_repair("aaca").plan(bed.workspace, bed.run, confounded_in="prediction",
+                                      **common).params
+    s = bed.run.samples.set_index("id")
+    classes = bed.run.classes
+    ids = sorted(i for v in by_label["confounded_images"].values() for i in v)
+    assert ids and ids == sorted(i for v in by_pred["confounded_images"].values() for i in v)
+    for cls, members in by_label["confounded_images"].items():
+        assert {classes[int(s.loc[i, "label"])] for i in members} == {cls}
+    for cls, members in by_pred["confounded_images"].items():
+        assert {classes[int(s.loc[i, "pred"])] for i in members} == {cls}
+    # the seeds are misclassified first, so at least one image changes class
+    assert by_label["confounded_images"] != by_pred["confounded_images"]
+    assert by_pred["confounded_in"] == "prediction"
+
+
 @pytest.mark.slow
 def test_alignment_report_and_chart(bed, tmp_path):
     from slicelens.pipeline.concepts import alignment_report
@@ -226,6 +251,12 @@ def test_alignment_reports_the_reachable_jsd_bound_of_a_pool_repair(bed, tmp_pat
     want = greedy_bound(*sets["val"], *sets["init"], concept_tags(bed.run, ids, labels), labels, 3)
     assert b["jsd"] == pytest.approx(want["jsd"])
     assert b["jsd_init_val"] == pytest.approx(rep["jsd_init_val"])
+    # the proven lower bound, from the same tags: never above the greedy value
+    from slicelens.concepts.bound_lower import lower_bound
+    low = lower_bound(*sets["val"], *sets["init"], concept_tags(bed.run, ids, labels), labels, 3)
+    assert b["lower"] == pytest.approx(low["jsd"]) and b["lower"] <= b["jsd"] + 1e-12
+    assert all(b["per_class"][c]["lower"] <= b["per_class"][c]["jsd"] + 1e-12
+               for c in bed.run.classes if b["per_class"][c].get("jsd") is not None)
     assert set(b["per_class"]) == set(bed.run.classes)
     assert alignment_report(bed.run, fake, budget=0)["bound"]["jsd"] == pytest.approx(
         rep["jsd_init_val"])                                  # nothing added
@@ -235,6 +266,8 @@ def test_alignment_reports_the_reachable_jsd_bound_of_a_pool_repair(bed, tmp_pat
     out = capsys.readouterr().out
     assert f"reachable at k = 3 per class from the repair's {len(cands)} candidates" in out
     assert f"aug||val {b['jsd']:.4f}" in out and "reachable (greedy)" in out
+    assert f"no choice of 3 of them per class goes below aug||val {b['lower']:.4f}" in out
+    assert "lower bound" in out
     # a repair without recorded candidates (generated images, older plans) says so
     old = SimpleNamespace(id="old", record={"plan": {**plan.to_json(), "params": {"k": 3}}})
     assert "did not record its candidate" in alignment_report(bed.run, old)["bound"]["skipped"]

@@ -154,7 +154,10 @@ def test_alignment_chart_of_a_stored_repair(page, concepts_url):
     assert last[0] == "all classes"
     assert last[1:4] == [f"{o[k]:.4f}" for k in ("before", "after", "control")]
     assert last[5].startswith(f"{o['bound']:.4f}")
+    assert o["lower"] is not None and o["lower"] <= o["bound"] + 1e-12
+    assert last[6].startswith(f"{o['lower']:.4f}")
     expect(table.get_by_test_id("alignment-bound-head")).to_contain_text("k = 3")
+    expect(table.get_by_test_id("alignment-lower-head")).to_contain_text("no choice below")
     expect(section.get_by_test_id("alignment-bound-note")).to_contain_text("greedily")
     section.scroll_into_view_if_needed()
     section.screenshot(path=ARTIFACTS / "concepts-alignment-repair.png")

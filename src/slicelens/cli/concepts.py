@@ -204,9 +204,14 @@ def _alignment(args, ws: Workspace, run_) -> int:
         fall = "" if b.get("fall") is None else f" (fall {b['fall']:.0%})"
         print(f"reachable at k = {b['k']} per class from the repair's {b['candidates']} "
               f"candidates: aug||val {b['jsd']:.4f}{fall}\n  ({b['method']})")
+        if b.get("lower") is not None:
+            most = "" if b.get("fall_at_most") is None else f" (fall at most {b['fall_at_most']:.0%})"
+            print(f"no choice of {b['k']} of them per class goes below aug||val "
+                  f"{b['lower']:.4f}{most}\n  ({b['lower_method']})")
     bpc = (b or {}).get("per_class", {})
     per = [{"class": c, "init||val": r.get("jsd_init_val"), "aug||val": r.get("jsd_aug_val"),
-            **({"reachable (greedy)": bpc.get(c, {}).get("jsd")} if bpc else {}),
+            **({"reachable (greedy)": bpc.get(c, {}).get("jsd"),
+                "lower bound": bpc.get(c, {}).get("lower")} if bpc else {}),
             "note": r.get("skipped", "")} for c, r in rep["per_class"].items()]
     print(f"\nper class (tagger: {rep['tagger']}):")
     print(table(per))

@@ -42,6 +42,9 @@ class Figures:
                                "minimum is at most this); null without candidates")
     concepts: int | None = _doc("validation concepts compared")
     skipped: str | None = _doc("why a class has no figures")
+    lower: float | None = _doc("proven lower bound: no choice of the repair's k candidates "
+                               "per class gives a lower JS(aug || val) (Frank-Wolfe "
+                               "certificate on the convex relaxation); null without candidates")
 
 
 @dataclass(kw_only=True)
@@ -78,6 +81,7 @@ class RepairAlignment:
     bound_k: int | None = _doc("the budget (images per class) of the bound")
     bound_method: str | None = _doc("how the bound is computed (greedy)")
     bound_skipped: str | None = _doc("why there is no bound")
+    lower_method: str | None = _doc("how the lower bound is computed")
     overall: Figures | None = None
     classes: list[ClassFigures] | None = None
 

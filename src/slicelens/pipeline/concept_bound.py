@@ -1,6 +1,8 @@
 """The reachable-JSD diagnostic of a run (:mod:`slicelens.concepts.bound`) on its
 candidate images: the greedy lowest JS(aug || val) that adding ``k`` candidates per class
-could reach, beside the JSD a repair reached.
+could reach (``jsd``: a real choice reaches it) and the proven lower bound below which no
+choice goes (``lower``, :mod:`slicelens.concepts.bound_lower`), beside the JSD a repair
+reached.
 
 The candidates are the pool images a repair chose from: the AACA plan's ``D'_debug``
 (``plan.params["candidate_ids"]``, recorded by pool-route repairs), or any ``{id: label}``
@@ -21,8 +23,11 @@ def reachable_bound(base, candidates: dict[str, int], k: int, top: int = 10,
                     sets: dict | None = None) -> dict:
     """:func:`slicelens.concepts.bound.greedy_bound` of ``candidates`` (``{pool id:
     label}``) at ``k`` per class against ``base``'s validation and initial training
-    tags; ``per_class`` keyed by class name."""
+    tags, with the proven lower bound (``lower``, ``fall_at_most``,
+    :func:`slicelens.concepts.bound_lower.lower_bound`) overall and per class;
+    ``per_class`` keyed by class name."""
     from slicelens.concepts.bound import greedy_bound
+    from slicelens.concepts.bound_lower import lower_bound
     from slicelens.concepts.runio import concept_tags
     from slicelens.pipeline.concept_alignment import tag_sets
 
@@ -31,6 +36,12 @@ def reachable_bound(base, candidates: dict[str, int], k: int, top: int = 10,
     tags = concept_tags(base, ids, labels)
     (val_tags, val_labels), (init_tags, init_labels) = sets["val"], sets["init"]
     out = greedy_bound(val_tags, val_labels, init_tags, init_labels, tags, labels, k, top)
+    low = lower_bound(val_tags, val_labels, init_tags, init_labels, tags, labels, k, top)
+    out["lower"], out["fall_at_most"] = low["jsd"], low["fall_at_most"]
+    out["lower_method"] = low["method"]
+    for c, r in out["per_class"].items():
+        lc = low["per_class"].get(c, {})
+        r["lower"], r["fall_at_most"] = lc.get("jsd"), lc.get("fall_at_most")
     out["per_class"] = {base.classes[c]: r for c, r in out["per_class"].items()}
     out["candidates"] = len(ids)
     return out

@@ -53,7 +53,7 @@ def repair_alignments(workspace: Workspace, base, top: int = 10) -> Alignment:
 def _one(workspace: Workspace, base, run: Run, top: int) -> RepairAlignment:
     ctrl_id = run.record.control_run
     meta = base.artifact_path("attribute_meta")
-    key = [meta.read_text() if meta.exists() else None, top, ctrl_id, base.id, 3]
+    key = [meta.read_text() if meta.exists() else None, top, ctrl_id, base.id, 4]
     cache = run.artifact_path("concept_alignment")
     if cache.exists():
         got = json.loads(cache.read_text())
@@ -81,11 +81,11 @@ def _one(workspace: Workspace, base, run: Run, top: int) -> RepairAlignment:
     res = dataclasses.replace(
         res, added=rep["added"], tagger=rep["tagger"], control_error=ctrl_error,
         bound_k=bound.get("k"), bound_method=bound.get("method"),
-        bound_skipped=bound.get("skipped"),
-        overall=Figures(**_figures(rep, ctrl), bound=bound.get("jsd")),
+        bound_skipped=bound.get("skipped"), lower_method=bound.get("lower_method"),
+        overall=Figures(**_figures(rep, ctrl), bound=bound.get("jsd"), lower=bound.get("lower")),
         classes=[ClassFigures(class_=c, **_figures(r, None if ctrl is None else
                                                    ctrl["per_class"].get(c, {})),
-                              bound=bpc.get(c, {}).get("jsd"))
+                              bound=bpc.get(c, {}).get("jsd"), lower=bpc.get(c, {}).get("lower"))
                  for c, r in rep["per_class"].items()])
     write_json(cache, {"key": key, "result": res.to_json()})
     return res

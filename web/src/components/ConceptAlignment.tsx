@@ -64,6 +64,9 @@ export default function ConceptAlignment({ run, version }: { run: string; versio
                 <thead><tr><th>class</th><th>before</th><th>after repair</th><th>control</th><th title="after repair against before">change</th>
                   {r.bound_k !== null && r.bound_k !== undefined && (
                     <th title={r.bound_method ?? undefined} data-testid="alignment-bound-head">reachable at k = {r.bound_k} (greedy)</th>
+                  )}
+                  {r.bound_k !== null && r.bound_k !== undefined && (
+                    <th title={r.lower_method ?? undefined} data-testid="alignment-lower-head">no choice below</th>
                   )}</tr></thead>
                 <tbody>
                   {[...r.classes, ...(r.overall ? [{ ...r.overall, class: "all classes" }] : [])].map((c) => (
@@ -71,6 +74,7 @@ export default function ConceptAlignment({ run, version }: { run: string; versio
                       <td>{c.class}</td><td>{num(c.before)}</td><td>{num(c.after)}</td><td>{num(c.control)}</td>
                       <td>{c.fall === null || c.fall === undefined ? "–" : `${c.fall > 0 ? "−" : "+"}${Math.abs(100 * c.fall).toFixed(0)}%`}</td>
                       {r.bound_k !== null && r.bound_k !== undefined && <td>{num(c.bound)}{reach(c.before, c.bound)}</td>}
+                      {r.bound_k !== null && r.bound_k !== undefined && <td>{num(c.lower)}{reach(c.before, c.lower)}</td>}
                     </tr>
                   ))}
                 </tbody>
@@ -80,7 +84,7 @@ export default function ConceptAlignment({ run, version }: { run: string; versio
           {r.classes && (
             <p className="empty" data-testid="alignment-bound-note">
               {r.bound_k !== null && r.bound_k !== undefined
-                ? `Reachable: the lowest JSD that adding ${r.bound_k} of this repair's candidates per class could reach, found greedily (${r.bound_method ?? ""}). If even this is above a goal, a selection from these candidates is very unlikely to meet it (greedy: not a proof).`
+                ? `Reachable: the lowest JSD that adding ${r.bound_k} of this repair's candidates per class could reach, found greedily (${r.bound_method ?? ""}). No choice below: a proven lower bound, no choice of ${r.bound_k} of these candidates per class goes under it, so a goal below it cannot be met from them with this tagger; the true best lies between the two.`
                 : `Reachable JSD: ${r.bound_skipped ?? "not computed"}`}
             </p>
           )}

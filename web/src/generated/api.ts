@@ -1175,6 +1175,11 @@ export interface components {
              * @description why a class has no figures
              */
             skipped: string | null;
+            /**
+             * Lower
+             * @description proven lower bound: no choice of the repair's k candidates per class gives a lower JS(aug || val) (Frank-Wolfe certificate on the convex relaxation); null without candidates
+             */
+            lower: number | null;
             /** Class */
             class: string;
         };
@@ -1441,6 +1446,11 @@ export interface components {
              * @description why a class has no figures
              */
             skipped: string | null;
+            /**
+             * Lower
+             * @description proven lower bound: no choice of the repair's k candidates per class gives a lower JS(aug || val) (Frank-Wolfe certificate on the convex relaxation); null without candidates
+             */
+            lower: number | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1575,6 +1585,11 @@ export interface components {
              * @description why there is no bound
              */
             bound_skipped: string | null;
+            /**
+             * Lower Method
+             * @description how the lower bound is computed
+             */
+            lower_method: string | null;
             overall: components["schemas"]["FiguresOut"] | null;
             /** Classes */
             classes: components["schemas"]["ClassFiguresOut"][] | null;
