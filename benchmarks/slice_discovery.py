@@ -139,15 +139,12 @@ def truth_groups(val, cfg) -> dict[str, set]:
 
 
 EXPECTED = {"spurious": "spurious", "rare": "rare_case", "flip": "wrong_labels"}
-#: a planted bug MANIFESTS (the model fails on it) when its group's validation accuracy is
-#: at least MANIFEST_GAP below its reference group's and a one-sided Fisher exact test of
-#: the error counts gives p < MANIFEST_P (fixed at first use, not varied afterwards)
-MANIFEST_GAP, MANIFEST_P = 0.10, 0.01
-
-
 def manifest(val, cfg) -> dict[str, dict]:
-    """Does each planted bug make the model fail? Per bug: the group's validation accuracy,
-    its reference group's, the one-sided Fisher exact p-value and ``manifest``.
+    """Does each planted bug make the model fail? Per bug
+    (:func:`slicelens.evaluate.planted.manifests`: accuracy at least 0.10 below the
+    reference group's and a one-sided Fisher exact p < 0.01, fixed at first use, not
+    varied afterwards): the group's validation accuracy, its reference group's, the
+    p-value and ``manifest``.
 
     Reference groups: for the spurious bug, the same class on its home background (the
     majority group); for the rare and the flipped digit, the other digits of the same
@@ -168,26 +165,17 @@ def manifest(val, cfg) -> dict[str, dict]:
     >>> m["flip"]["manifest"], m["spurious"]["manifest"]
     (False, False)
     """
-    from scipy.stats import fisher_exact
+    from slicelens.evaluate.planted import manifests
 
     a, b = cfg.backgrounds[:2]
     c = val["correct"].astype(bool).to_numpy()
     g, dig = val["group"].to_numpy(), val["digit"].to_numpy()
     home = {f"0-4|{b}": f"0-4|{a}", f"5-9|{a}": f"5-9|{b}"}
     worst = min(home, key=lambda x: c[g == x].mean() if (g == x).any() else 1.0)
-    planted = {cfg.rare_digit, cfg.flip_digit}
-    pairs = {"spurious": (g == worst, g == home[worst])}
+    planted = [cfg.rare_digit, cfg.flip_digit]
+    out = {"spurious": manifests(c, g == worst, g == home[worst])}
     for bug, d in (("rare", cfg.rare_digit), ("flip", cfg.flip_digit)):
-        pairs[bug] = (dig == d, (dig // 5 == d // 5) & ~np.isin(dig, list(planted)))
-    out = {}
-    for bug, (grp, ref) in pairs.items():
-        acc = float(c[grp].mean()) if grp.any() else float("nan")
-        ref_acc = float(c[ref].mean()) if ref.any() else float("nan")
-        table_ = [[int((~c[grp]).sum()), int(c[grp].sum())],
-                  [int((~c[ref]).sum()), int(c[ref].sum())]]
-        pv = float(fisher_exact(table_, alternative="greater")[1]) if ref.any() else 1.0
-        out[bug] = {"accuracy": acc, "reference_accuracy": ref_acc, "manifest_p": pv,
-                    "manifest": bool(ref_acc - acc >= MANIFEST_GAP and pv < MANIFEST_P)}
+        out[bug] = manifests(c, dig == d, (dig // 5 == d // 5) & ~np.isin(dig, planted))
     return out
 
 

@@ -111,6 +111,12 @@ def test_demo_shows_the_default_slicers_top_10_and_the_planted_bugs_among_them(l
         assert all(sum(m in ids for m in s.members[:10]) / max(len(s.members[:10]), 1) <= p10
                    for s in ss.slices[:10])
         assert r["planted bug"] in part
+        # whether the bug is a failure at all: its accuracy recomputed from its members
+        correct = st.run.samples.set_index("id")["correct"]
+        assert r["its accuracy"] == pytest.approx(float(correct.loc[sorted(ids)].mean()))
+        if r["reference"] - r["its accuracy"] < 0.10:  # a failure needs the 0.10 gap
+            assert not r["a failure"]
+    assert "a failure = accuracy >= 0.10 below its reference" in part
 
 
 def test_cli_annotate_repair_evaluate(loop, capsys, tmp_path, monkeypatch):

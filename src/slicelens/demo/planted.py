@@ -74,6 +74,45 @@ def planted_members(samples: pd.DataFrame, ground_truth: pd.DataFrame, *,
     return out
 
 
+def planted_manifests(samples: pd.DataFrame, ground_truth: pd.DataFrame, *,
+                      rare_digit: int | None, flip_digit: int | None,
+                      split: str = "val") -> dict[str, dict]:
+    """Whether each planted bug of :func:`planted_members` makes the model fail on
+    ``split`` (:func:`slicelens.evaluate.planted.manifests`), against the samples of the
+    same label outside the worst group (spurious) or of the other, unplanted digits of
+    the same label (rare case, wrong labels).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"id": list("abcdefgh"), "split": "val", "label": [0] * 8,
+    ...                   "correct": [False, False, False, False, True, True, True, True]})
+    >>> gt = pd.DataFrame({"id": list("abcdefgh"), "group": ["0|y"] * 4 + ["0|x"] * 4,
+    ...                    "digit": [1, 1, 1, 1, 2, 2, 3, 3]})
+    >>> m = planted_manifests(s, gt, rare_digit=1, flip_digit=None)
+    >>> m["rare case"]["accuracy"], m["rare case"]["reference_accuracy"]
+    (0.0, 1.0)
+    """
+    import numpy as np
+
+    from slicelens.evaluate.planted import manifests
+
+    df = join_ground_truth(samples, ground_truth)
+    df = df[(df["split"] == split) & (df["label"] >= 0)]
+    worst = group_figures(samples, ground_truth, split)["worst_group"]
+    c = df["correct"].to_numpy(dtype=bool, na_value=False)
+    lab, dig, grp = df["label"].to_numpy(), df["digit"].to_numpy(), df["group"].to_numpy()
+    g = grp == worst
+    out = {"spurious": manifests(c, g, (lab == lab[g][0]) & ~g) if g.any() else
+           manifests(c, g, ~g)}
+    planted = [d for d in (rare_digit, flip_digit) if d is not None]
+    for bug, d in (("rare case", rare_digit), ("wrong labels", flip_digit)):
+        if d is not None:
+            m = dig == d
+            same = np.isin(lab, np.unique(lab[m])) if m.any() else np.zeros(len(lab), bool)
+            out[bug] = manifests(c, m, same & ~np.isin(dig, planted))
+    return out
+
+
 def _row(bug: str, affected: str, mask: pd.Series, df: pd.DataFrame) -> dict:
     return {"bug": bug, "affected": affected, "n_affected": int(mask.sum()),
             "acc_affected": float(df.loc[mask, "correct"].mean()) if mask.any() else float("nan"),

@@ -106,7 +106,7 @@ def step_discover(st, top: int = 10) -> None:
     80% of its 10 most typical members in the affected group (P@10, as
     ``benchmarks/slice_discovery.py`` scores it)."""
     from slicelens.demo.hibug import demo_attributes
-    from slicelens.demo.planted import planted_members
+    from slicelens.demo.planted import planted_manifests, planted_members
     from slicelens.evaluate.groups import load_ground_truth
     from slicelens.pipeline.slices import find_slices
     from slicelens.slicing.base import DEFAULT_SLICER
@@ -121,20 +121,27 @@ def step_discover(st, top: int = 10) -> None:
                             "accuracy": s.metrics["accuracy"],
                             "description": s.description[:64],
                             "bug type": TYPE_WORDS[s.bug_type]} for s in head])))
-    groups = planted_members(st.run.samples, load_ground_truth(st.paths.ground_truth),
-                             rare_digit=st.cfg.data.rare_digit, flip_digit=st.cfg.data.flip_digit)
+    gt = load_ground_truth(st.paths.ground_truth)
+    planted = {"rare_digit": st.cfg.data.rare_digit, "flip_digit": st.cfg.data.flip_digit}
+    groups = planted_members(st.run.samples, gt, **planted)
+    fails = planted_manifests(st.run.samples, gt, **planted)
     rows = []
     for bug, (affected, ids) in groups.items():
+        m = fails[bug]
         share = [float(np.mean([m in ids for m in s.members[:10]])) if len(s.members) else 0.0
                  for s in head]
         best = int(np.argmax(share)) if share else -1
         rows.append({"planted bug": bug, "affected": affected, "n (val)": len(ids),
+                     "its accuracy": m["accuracy"], "reference": m["reference_accuracy"],
+                     "a failure": bool(m["manifest"]),
                      "best top slice": head[best].id if best >= 0 else "-",
                      "P@10": share[best] if best >= 0 else 0.0,
                      "found": bool(best >= 0 and share[best] >= 0.8),
                      "its bug type": TYPE_WORDS[head[best].bug_type] if best >= 0 else "-"})
     st.results["discovery"] = {"slicer": DEFAULT_SLICER, "planted": rows}
-    st.echo(_indent("planted bugs among these slices (hidden ground truth; found = P@10 >= 0.8):"))
+    st.echo(_indent("planted bugs among these slices (hidden ground truth; found = P@10 >= 0.8; "
+                    "a failure = accuracy >= 0.10 below its reference, the same label's other "
+                    "samples, Fisher p < 0.01: a bug that is no failure has nothing to find):"))
     st.echo(_indent(table(rows)))
 
 
