@@ -227,3 +227,15 @@ def test_demo_runs_the_aaca_step(demo_state):
     rep = res["repair"]
     assert rep["control"] != rep["run"] and rep["control_figures"]["average_accuracy"] > 0
     assert 0 <= res["jsd_init_val"] <= 1 and 0 <= res["jsd_aug_val"] <= 1
+    # the proven lower bound never exceeds the greedy reachable value
+    assert 0 <= res["bound"]["lower"] <= res["bound"]["greedy"] + 1e-12
+    # what the debug images are: their share in their class's minority group
+    from slicelens.demo.aaca import minority_share
+    from slicelens.evaluate.groups import load_ground_truth
+
+    gt = load_ground_truth(demo_state.paths.ground_truth)
+    counts = gt[gt["split"] == "train"]["group"].value_counts()
+    assert minority_share(demo_state, gt.index[gt["group"] == counts.idxmin()][:5]) == 1.0
+    assert minority_share(demo_state, gt.index[gt["group"] == counts.idxmax()][:5]) == 0.0
+    assert len(rep["added"]) > 0
+    assert res["minority_share"] == minority_share(demo_state, rep["added"])

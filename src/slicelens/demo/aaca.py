@@ -101,6 +101,18 @@ def step_aaca(st, per_class: int = 10, k: int | None = None) -> None:
     st.echo(f"[aaca 4] concept alignment over the top {len(rep['concepts'])} validation "
             f"concepts (class x attribute value; JS divergence in bits): init||val "
             f"{rep['jsd_init_val']:.4f} -> aug||val {rep['jsd_aug_val']:.4f}; chart {rep['chart']}")
+    b = rep.get("bound") or {}
+    if b.get("lower") is not None:
+        res["bound"] = {"greedy": b["jsd"], "lower": b["lower"], "k": b["k"]}
+        st.echo(_indent(f"from these {b['candidates']} candidates at k = {b['k']} per class: "
+                        f"reachable {b['jsd']:.4f} (greedy), and no choice goes below "
+                        f"{b['lower']:.4f} (proven; fall at most {b['fall_at_most']:.0%})"))
+    res["minority_share"] = minority_share(st, res["repair"]["added"])
+    st.echo(_indent(f"{res['minority_share']:.0%} of the debug images sit in their class's "
+                    "minority group (hidden ground truth): Eq. 1 keeps a class's new images away "
+                    "from where its seeds' confounder was seen, i.e. in the majority group; "
+                    "`--set confounded_in=prediction` counts the confounder for the predicted "
+                    "class instead (docs/concepts.md)"))
     res["seconds"] = time.perf_counter() - t0
     st.echo(f"    ({res['seconds']:.0f} s)")
 
@@ -134,7 +146,23 @@ def _finetune_repair(st, strategy: str, label: str, **params) -> dict:
     st.echo(_indent(f"against its matched control: worst group {d:+.3f}, average "
                     f"{after['average_accuracy'] - ctrl['average_accuracy']:+.3f}"))
     return {"plan": plan.summary(), "run": new_run.id, "control": control.id, "before": before,
-            "control_figures": ctrl, "after": after}
+            "control_figures": ctrl, "after": after, "added": sorted(plan.add or {})}
+
+
+def minority_share(st, ids) -> float:
+    """Share of ``ids`` in their class's minority group: the class|background group with
+    the fewest training samples of that class (the hidden ground truth)."""
+    from slicelens.evaluate.groups import load_ground_truth
+
+    gt = load_ground_truth(st.paths.ground_truth)
+    gt = gt if gt.index.name == "id" else gt.set_index("id")
+    train = gt[gt["split"] == "train"]
+    cls = train["group"].str.split("|").str[0]
+    minority = {c: g.value_counts().idxmin() for c, g in train["group"].groupby(cls)}
+    groups = gt.loc[list(ids), "group"]
+    if groups.empty:
+        return float("nan")
+    return float(np.mean([g == minority.get(g.split("|")[0]) for g in groups]))
 
 
 def _gold_csv(st, gold) -> str:
