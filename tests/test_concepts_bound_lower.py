@@ -74,3 +74,28 @@ def test_per_class_shape_and_fall_at_most():
         assert pc["fall_at_most"] == pytest.approx(1 - pc["jsd"] / 0.311278, abs=1e-4)
     with pytest.raises(SliceLensError, match="budget"):
         relaxed_lower_bound(val, init, cands, [0, 0, 1, 1], k=-1)
+
+
+def test_the_linear_step_is_the_exact_minimum_over_every_choice():
+    """The Frank-Wolfe bound is valid only if its linear step is exact: Dinkelbach's
+    answer equals the smallest <g, p(w)> over every k-per-class choice (the minimum of a
+    linear-fractional function over the polytope is at one of its vertices)."""
+    from slicelens.concepts.bound_lower import _lmo
+
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        d, n = 4, 7
+        X = rng.integers(0, 3, (n, d)).astype(float)
+        c = rng.integers(1, 5, d).astype(float)
+        g = rng.normal(size=d)
+        labels = rng.integers(0, 2, n)
+        groups = [np.flatnonzero(labels == s) for s in (0, 1)]
+        k = int(rng.integers(1, 3))
+        ks = [min(k, len(x)) for x in groups]
+        got = float(g @ _lmo(g, c, X, X.sum(1), groups, ks))
+        best = np.inf
+        for combo in itertools.product(*[itertools.combinations(x, kk)
+                                         for x, kk in zip(groups, ks, strict=True)]):
+            a = c + X[[i for part in combo for i in part]].sum(0)
+            best = min(best, float(g @ (a / a.sum())))
+        assert got == pytest.approx(best, abs=1e-12)

@@ -64,14 +64,15 @@ def _lmo(g, c, X, m, groups, ks) -> np.ndarray:
     lam = (gc + Xg @ w) / (csum + m @ w)
     for _ in range(100):
         coef = Xg - lam * m
-        w = np.zeros(len(X))
+        nxt = np.zeros(len(X))
         for rows, k in zip(groups, ks, strict=True):
             if k:
-                w[rows[np.argsort(coef[rows], kind="stable")[:k]]] = 1
-        new = (gc + Xg @ w) / (csum + m @ w)
+                nxt[rows[np.argsort(coef[rows], kind="stable")[:k]]] = 1
+        new = (gc + Xg @ nxt) / (csum + m @ nxt)
         if new >= lam - 1e-15:
+            # no point beats ratio lam (min_w N - lam D >= 0): w, at lam, is the minimum
             break
-        lam = new
+        w, lam = nxt, new
     a = c + X.T @ w
     return a / a.sum()
 
