@@ -127,13 +127,13 @@ def step_discover(st, top: int = 10) -> None:
     fails = planted_manifests(st.run.samples, gt, **planted)
     rows = []
     for bug, (affected, ids) in groups.items():
-        m = fails[bug]
+        fail = fails[bug]
         share = [float(np.mean([m in ids for m in s.members[:10]])) if len(s.members) else 0.0
                  for s in head]
         best = int(np.argmax(share)) if share else -1
         rows.append({"planted bug": bug, "affected": affected, "n (val)": len(ids),
-                     "its accuracy": m["accuracy"], "reference": m["reference_accuracy"],
-                     "a failure": bool(m["manifest"]),
+                     "its accuracy": fail["accuracy"], "reference": fail["reference_accuracy"],
+                     "a failure": bool(fail["manifest"]),
                      "best top slice": head[best].id if best >= 0 else "-",
                      "P@10": share[best] if best >= 0 else 0.0,
                      "found": bool(best >= 0 and share[best] >= 0.8),
