@@ -74,6 +74,9 @@ def test_per_class_shape_and_fall_at_most():
         assert pc["fall_at_most"] == pytest.approx(1 - pc["jsd"] / 0.311278, abs=1e-4)
     with pytest.raises(SliceLensError, match="budget"):
         relaxed_lower_bound(val, init, cands, [0, 0, 1, 1], k=-1)
+    # a training set without any top validation concept has no initial JSD: said so
+    with pytest.raises(SliceLensError, match="none of the top validation concepts"):
+        relaxed_lower_bound(val, [["0: z"]], cands, [0, 0, 1, 1], k=1)
 
 
 def test_the_linear_step_is_the_exact_minimum_over_every_choice():

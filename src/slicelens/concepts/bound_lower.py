@@ -121,18 +121,21 @@ def relaxed_lower_bound(val_tags, init_tags, cand_tags, cand_labels, k: int, top
     labels = np.asarray(cand_labels, int)
     groups = [np.flatnonzero(labels == s) for s in sorted(set(labels.tolist()))]
     ks = [min(k, len(g)) for g in groups]
-    if c.sum() == 0 and (not len(X) or X.sum() == 0):
-        raise SliceLensError("neither the training set nor the candidates carry a top concept")
+    if c.sum() == 0:  # JS(init || val) is undefined, and p(w) is for some choices
+        raise SliceLensError("the initial training set carries none of the top validation "
+                             "concepts: no lower bound")
     m = X.sum(1) if len(X) else np.zeros(0)
-    live = (c > 0) | (X.sum(0) > 0 if len(X) else np.zeros_like(c, bool))
+    # coordinates some reachable p gives mass: the training set's, or a candidate's of a
+    # class that adds any (k_s > 0); the others are 0 everywhere in P
+    usable = np.concatenate([g for g, kk in zip(groups, ks, strict=True) if kk] or
+                            [np.zeros(0, int)])
+    live = (c > 0) | (X[usable].sum(0) > 0 if len(usable) else np.zeros_like(c, bool))
     # start: every candidate of a class at weight k_s / n_s (inside P)
     w0 = np.zeros(len(X))
     for rows, kk in zip(groups, ks, strict=True):
         if len(rows):
             w0[rows] = kk / len(rows)
     a = c + X.T @ w0
-    if a.sum() == 0:  # nothing reachable carries a top concept at this start
-        raise SliceLensError("no reachable augmented set carries a top concept")
     p = a / a.sum()
     best_lb, best_f, gap, t = -np.inf, _js(p, q), np.inf, 0
     while t < iters:
@@ -142,11 +145,14 @@ def relaxed_lower_bound(val_tags, init_tags, cand_tags, cand_labels, k: int, top
         g = _grad(p, q, live)
         s = _lmo(g, c, X, m, groups, ks)
         gap = float(g @ (p - s))
-        best_lb = max(best_lb, f - gap)
+        if np.all(p[live] > 0):  # the gradient is finite: the certificate holds
+            best_lb = max(best_lb, f - gap)
         if gap <= tol:
             break
         gamma = _line_search(p, s, q)
         p = (1 - gamma) * p + gamma * s
+    if not np.isfinite(best_lb):
+        raise SliceLensError("no lower bound could be certified")
     return {"jsd": max(0.0, float(best_lb)), "relaxed": float(best_f), "gap": gap,
             "iterations": t, "method": METHOD, "concepts": len(concepts)}
 
