@@ -148,23 +148,11 @@ def bound_row(run, k: int, oracle, sel_plan, sets) -> dict:
             "candidates": b_cand["candidates"], "pool": b_pool["candidates"]}
 
 
-def minority_share(plan, gt, cfg, classes) -> float:
-    """Share of the images a plan adds that sit on their class's minority background (the
-    other class's home background: the group the spurious cue fails on). The added
-    images can only break the shortcut through this share."""
-    add = plan.add or {}
-    if not add:
-        return float("nan")
-    bg = gt.loc[list(add), "background"].to_numpy()
-    minority = np.array([cfg.backgrounds[1 - (c % 2)] for c in add.values()])
-    return float(np.mean(bg == minority))
-
-
 def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
     """Problem ``i`` (its data fixed by ``i``) at seed ``i + 1000 * rep``: the ERM training,
     the simulated crowd, the random draws and AACA's seed (rep 0 = the original run)."""
     from slicelens.concepts.store import save_answer
-    from slicelens.demo.aaca import _gold_csv, simulate_crowd
+    from slicelens.demo.aaca import _gold_csv, minority_share, simulate_crowd
     from slicelens.evaluate.groups import load_ground_truth
     from slicelens.pipeline.concept_alignment import tag_sets
     from slicelens.pipeline.concepts import alignment_report, pick_seeds
@@ -199,6 +187,7 @@ def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
     rows = [{"method": "ERM", "budget": 0, **repair_figures(run, run, slicer="none")}]
     sets = tag_sets(run)
     control = None
+    gt = load_ground_truth(paths.ground_truth)
     for k in args.budgets:
         plans = {"random": baseline_plan(run, oracle, k, "random", seeds, rng),
                  "similarity": baseline_plan(run, oracle, k, "similarity", seeds, rng)}
@@ -208,15 +197,13 @@ def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
                 oracle_column="true_label", gold=gold_csv, seed=sd, confounded_in=within)
         rows.append(bound_row(run, k, oracle, plans["AACA-sel"], sets))
         print(f"  problem {i} seed {sd} bound k={k}: {rows[-1]}", flush=True)
-        gt = load_ground_truth(paths.ground_truth)
-        cand = {str(j): c for j, c in plans["AACA-sel"].params["candidate_ids"].items()}
-        rows.append({"method": "AACA candidates", "budget": k,
-                     "minority_share": minority_share(type("P", (), {"add": cand}), gt, cfg,
-                                                      run.classes)})
+        # what each plan adds: its share in the class's minority group (the shortcut's)
+        rows.append({"method": "AACA candidates", "budget": k, "minority_share": minority_share(
+            gt, list(plans["AACA-sel"].params["candidate_ids"]))})
         for name, plan in plans.items():
             if args.plans_only:
                 rows.append({"method": name, "budget": k,
-                             "minority_share": minority_share(plan, gt, cfg, run.classes)})
+                             "minority_share": minority_share(gt, list(plan.add))})
                 print(f"  problem {i} seed {sd} {name} k={k}: {rows[-1]}", flush=True)
                 continue
             new = apply_plan(ws, run, plan, train_cfg, name=name.lower())
@@ -226,7 +213,7 @@ def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
             al = alignment_report(run, new)
             rows.append({"method": name, "budget": k, **repair_figures(run, new, "none"),
                          "jsd_init_val": al["jsd_init_val"], "jsd_aug_val": al["jsd_aug_val"],
-                         "minority_share": minority_share(plan, gt, cfg, run.classes)})
+                         "minority_share": minority_share(gt, list(plan.add))})
             print(f"  problem {i} seed {sd} {name} k={k}: {rows[-1]}", flush=True)
     out["rows"] = rows
     out["seconds"] = time.perf_counter() - t0

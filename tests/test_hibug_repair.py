@@ -235,7 +235,7 @@ def test_demo_runs_the_aaca_step(demo_state):
 
     gt = load_ground_truth(demo_state.paths.ground_truth)
     counts = gt[gt["split"] == "train"]["group"].value_counts()
-    assert minority_share(demo_state, gt.index[gt["group"] == counts.idxmin()][:5]) == 1.0
-    assert minority_share(demo_state, gt.index[gt["group"] == counts.idxmax()][:5]) == 0.0
+    assert minority_share(gt, gt.index[gt["group"] == counts.idxmin()][:5]) == 1.0
+    assert minority_share(gt, gt.index[gt["group"] == counts.idxmax()][:5]) == 0.0
     assert len(rep["added"]) > 0
-    assert res["minority_share"] == minority_share(demo_state, rep["added"])
+    assert res["minority_share"] == minority_share(gt, rep["added"])

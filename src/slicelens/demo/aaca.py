@@ -107,7 +107,10 @@ def step_aaca(st, per_class: int = 10, k: int | None = None) -> None:
         st.echo(_indent(f"from these {b['candidates']} candidates at k = {b['k']} per class: "
                         f"reachable {b['jsd']:.4f} (greedy), and no choice goes below "
                         f"{b['lower']:.4f} (proven; fall at most {b['fall_at_most']:.0%})"))
-    res["minority_share"] = minority_share(st, res["repair"]["added"])
+    from slicelens.evaluate.groups import load_ground_truth
+
+    res["minority_share"] = minority_share(load_ground_truth(st.paths.ground_truth),
+                                           res["repair"]["added"])
     st.echo(_indent(f"{res['minority_share']:.0%} of the debug images sit in their class's "
                     "minority group (hidden ground truth): Eq. 1 keeps a class's new images away "
                     "from where its seeds' confounder was seen, i.e. in the majority group; "
@@ -149,13 +152,11 @@ def _finetune_repair(st, strategy: str, label: str, **params) -> dict:
             "control_figures": ctrl, "after": after, "added": sorted(plan.add or {})}
 
 
-def minority_share(st, ids) -> float:
+def minority_share(ground_truth, ids) -> float:
     """Share of ``ids`` in their class's minority group: the class|background group with
-    the fewest training samples of that class (the hidden ground truth)."""
-    from slicelens.evaluate.groups import load_ground_truth
-
-    gt = load_ground_truth(st.paths.ground_truth)
-    gt = gt if gt.index.name == "id" else gt.set_index("id")
+    the fewest training samples of that class (the hidden ground truth, a DataFrame with
+    ``id``, ``split`` and ``group``)."""
+    gt = ground_truth if ground_truth.index.name == "id" else ground_truth.set_index("id")
     train = gt[gt["split"] == "train"]
     cls = train["group"].str.split("|").str[0]
     minority = {c: g.value_counts().idxmin() for c, g in train["group"].groupby(cls)}
