@@ -106,7 +106,8 @@ def relaxed_lower_bound(val_tags, init_tags, cand_tags, cand_labels, k: int, top
     candidates' ``cand_labels`` only group them).
 
     Returns ``{"jsd": lower bound, "relaxed": the relaxed problem's best value found (>=
-    jsd), "gap", "iterations", "method"}``.
+    jsd), "gap", "iterations", "method", "concepts", "jsd_init_val", "fall_at_most": 1 -
+    jsd / jsd_init_val}``.
     """
     if k < 0:
         raise SliceLensError(f"budget k must be >= 0 (got {k})")
@@ -153,8 +154,11 @@ def relaxed_lower_bound(val_tags, init_tags, cand_tags, cand_labels, k: int, top
         p = (1 - gamma) * p + gamma * s
     if not np.isfinite(best_lb):
         raise SliceLensError("no lower bound could be certified")
-    return {"jsd": max(0.0, float(best_lb)), "relaxed": float(best_f), "gap": gap,
-            "iterations": t, "method": METHOD, "concepts": len(concepts)}
+    init = _js(c / c.sum(), q)
+    low = max(0.0, float(best_lb))
+    return {"jsd": low, "relaxed": float(best_f), "gap": gap, "iterations": t,
+            "method": METHOD, "concepts": len(concepts), "jsd_init_val": init,
+            "fall_at_most": None if not init else 1 - low / init}
 
 
 def lower_bound(val_tags, val_labels, init_tags, init_labels, cand_tags, cand_labels,
@@ -164,27 +168,17 @@ def lower_bound(val_tags, val_labels, init_tags, init_labels, cand_tags, cand_la
     "per_class": {label: {"jsd", "fall_at_most"} or {"skipped"}}}``, where
     ``fall_at_most`` = 1 - jsd / JS(init || val): no choice of ``k`` candidates per class
     lowers the JSD by more."""
-    from slicelens.concepts.alignment import top_concepts as _top
-
-    def one(vt, it, ct, cl) -> dict:
-        r = relaxed_lower_bound(vt, it, ct, cl, k, top)
-        concepts = _top(vt, top)
-        index = {x: j for j, x in enumerate(concepts)}
-        counts = _hist(it, index).sum(0)
-        init = float(jsd_rows(counts, _hist(vt, index).sum(0))[0]) if counts.sum() else None
-        r["fall_at_most"] = None if not init else 1 - r["jsd"] / init
-        return r
-
     cl = np.asarray(cand_labels, int)
-    out = one(val_tags, init_tags, cand_tags, cl)
+    out = relaxed_lower_bound(val_tags, init_tags, cand_tags, cl, k, top)
     vl, il = np.asarray(val_labels, int), np.asarray(init_labels, int)
     per = {}
     for s in sorted(set(vl.tolist())):
         pick = np.flatnonzero(cl == s)
         try:
-            per[s] = one([t for t, lab in zip(val_tags, vl, strict=True) if lab == s],
-                         [t for t, lab in zip(init_tags, il, strict=True) if lab == s],
-                         [cand_tags[j] for j in pick], np.full(len(pick), s))
+            per[s] = relaxed_lower_bound(
+                [t for t, lab in zip(val_tags, vl, strict=True) if lab == s],
+                [t for t, lab in zip(init_tags, il, strict=True) if lab == s],
+                [cand_tags[j] for j in pick], np.full(len(pick), s), k, top)
         except SliceLensError as e:
             per[s] = {"skipped": str(e)}
     return {**out, "k": k, "per_class": per}
