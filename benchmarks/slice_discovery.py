@@ -27,8 +27,9 @@ accuracy: spurious / rare_case / wrong_labels expected); the ``wrong-labels`` sl
 fitted on the TRAINING split, scored the same way against the training samples whose
 labels were flipped; with ``--words``, each slicer's slices described by attribute
 enrichment with each tagger of ``TAGGERS`` - ``offline`` (built-in image statistics),
-``regions`` (plus the explained region against the rest), ``clusters`` (plus feature
-clusters per class, each named once by a SIMULATED person who reads the hidden ground
+``regions`` (plus the explained region against the rest), ``clusters`` (plus clusters
+per class - of the object's shape for "digit", of the model's features for
+"background" - each named once by a SIMULATED person who reads the hidden ground
 truth of the cluster's members, as the scripted marks do: the digit / background held by
 more than half of them, else unnamed) and ``oracle`` (true digit, background, size) -
 judged by ``benchmarks/hibug.py:discovery``.
@@ -231,8 +232,8 @@ HIBUG_ROUTE = "hibug-attributes"
 def tagger_spec(tagger: str):
     """The attributes each offline tagger adds to the built-in image statistics
     (``offline``: the statistics themselves): the explained-region statistics
-    (``regions``) or two attributes of feature clusters per class (``clusters``: "digit"
-    and "background", the same clusters, named twice)."""
+    (``regions``) or two attributes of clusters per class (``clusters``: "digit", the
+    object's shape, model-independent; "background", the model's explained features)."""
     from slicelens.attributes.assign_region import region_attributes
     from slicelens.attributes.base import Attribute, AttributeSpec
     from slicelens.attributes.proposal import propose_attributes
@@ -241,7 +242,7 @@ def tagger_spec(tagger: str):
         return propose_attributes("builtin", object="digit", semantic=False)
     if tagger == "regions":
         return AttributeSpec(region_attributes(), object="digit")
-    return AttributeSpec([Attribute("digit", backend="clusters", phrase="{value}"),
+    return AttributeSpec([Attribute("digit", backend="clusters", measure="shape", phrase="{value}"),
                           Attribute("background", backend="clusters",
                                     phrase="on {value} background")], object="digit")
 

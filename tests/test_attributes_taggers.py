@@ -125,6 +125,66 @@ def test_cluster_tagger_names_a_planted_subgroup(tmp_path):
     assert cond == {"digit": "seven"}
 
 
+def _shape_images(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Plus signs and square rings of random size and place on a noisy grey ground;
+    (images uint8 (n, 24, 24, 3), shape 0 = plus / 1 = ring)."""
+    imgs = rng.integers(60, 90, size=(n, 24, 24, 3)).astype(np.uint8)
+    kind = rng.integers(0, 2, n)
+    for i in range(n):
+        side = int(rng.integers(10, 19))
+        y, x = rng.integers(1, 24 - side, 2)
+        t = max(2, side // 4)
+        box = imgs[i, y:y + side, x:x + side]
+        if kind[i] == 0:
+            box[(side - t) // 2:(side + t) // 2] = 250
+            box[:, (side - t) // 2:(side + t) // 2] = 250
+        else:
+            box[:] = 250
+            box[t:side - t, t:side - t] = imgs[i, 0, 0]
+    return imgs, kind
+
+
+def test_shape_clusters_name_the_object_form_the_features_do_not_see(tmp_path):
+    """``measure: shape`` clusters the foreground's HOG: two forms of random size and
+    place in one class fall into two clusters, while clusters of uninformative features
+    (``fw``) mix them; the names a person gives then describe the form."""
+    rng = np.random.default_rng(1)
+    n = 160
+    imgs, kind = _shape_images(n, rng)
+    label = np.zeros(n, int)
+    run = make_run(tmp_path, label, label, ["val"] * n,
+                   features=rng.normal(size=(n, 8)).astype(np.float32))
+    ds = from_arrays(imgs, label, ["a", "b"], splits="val", ids=run.samples["id"].to_numpy(str))
+    spec = AttributeSpec([Attribute("form", backend="clusters", measure="shape"),
+                          Attribute("kind", backend="clusters", measure="fw")])
+    m = assign_attributes(run, spec=spec, dataset=ds, backend_params={"n_clusters": 2})
+    w = m.wide(run.samples["id"])
+
+    def purity(col):
+        t = pd.crosstab(w[col].to_numpy(), kind)
+        return t.max(axis=1).sum() / n
+
+    assert purity("form") >= 0.9, pd.crosstab(w["form"].to_numpy(), kind)
+    assert purity("kind") < 0.75
+    from slicelens.attributes.cluster_names import cluster_keys
+
+    keys = cluster_keys(run.path)
+    names = majority_names(keys[keys["attribute"] == "form"],
+                           pd.Series(kind, index=run.samples["id"].to_numpy(str)),
+                           lambda k: ["plus", "ring"][int(k)])
+    assert sorted(names.values()) == ["plus", "ring"]
+    w = name_clusters(run, {"form": names}).wide(run.samples["id"])
+    assert ((w["form"] == "ring").to_numpy() == (kind == 1)).mean() >= 0.9
+    # the defaults per measure, and a clear error for a measure the backend lacks
+    from slicelens.attributes.assign_clusters import DEFAULT_CLUSTERS
+
+    assert DEFAULT_CLUSTERS["shape"] > DEFAULT_CLUSTERS["fw"]
+    with pytest.raises(DataError, match="cannot cluster"):
+        assign_attributes(run, spec=AttributeSpec([Attribute("x", backend="clusters",
+                                                             measure="smell")]),
+                          dataset=ds, force=True)
+
+
 def test_naming_file_round_trip(tmp_path):
     run, _, ds = _planted_run(tmp_path)
     from slicelens.attributes.cluster_names import cluster_keys

@@ -39,8 +39,10 @@ def builtin_attributes(semantic: bool = True, regions: bool = False,
     proposed from representative images); it costs one EfficientNet-Lite0 pass per image.
     ``regions`` adds the explained-region attributes (``region-stats``,
     :func:`~slicelens.attributes.assign_region.region_attributes`); ``clusters`` adds
-    "kind", clusters of attribution-weighted features per class (``clusters``), named
-    once per cluster by a person (:mod:`slicelens.attributes.cluster_names`).
+    "kind", clusters of attribution-weighted features per class, and "shape", clusters
+    of the object's shape (HOG of the foreground, model-independent) per class (both
+    ``clusters``), named once per cluster by a person
+    (:mod:`slicelens.attributes.cluster_names`).
     """
     extra = []
     if regions:
@@ -48,7 +50,8 @@ def builtin_attributes(semantic: bool = True, regions: bool = False,
 
         extra += region_attributes()
     if clusters:
-        extra.append(Attribute("kind", backend="clusters", measure="fw", phrase="{value}"))
+        extra += [Attribute("kind", backend="clusters", measure="fw", phrase="{value}"),
+                  Attribute("shape", backend="clusters", measure="shape", phrase="{value}")]
     sem = [Attribute("background", backend="imagenet", region="background",
                      phrase="on {value} background",
                      question="What is the background of the {object} in the image?")]
