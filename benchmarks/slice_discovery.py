@@ -225,8 +225,10 @@ def typed_slice_set(run, model):
 
 
 TAGGERS = ("offline", "regions", "clusters", "oracle")
-#: with --words, HiBug's attribute slicer (``find_attribute_bugs``) on each tagger's matrix
+#: with --words, HiBug's attribute slicer (``find_attribute_bugs``) on each tagger's matrix,
+#: ranked by MMR (its default) and, as the matched reference, by the Wilson bound alone
 HIBUG_ROUTE = "hibug-attributes"
+HIBUG_WILSON = "hibug-attributes-wilson"
 
 
 def tagger_spec(tagger: str):
@@ -306,9 +308,10 @@ def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int,
             named = {a: len(v) for a, v in names.items()}
         seconds = time.perf_counter() - t0
         # HiBug's own route (its attribute slicer, Sec. 3.2) on the same tagger's matrix
-        sets = {**fitted, HIBUG_ROUTE: find_attribute_bugs(run)}
+        wilson = find_attribute_bugs(run, {"ranking": "wilson"})  # stored first, then replaced
+        sets = {**fitted, HIBUG_ROUTE: find_attribute_bugs(run), HIBUG_WILSON: wilson}
         for slicer, ss in sets.items():
-            if slicer != HIBUG_ROUTE:  # the attribute slices carry their conditions
+            if slicer not in (HIBUG_ROUTE, HIBUG_WILSON):  # these carry their conditions
                 describe_slices(run, ss)
             d = discovery(ss, val, cfg)
             out.append({"problem": i, "slicer": slicer, "tagger": tagger, **d, **man,
@@ -321,7 +324,7 @@ def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int,
 
 def summarise_words(rows: list[dict]) -> list[dict]:
     out = []
-    for slicer in [*SLICERS, HIBUG_ROUTE]:
+    for slicer in [*SLICERS, HIBUG_ROUTE, HIBUG_WILSON]:
         for tagger in TAGGERS:
             r = [x for x in rows if x["slicer"] == slicer and x["tagger"] == tagger]
             if r:

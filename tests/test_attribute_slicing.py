@@ -122,6 +122,33 @@ def test_min_gain_keeps_the_shortest_description(planted):
     assert not any("lighting" in c and len(c) > 1 for c in conds(0.2))
 
 
+def test_mmr_ranks_a_second_failure_above_a_copy_of_the_first(tmp_path):
+    """Class 0 (digits zero, one) fails on brick; digit three fails anywhere, less often.
+    Without the class as an attribute the first failure reads "zero on brick background"
+    and "one on brick background": by the Wilson bound alone both come before the
+    second failure; MMR (shared conditions) ranks "three" second."""
+    rng = np.random.default_rng(0)
+    n = 2400
+    digit = rng.integers(0, 4, n)
+    label = (digit >= 2).astype(int)
+    bg = rng.integers(0, 2, n)
+    wrong = np.where((label == 0) & (bg == 1), rng.random(n) < 0.95,
+                     np.where(digit == 3, rng.random(n) < 0.6, rng.random(n) < 0.05))
+    run = make_run(tmp_path, label, np.where(wrong, 1 - label, label), ["val"] * n)
+    save_matrix(run, np.stack([digit, bg], 1), {"digit": ["zero", "one", "two", "three"],
+                                                "background": ["grass", "brick"]})
+    save_spec(run, AttributeSpec([Attribute("digit", phrase="{value}s"),
+                                  Attribute("background", phrase="on {value} background")],
+                                 object="digit"))
+
+    def top(ranking):
+        sl = get_slicer("attributes", ranking=ranking).fit(run)
+        return [s.description for s in sl.slices_[:2]]
+    wilson, mmr = top("wilson"), top("mmr")
+    assert sorted(wilson) == ["ones on brick background", "zeros on brick background"]
+    assert mmr[0] == wilson[0] and mmr[1] == "threes"
+
+
 def test_assign_maps_other_splits(planted):
     run, bad = planted
     sl = get_slicer("attributes").fit(run)

@@ -15,7 +15,11 @@ from the paper, because small validation sets make raw accuracies noisy:
   Wilson 95% interval below the overall accuracy (not just its point estimate);
 - a combination is kept only when its accuracy is at least ``min_gain`` below each of
   its sub-combinations that were computed (the shortest description wins);
-- slices are ranked by the Wilson upper bound (``slicelens.slicing.metrics``);
+- slices are ranked by the Wilson upper bound (``slicelens.slicing.metrics``), then, by
+  default (``ranking="mmr"``), reordered by maximal marginal relevance
+  (:mod:`slicelens.slicing.ranking`) with the similarity of two slices taken as
+  :func:`slice_redundancy` - so that one failure described ten ways ("one on brick
+  background", "zero on brick background", ...) does not fill the top 10;
 - assignments whose score is below ``min_score`` count as missing.
 
 Each slice gets a bug type with its evidence (:mod:`slicelens.slicing.bugtype`).
@@ -24,7 +28,7 @@ Each slice gets a bug type with its evidence (:mod:`slicelens.slicing.bugtype`).
 from __future__ import annotations
 
 from itertools import combinations
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import ConfigDict, Field
@@ -35,6 +39,45 @@ from slicelens.slicing.metrics import rank_order, slice_metrics, split_rows, wil
 
 if TYPE_CHECKING:
     from slicelens.store.run import Run
+
+
+#: MMR reorders the best ``MMR_POOL * max_slices`` slices of the Wilson order
+MMR_POOL = 10
+
+
+def slice_redundancy(members: np.ndarray, conditions: list) -> np.ndarray:
+    """How much two attribute slices say the same thing, (k, k) in [0, 1], diagonal 1.
+
+    The larger of two overlap coefficients (Szymkiewicz-Simpson, ``|A & B| / min(|A|,
+    |B|)``): of the slices' members (a slice inside another) and of their conditions
+    (``{digit: one, background: brick}`` and ``{digit: zero, background: brick}`` share
+    half their words, the brick background).
+
+    Parameters
+    ----------
+    members : bool (k, n)
+    conditions : list of k sets of (attribute, value) pairs
+
+    Examples
+    --------
+    >>> m = np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 1]], bool)
+    >>> c = [{(0, 1)}, {(0, 1), (1, 2)}, {(0, 2), (1, 2)}]
+    >>> slice_redundancy(m, c).round(2).tolist()
+    [[1.0, 1.0, 0.0], [1.0, 1.0, 0.5], [0.0, 0.5, 1.0]]
+    """
+    m = np.asarray(members, np.float64)
+    size = m.sum(1)
+    inter = m @ m.T
+    s_members = inter / np.maximum(np.minimum.outer(size, size), 1.0)
+    k = len(conditions)
+    s_words = np.eye(k)
+    for i in range(k):
+        for j in range(i + 1, k):
+            a, b = set(conditions[i]), set(conditions[j])
+            s_words[i, j] = s_words[j, i] = len(a & b) / max(1, min(len(a), len(b)))
+    out = np.maximum(s_members, s_words)
+    np.fill_diagonal(out, 1.0)
+    return out
 
 
 def combination_keys(codes: np.ndarray, radices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +174,11 @@ class AttributeSlicerParams(BugTypeParams):
     min_gain: float = Field(0.05, ge=0, le=1, description="accuracy drop a combination needs over its parts")
     min_score: float = Field(0.0, ge=0, le=1, description="assignments scored lower count as missing")
     max_slices: int = Field(30, ge=1, description="keep this many top-ranked bug slices")
+    ranking: Literal["mmr", "wilson"] = Field(
+        "mmr", description="mmr: redundancy-aware (maximal marginal relevance over shared "
+        "members and shared conditions); wilson: each slice by its Wilson bound alone")
+    mmr_lambda: float = Field(0.5, ge=0, le=1, description="MMR: weight of relevance "
+                              "against similarity to slices ranked above")
 
 
 @register_slicer("attributes")
@@ -188,7 +236,15 @@ class AttributeSlicer(Slicer):
     def _build(self, run: Run, sub, codes, bugs, split) -> list[Slice]:
         members = [self._member(codes, cond) for cond in bugs]
         metrics = [slice_metrics(sub[mask], run.classes) for mask in members]
-        order = rank_order(metrics)[: self.p_.max_slices]
+        order = rank_order(metrics)
+        if self.p_.ranking == "mmr" and len(order) > 1:
+            from slicelens.slicing.ranking import mmr_order
+
+            head = order[: MMR_POOL * self.p_.max_slices]
+            rel = np.nan_to_num([1.0 - float(metrics[i]["acc_high"]) for i in head], nan=0.0)
+            sim = slice_redundancy(np.stack([members[i] for i in head]), [bugs[i] for i in head])
+            order = head[mmr_order(rel, sim, self.p_.mmr_lambda)]
+        order = order[: self.p_.max_slices]
         train = self._split_arrays(run, "train")
         slices = []
         for rank, i in enumerate(order):
