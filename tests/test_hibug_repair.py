@@ -85,6 +85,15 @@ def test_hibug_select_takes_failing_slice_lowest_confidence_first(pool_run, tmp_
     assert all(plan.add[i] == truth[np.flatnonzero(ids == i)[0]] for i in chosen)  # oracle labels
 
 
+def test_hibug_select_says_when_its_slices_cannot_fill_the_budget(pool_run, tmp_path):
+    run, *_, oracle = pool_run
+    plan = get_repair("hibug-select").plan(Workspace(tmp_path / "ws"), run, budget=500,
+                                           oracle=str(oracle), oracle_column="true_label",
+                                           attributes=["background"])
+    assert 0 < len(plan.add) <= 200  # the pool holds 200
+    assert f"(budget 500: these slices hold only {len(plan.add)} pool samples)" in plan.description
+
+
 def test_baselines_same_budget_and_errors(pool_run, tmp_path):
     from slicelens.errors import DataError
 
@@ -179,7 +188,10 @@ def test_hibug_loop_end_to_end_on_the_demo(demo_state):
         new = st.workspace.run(res[key]["run"])
         assert new.record["base_run"] == st.run.id and new.is_complete
         assert 0 <= res[key]["after"]["worst_group_accuracy"] <= res[key]["after"]["average_accuracy"]
-    assert len(st.workspace.run(res["select"]["run"]).record["plan"]["add"]) == 40
+    plan = st.workspace.run(res["select"]["run"]).record["plan"]
+    n_added = len(plan["add"])  # the budget, or fewer when the chosen slices hold fewer
+    assert n_added == 40 or (0 < n_added < 40 and
+                             f"budget 40: these slices hold only {n_added}" in plan["description"])
     images, labels = load_extra_images(st.workspace.run(res["generate"]["run"]).record["plan"]["extra_images"])
     assert images.shape[0] == 60 and set(labels.tolist()) <= {0, 1}
     assert 0 <= res["generate"]["params"]["error_on_generated"] <= 1

@@ -142,7 +142,8 @@ def majority_names(keys: pd.DataFrame, truth: pd.Series, word=str,
     """A simulated person: each cluster named by the value of ``truth`` (indexed by id)
     held by more than ``majority`` of its members; no such value -> unnamed.
 
-    Used by the benchmarks only (it reads hidden ground truth, as scripted marks do).
+    Used by the benchmarks and the demo only (it reads hidden ground truth, as scripted
+    marks do).
     """
     out = {}
     for key, t in keys.groupby("key", sort=False):

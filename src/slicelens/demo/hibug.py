@@ -21,18 +21,41 @@ def _indent(text: str) -> str:
     return "    " + text.replace("\n", "\n    ")
 
 
+DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
 def demo_attributes(st):
     """Assign the demo's attributes once (cached in the run): the slice steps describe
-    their slices with them, so they run before the first slice table is printed."""
+    their slices with them, so they run before the first slice table is printed.
+
+    The image statistics, plus "digit": clusters of the digits' shape per class
+    (``clusters`` backend, ``measure: shape``), each named once by a SIMULATED person who
+    reads the hidden ground truth of its members (the digit more than half of them show;
+    otherwise the cluster stays unnamed), as a person would name them from their images
+    with ``slicelens attributes clusters --out names.yaml``."""
+    from slicelens.attributes.base import Attribute, AttributeSpec
+    from slicelens.attributes.cluster_names import cluster_keys, majority_names
     from slicelens.attributes.proposal import propose_attributes
-    from slicelens.pipeline.attributes import assign_attributes
+    from slicelens.evaluate.groups import load_ground_truth
+    from slicelens.pipeline.attributes import assign_attributes, name_clusters
 
     res = st.results.setdefault("hibug", {})
     t0 = time.perf_counter()
     # "background" (ImageNet zero-shot) costs one EfficientNet pass per image and sees
     # little in 32 px images; the demo uses the image-statistics attributes
     spec = propose_attributes("builtin", object="digit", semantic=False)
+    spec = AttributeSpec(spec.attributes + [
+        Attribute("digit", backend="clusters", measure="shape", phrase="{value}s")],
+        object="digit")
     matrix = assign_attributes(st.run, spec=spec, dataset=st.dataset)
+    if "named" not in res:  # once per demo run
+        keys = cluster_keys(st.run.path)
+        digit = load_ground_truth(st.paths.ground_truth)["digit"]
+        names = majority_names(keys[keys["attribute"] == "digit"], digit,
+                               lambda d: DIGIT_WORDS[int(d)])
+        matrix = name_clusters(st.run, {"digit": names})
+        res["named"] = {"digit": len(names)}
+        res["clusters"] = {"digit": int(keys.loc[keys["attribute"] == "digit", "key"].nunique())}
     res["attributes"] = matrix.attributes
     res.setdefault("attribute_seconds", time.perf_counter() - t0)
     return matrix
@@ -41,9 +64,13 @@ def demo_attributes(st):
 def step_hibug_attributes(st) -> None:
     matrix = demo_attributes(st)
     res = st.results["hibug"]
-    st.echo(f"[hibug 1] attributes assigned offline from image statistics: "
-            f"{', '.join(matrix.attributes)} ({len(matrix)} assignments, "
+    st.echo(f"[hibug 1] attributes assigned offline from image statistics and shape "
+            f"clusters: {', '.join(matrix.attributes)} ({len(matrix)} assignments, "
             f"{res['attribute_seconds']:.0f} s)")
+    if "named" in res:
+        st.echo(f"    'digit': {res['clusters']['digit']} clusters of the digits' shape, "
+                f"{res['named']['digit']} named once each by a SIMULATED person from the "
+                "hidden ground truth (the digit most of its members show)")
 
 
 def step_hibug_bugs(st, top: int = 8) -> None:

@@ -121,6 +121,11 @@ def step_discover(st, top: int = 10) -> None:
                             "accuracy": s.metrics["accuracy"],
                             "description": s.description[:64],
                             "bug type": TYPE_WORDS[s.bug_type]} for s in head])))
+    named = st.results.get("hibug", {})
+    if "named" in named:
+        st.echo(_indent(f"(words: image statistics, and 'digit': {named['clusters']['digit']} "
+                        f"clusters of the digits' shape, {named['named']['digit']} named once "
+                        "each by a SIMULATED person from the hidden ground truth)"))
     gt = load_ground_truth(st.paths.ground_truth)
     planted = {"rare_digit": st.cfg.data.rare_digit, "flip_digit": st.cfg.data.flip_digit}
     groups = planted_members(st.run.samples, gt, **planted)

@@ -202,6 +202,9 @@ class HiBugSelect(RepairStrategy):
         desc = (f"{len(chosen)} pool samples from {len(chosen_slices)} slices of "
                 f"{', '.join(attrs)} covering {errors[chosen_slices].sum()} of "
                 f"{errors.sum()} validation failures")
+        if len(chosen) < p.budget:  # say so: a shortfall is not a silent smaller repair
+            desc += (f" (budget {p.budget}: these slices hold only {len(chosen)} pool "
+                     "samples)")
         return _plan_from(self.name, run, p, chosen, desc, {"attributes": attrs})
 
 
