@@ -227,7 +227,7 @@ def test_naming_file_round_trip(tmp_path):
         read_naming_file(bad)
 
 
-def test_cli_writes_a_naming_template_and_reads_it_back(tmp_path, capsys):
+def test_cli_writes_a_naming_template_and_reads_it_back(tmp_path, capsys, monkeypatch):
     import argparse
 
     from slicelens.cli import attributes as cli
@@ -250,3 +250,12 @@ def test_cli_writes_a_naming_template_and_reads_it_back(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "odd ones" in out and "(unnamed)" in out
     assert "odd ones" in AttributeMatrix.load(run.path).values["kind"]
+    # backend parameters from the command line: three clusters per class
+    from slicelens.pipeline.attributes import save_spec
+
+    save_spec(run, AttributeSpec([Attribute("kind", backend="clusters")]))
+    from slicelens.store.run import Run
+
+    monkeypatch.setattr(Run, "dataset", lambda self: ds)  # in-memory arrays: no manifest
+    assert call("assign", "--force", "--set", "n_clusters=3") == 0
+    assert cluster_table(run.path)["key"].nunique() == 6  # 3 in each of the 2 classes

@@ -52,6 +52,9 @@ def add_arguments(p):
     p.add_argument("--backend", default="default", choices=["default", *sorted(ASSIGNERS)],
                    help="assign: backend for every attribute (default: each attribute's own)")
     p.add_argument("--image-size", type=int, default=None, help="assign: image side for the backend")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="assign: a backend parameter, e.g. n_clusters=30 (VALUE read as JSON "
+                        "when it parses), repeatable")
     p.add_argument("--force", action="store_true", help="assign: recompute a cached matrix")
     p.add_argument("--split", default=None, help="show: histograms of one split")
 
@@ -72,7 +75,10 @@ def run(args) -> int:
     if args.action in ("clusters", "name"):
         return _clusters(args, run_)
     if args.action == "assign":
-        params = {"image_size": args.image_size} if args.image_size else None
+        from slicelens.cli.common import parse_sets
+
+        params = {**({"image_size": args.image_size} if args.image_size else {}),
+                  **parse_sets(args.set)} or None
         pa.assign_attributes(run_, args.backend, pa.load_spec(run_.path), backend_params=params,
                              force=args.force)
     _print_histograms(pa.histograms(run_, args.split))

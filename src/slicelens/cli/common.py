@@ -64,3 +64,21 @@ def add_show(p, default: int) -> None:
     p.add_argument("--show", type=int, default=default, metavar="N",
                    help=f"rows of the table to print (default: {default})")
     add_deprecated(p, "--top", "show", "--show", type=int, metavar="N")
+
+
+def parse_sets(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` options as a dict (VALUE read as JSON when it parses)."""
+    import json
+
+    from slicelens.errors import SliceLensError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SliceLensError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.replace("-", "_")] = value
+    return out

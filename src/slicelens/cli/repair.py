@@ -18,10 +18,9 @@ Examples:
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
-from slicelens.cli.common import add_run, add_workspace
+from slicelens.cli.common import add_run, add_workspace, parse_sets
 
 if TYPE_CHECKING:
     from slicelens.store.workspace import Workspace
@@ -107,7 +106,7 @@ def run(args) -> int:
     params = {k: getattr(args, k) for k in fields
               if k not in RESERVED and k not in TrainConfig.model_fields
               and getattr(args, k, None) is not None}
-    params.update(_parse_sets(args.set))
+    params.update(parse_sets(args.set))
     given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k, None) is not None}
     # given options override the base model's stored training settings, not all of them
     from slicelens.pipeline.retrain import resolve_train_config
@@ -149,18 +148,3 @@ def _run_seeds(args, ws: Workspace, base, params, train_cfg) -> int:
     for v in res["verdicts"].values():
         print(f"verdict: {v}")
     return 0
-
-
-def _parse_sets(items: list[str]) -> dict:
-    from slicelens.errors import SliceLensError
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SliceLensError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            out[key.replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.replace("-", "_")] = value
-    return out
