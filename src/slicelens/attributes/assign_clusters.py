@@ -46,6 +46,7 @@ from pydantic import BaseModel, Field
 
 from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
+from slicelens.attributes.shape import shape_descriptors  # noqa: F401 - re-exported
 from slicelens.store.artifacts import artifact_path
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ IMAGE_MEASURES = ("shape",)
 MEASURES = (*ARRAYS, *IMAGE_MEASURES)
 #: clusters per class when ``n_clusters`` is not given
 DEFAULT_CLUSTERS = {"fw": 6, "features": 6, "shape": 20}
-HOG_SIDE = 24  # the crop's side for the shape descriptor (4 x 4 cells of 6 pixels)
 DEFAULT_NAME = re.compile(r"^cluster \d+ of class .+$")
 
 
@@ -85,43 +85,6 @@ def load_names(run_dir) -> dict[str, dict[str, str]]:
 
     p = names_path(run_dir)
     return json.loads(p.read_text()) if p.exists() else {}
-
-
-def shape_descriptors(images: np.ndarray) -> np.ndarray:
-    """The ``shape`` descriptor of each image: HOG of its foreground's bounding box.
-
-    Parameters
-    ----------
-    images : uint8 (b, H, W, 3)
-
-    Returns
-    -------
-    float32 (b, 324): 9 orientations x 2 x 2 cells per block x 3 x 3 blocks of the crop,
-    in grey and resized to ``HOG_SIDE`` pixels a side.
-
-    Examples
-    --------
-    >>> imgs = np.zeros((3, 16, 16, 3), np.uint8)
-    >>> imgs[0, 4:12, 7:9] = imgs[0, 7:9, 4:12] = 255        # a plus sign
-    >>> imgs[1, 2:14, 4:8] = imgs[1, 4:8, 2:14] = 255        # a larger one, elsewhere
-    >>> imgs[2, 4:12, 4:12] = 255; imgs[2, 6:10, 6:10] = 0   # a square ring
-    >>> d = shape_descriptors(imgs)
-    >>> d.shape, bool(np.linalg.norm(d[0] - d[1]) < np.linalg.norm(d[0] - d[2]))
-    ((3, 324), True)
-    """
-    from PIL import Image
-    from skimage.feature import hog
-
-    from slicelens.attributes.assign_stats import region_images
-
-    crops = region_images(np.asarray(images, np.uint8), "object")
-    out = np.empty((len(crops), 324), np.float32)
-    for i, c in enumerate(crops):
-        g = Image.fromarray(c).convert("L").resize((HOG_SIDE, HOG_SIDE),
-                                                   Image.Resampling.BILINEAR)
-        out[i] = hog(np.asarray(g, np.float32) / 255.0, orientations=9,
-                     pixels_per_cell=(6, 6), cells_per_block=(2, 2))
-    return out
 
 
 def _embed(z: np.ndarray, method: str, dims: int, seed: int) -> np.ndarray:
@@ -225,7 +188,7 @@ class ClusterAssigner(Backend):
         for a in attributes:
             measure = a.measure or "fw"
             if measure not in done:  # attributes on the same descriptor share their clusters
-                x = (self._shapes(dataset, ids) if measure in IMAGE_MEASURES
+                x = (self._shapes(run, dataset, rows) if measure in IMAGE_MEASURES
                      else np.asarray(run.array(measure)[rows], np.float32))
                 embed = self.p.embed if self.p.embed != "auto" else (
                     "umap" if measure in IMAGE_MEASURES else "pca")
@@ -241,15 +204,10 @@ class ClusterAssigner(Backend):
         write_parquet(clusters_path(run.path), table)
         return matrix_from_keys(table, load_names(run.path))
 
-    def _shapes(self, dataset, ids: np.ndarray) -> np.ndarray:
-        from slicelens.utils import progress
+    def _shapes(self, run: Run, dataset, rows: np.ndarray) -> np.ndarray:
+        from slicelens.attributes.shape import run_shapes
 
-        ds_rows = dataset.index_of(ids)
-        size = self.p.image_size or min(64, dataset.load_uint8(ds_rows[:1]).shape[1])
-        bs = self.p.batch_size
-        return np.concatenate([shape_descriptors(dataset.load_uint8(ds_rows[s:s + bs], size))
-                               for s in progress(range(0, len(ds_rows), bs),
-                                                 desc="shape descriptors")])
+        return np.asarray(run_shapes(run, dataset, self.p.image_size, self.p.batch_size)[rows])
 
 
 def matrix_from_keys(table: pd.DataFrame, names: dict[str, dict[str, str]]) -> AttributeMatrix:
