@@ -38,9 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
+from slicelens.demo.hibug import DIGIT_WORDS as DIGITS  # one list of digit words
+
 RESULTS = Path(__file__).parent / "results"
 PAIRS = [("grass", "brick"), ("gravel", "moon"), ("grass", "moon"), ("brick", "gravel")]
-DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 EXPECTED = {"spurious": "spurious", "rare": "rare_case", "flip": "wrong_labels"}
 REPAIRS = [("hibug-select", "select"), ("random-select", "select"), ("coreset-select", "select"),
            ("hibug-generate", "generate"), ("class-name-generate", "generate")]

@@ -59,6 +59,8 @@ MEASURES = (*ARRAYS, *IMAGE_MEASURES)
 #: clusters per class when ``n_clusters`` is not given
 DEFAULT_CLUSTERS = {"fw": 6, "features": 6, "shape": 20}
 DEFAULT_NAME = re.compile(r"^cluster \d+ of class .+$")
+UMAP_DIMS = 8  # UMAP keeps at most this many dimensions
+UMAP_MIN_SAMPLES = 50  # below this many samples in a class, PCA instead of UMAP
 
 
 def default_name(j: int, cls: str) -> str:
@@ -105,10 +107,6 @@ def _embed(z: np.ndarray, method: str, dims: int, seed: int) -> np.ndarray:
     from sklearn.decomposition import PCA
 
     return PCA(dims, random_state=seed).fit_transform(z)
-
-
-UMAP_DIMS = 8
-UMAP_MIN_SAMPLES = 50
 
 
 def cluster_within_classes(x: np.ndarray, classes: np.ndarray, class_names: list[str],
