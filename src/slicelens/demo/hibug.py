@@ -22,6 +22,9 @@ def _indent(text: str) -> str:
 
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+#: what a person would name a cluster of each digit (the slice descriptions read them)
+DIGIT_PLURALS = ["zeros", "ones", "twos", "threes", "fours", "fives", "sixes", "sevens",
+                 "eights", "nines"]
 
 
 def demo_attributes(st):
@@ -45,14 +48,14 @@ def demo_attributes(st):
     # little in 32 px images; the demo uses the image-statistics attributes
     spec = propose_attributes("builtin", object="digit", semantic=False)
     spec = AttributeSpec(spec.attributes + [
-        Attribute("digit", backend="clusters", measure="shape", phrase="{value}s")],
+        Attribute("digit", backend="clusters", measure="shape", phrase="{value}")],
         object="digit")
     matrix = assign_attributes(st.run, spec=spec, dataset=st.dataset)
     if "named" not in res:  # once per demo run
         keys = cluster_keys(st.run.path)
         digit = load_ground_truth(st.paths.ground_truth)["digit"]
         names = majority_names(keys[keys["attribute"] == "digit"], digit,
-                               lambda d: DIGIT_WORDS[int(d)])
+                               lambda d: DIGIT_PLURALS[int(d)])
         matrix = name_clusters(st.run, {"digit": names})
         res["named"] = {"digit": len(names)}
         res["clusters"] = {"digit": int(keys.loc[keys["attribute"] == "digit", "key"].nunique())}
