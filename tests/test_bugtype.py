@@ -32,6 +32,11 @@ def _case(kind: str):
         val_pred[in_val] = np.where(RNG.random(200) < 0.3, 0, 1)
         train_label[in_train] = np.where(RNG.random(400) < 0.3, 0, 1)
         train_pred[in_train] = train_label[in_train]
+    elif kind == "wrong_learned":  # 30% of S's training labels say 0; the model learned 0
+        val_label[in_val] = 1
+        val_pred[in_val] = np.where(RNG.random(200) < 0.95, 0, 1)
+        train_label[in_train] = np.where(RNG.random(400) < 0.3, 0, 1)
+        train_pred[in_train] = 0
     elif kind == "wrong_disagree":  # S's labels are mixed in both splits, model disagrees
         flip = RNG.random(400) < 0.3
         train_pred[in_train] = np.where(flip, 1 - train_label[in_train], train_label[in_train])
@@ -45,6 +50,9 @@ def _case(kind: str):
 
 @pytest.mark.parametrize("kind,expected", [("spurious", "spurious"), ("rare", "rare_case"),
                                            ("wrong_memorised", "wrong_labels"),
+                                           # predicted one class like a spurious slice, but
+                                           # training names a class validation lacks
+                                           ("wrong_learned", "wrong_labels"),
                                            ("wrong_disagree", "wrong_labels"), ("none", None)])
 def test_planted_cases(kind, expected):
     ev = _case(kind)
