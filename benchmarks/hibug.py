@@ -75,6 +75,7 @@ def discovery(ss, val, cfg) -> dict:
 
     found = {b: False for b in EXPECTED}
     typed = []
+    typed_by: dict[str, list[bool]] = {b: [] for b in EXPECTED}
     for s in ss.slices[:10]:
         members = val.loc[list(s.members)]
         # a cluster nobody named ("cluster 3 of class 5-9") is no words
@@ -93,10 +94,14 @@ def discovery(ss, val, cfg) -> dict:
         if best:
             found[best] = True
             typed.append(s.bug_type == EXPECTED[best])
+            typed_by[best].append(s.bug_type == EXPECTED[best])
     return {**{f"found_{b}": v for b, v in found.items()},
             "described": float(np.mean(list(found.values()))),
             "type_accuracy": float(np.mean(typed)) if typed else float("nan"),
-            "typed_slices": len(typed)}
+            "typed_slices": len(typed),
+            # per bug: the share of the slices describing it that carry its bug type
+            **{f"type_{b}": float(np.mean(v)) if v else float("nan") for b, v in typed_by.items()},
+            **{f"typed_{b}": len(v) for b, v in typed_by.items()}}
 
 
 def oracle_matrix(run, gt):

@@ -334,8 +334,17 @@ def summarise_words(rows: list[dict]) -> list[dict]:
                             # over the problems where the bug manifests (manifest())
                             **{f"{b}_manifest": _mean_or_nan([x[f"found_{b}"] for x in r
                                                               if x.get(f"manifest_{b}")])
-                               for b in BUGS}})
+                               for b in BUGS},
+                            # bug-type accuracy of the slices that describe each bug, pooled
+                            **{f"type_{b}": _pooled_type(r, b) for b in BUGS}})
     return out
+
+
+def _pooled_type(rows: list[dict], bug: str) -> float:
+    """Share of the slices describing ``bug`` (over all rows) that carry its bug type."""
+    n = sum(x.get(f"typed_{bug}", 0) for x in rows)
+    hit = sum(x[f"type_{bug}"] * x[f"typed_{bug}"] for x in rows if x.get(f"typed_{bug}", 0))
+    return float(hit / n) if n else float("nan")
 
 
 def mosaic_timing(run, n_slices: int = 50) -> dict:
@@ -497,7 +506,7 @@ def main(argv=None) -> int:
         print("\nplanted bugs described correctly in words in the top 10 (enrichment)")
         print(table(summarise_words(words_rows), ["slicer", "tagger", "problems", "described",
                                                   "spurious", "rare", "flip", "spurious_manifest", "rare_manifest",
-                 "flip_manifest"], floatfmt=".2f"))
+                 "flip_manifest", "type_spurious", "type_rare", "type_flip"], floatfmt=".2f"))
     if mosaic:
         print(f"\nmosaic: {mosaic['n_slices']} slices x {mosaic['steps']} steps in "
               f"{mosaic['seconds']:.1f} s = {mosaic['ratio']:.0f} x one forward+backward pass "
