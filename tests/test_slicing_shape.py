@@ -61,3 +61,18 @@ def test_without_readable_images_the_block_is_left_out_with_a_warning(tmp_path):
         s = get_slicer("error-aware", n_slices=3).fit(run, "val")
     assert s.shape_ is None and s.slices_
     assert any("no shape embedding" in str(w.message) for w in caught)
+
+
+def test_a_small_run_gets_a_pca_embedding(tmp_path):
+    """Below UMAP's sample floor the embedding is PCA, zero-padded to its dimensions."""
+    from slicelens.attributes.shape import UMAP_MIN_SAMPLES
+
+    rng = np.random.default_rng(2)
+    n = UMAP_MIN_SAMPLES - 10
+    imgs, _ = _shape_images(n, rng)
+    label = np.zeros(n, int)
+    run = make_run(tmp_path, label, label, ["val"] * n,
+                   features=rng.normal(size=(n, 8)).astype(np.float32))
+    ds = from_arrays(imgs, label, ["a", "b"], splits="val", ids=run.samples["id"].to_numpy(str))
+    E = run_shape_embedding(run, dim=8, dataset=ds)
+    assert E.shape == (n, 8) and np.isfinite(E).all() and E[:, 0].std() > 0.5

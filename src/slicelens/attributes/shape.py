@@ -108,6 +108,8 @@ def run_shapes(run: Run, dataset=None, image_size: int | None = None,
 
 #: UMAP is fitted on at most this many samples; the rest are placed by ``transform``
 EMBED_FIT_MAX = 20_000
+#: below this many samples, PCA instead of UMAP
+UMAP_MIN_SAMPLES = 50
 
 
 def run_shape_embedding(run: Run, dim: int = 8, seed: int = 0, dataset=None) -> np.ndarray:
@@ -116,7 +118,8 @@ def run_shape_embedding(run: Run, dim: int = 8, seed: int = 0, dataset=None) -> 
 
     UMAP (McInnes et al. 2018, ``n_neighbors=15, min_dist=0``) rather than PCA: a shape's
     neighbours lie on a curved manifold, as MNIST's digits do. Fitted on all samples (at
-    most ``EMBED_FIT_MAX``, a seeded sample, the others placed by ``transform``).
+    most ``EMBED_FIT_MAX``, a seeded sample, the others placed by ``transform``); below
+    ``UMAP_MIN_SAMPLES`` samples PCA, its missing dimensions zero.
     """
     import warnings
 
@@ -134,6 +137,15 @@ def run_shape_embedding(run: Run, dim: int = 8, seed: int = 0, dataset=None) -> 
         from slicelens.errors import DataError
 
         raise DataError(f"run {run.id}: {n} samples are too few for a shape embedding")
+    if n < UMAP_MIN_SAMPLES:  # too few for UMAP's neighbour graph: PCA, zero-padded
+        from sklearn.decomposition import PCA
+
+        k = min(dim, H.shape[1], n - 1)
+        E = np.zeros((n, dim), np.float32)
+        E[:, :k] = PCA(k, random_state=seed).fit_transform(H)
+        E[:, :k] = (E[:, :k] - E[:, :k].mean(0)) / (E[:, :k].std(0) + 1e-6)
+        save_npy(path, E)
+        return E
     import umap
 
     fit = (np.arange(n) if n <= EMBED_FIT_MAX else

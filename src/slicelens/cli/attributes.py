@@ -42,7 +42,8 @@ def add_arguments(p):
     p.add_argument("--regions", action="store_true",
                    help="propose builtin: add the explained-region attributes (region-stats)")
     p.add_argument("--clusters", action="store_true",
-                   help="propose builtin: add 'kind', feature clusters per class to name")
+                   help="propose builtin: add 'kind' (clusters of the model's features) and "
+                        "'shape' (clusters of the object's shape) per class, to name once")
     p.add_argument("--names", metavar="FILE", help="name: the naming file (YAML/JSON)")
     p.add_argument("--values", action="store_true",
                    help="propose: also propose values from representative images")

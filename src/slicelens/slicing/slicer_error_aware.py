@@ -50,7 +50,8 @@ the two columns are zero and no rare-case / wrong-label evidence exists. The wei
 are the baseline's (4.0) and were not tuned on the benchmark's problems; the shape
 block's weight (1.0, the whitened PCA's unit scale) and UMAP were chosen on the
 development problems 100-107 (PCA weight 1: rare / flipped digit found 0.62 / 0.62 ->
-0.75 / 0.75, weight 2 worse; UMAP weight 1: 0.75 / 0.88), never on the benchmark's 20.
+0.75 / 0.75, weight 2 worse; UMAP weight 1: 0.75 / 0.88 in a prototype, 0.75 / 0.75
+through this slicer), never on the benchmark's 20.
 """
 
 from __future__ import annotations
