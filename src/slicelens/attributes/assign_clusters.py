@@ -179,7 +179,10 @@ class ClusterAssigner(Backend):
         self.check_supported(attributes, MEASURES, "cluster")
         samples = run.samples.iloc[rows]
         label = samples["label"].to_numpy(np.int64)
-        cls = np.where(label >= 0, label, samples["pred"].to_numpy(np.int64))
+        # unlabelled samples (pool) go by their prediction; a view without predictions
+        # (concept alignment's retagging of generated images) has labels for all
+        pred = samples["pred"].to_numpy(np.int64) if "pred" in samples else label
+        cls = np.where(label >= 0, label, pred)
         ids = samples["id"].to_numpy(str)
         done: dict[str, tuple] = {}
         tables = []

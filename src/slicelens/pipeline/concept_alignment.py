@@ -172,7 +172,10 @@ def retag_with_images(base, val_ids, train_ids, images: np.ndarray, labels: np.n
 
 class _RunView:
     """What an attribute assigner reads of a run (ids, classes, record, attribution
-    maps, a folder for caches), over base samples plus generated images."""
+    maps, a folder for caches), over base samples plus generated images. Its samples
+    have labels and no predictions, so a ``clusters`` attribute clusters them by label;
+    its clusters are fitted afresh over all of them (one assignment, as the module says),
+    so their keys are consistent within the view but unnamed."""
 
     def __init__(self, base, dataset, base_ids, images, labels, folder):
         import pandas as pd
@@ -194,6 +197,17 @@ class _RunView:
 
     def dataset(self):
         raise SliceLensError("the generated-image view has no manifest")
+
+    def artifact_path(self, kind: str, name: str | None = None):
+        """Caches (e.g. shape descriptors) go to the view's temporary folder."""
+        from slicelens.store.artifacts import artifact_path
+
+        return artifact_path(self.path, kind, name)
+
+    def artifact_names(self, kind: str) -> list[str]:
+        from slicelens.store.artifacts import artifact_names
+
+        return artifact_names(self.path, kind)
 
 
 def generated_maps(base, images: np.ndarray, labels: np.ndarray, batch: int = 128) -> np.ndarray:
