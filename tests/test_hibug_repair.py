@@ -251,3 +251,18 @@ def test_demo_runs_the_aaca_step(demo_state):
     assert minority_share(gt, gt.index[gt["group"] == counts.idxmax()][:5]) == 0.0
     assert len(rep["added"]) > 0
     assert res["minority_share"] == minority_share(gt, rep["added"])
+
+
+def test_compositor_matches_shape_clusters_on_the_object_donor():
+    """A prompt's shape-cluster value ("sevens") is the object's, its background colour
+    the background's: each is matched on the right donor."""
+    from types import SimpleNamespace
+
+    from slicelens.repair.compositor import Compositor
+
+    spec = AttributeSpec([Attribute("digit", backend="clusters", measure="shape"),
+                          Attribute("background colour", backend="stats",
+                                    measure="background_colour")])
+    obj, bg = Compositor._split_conditions({"digit": "sevens", "background colour": "brown"},
+                                           SimpleNamespace(spec=spec))
+    assert obj == {"digit": "sevens"} and bg == {"background colour": "brown"}

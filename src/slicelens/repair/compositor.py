@@ -4,8 +4,8 @@ Offline there is no text-to-image model, so a :class:`~slicelens.repair.generato
 ("a photo of small 0-4 on brown background") is realised by composition:
 
 1. **object donors**: correctly classified labelled samples (train / val) of the
-   prompt's class whose *object* attributes (size, colour, position, blur, or any
-   attribute with ``region="object"``) match the prompt;
+   prompt's class whose *object* attributes (size, colour, position, blur, shape
+   clusters, or any attribute with ``region="object"``) match the prompt;
 2. **background donors**: samples of any split but test whose *background* attributes
    (all the others) match the prompt;
 3. the donor's core region is pasted, feathered, onto the background donor, whose own
@@ -31,7 +31,10 @@ from pydantic import BaseModel, Field
 from slicelens.errors import SliceLensError
 from slicelens.repair.generators import GenerationContext, Generator, register_generator
 
-OBJECT_MEASURES = ("object_size", "position", "object_colour", "sharpness", "attention_size")
+#: measures that describe the object (matched on the object donor); ``shape`` is the
+#: ``clusters`` backend's shape of the foreground (slicelens.attributes.shape)
+OBJECT_MEASURES = ("object_size", "position", "object_colour", "sharpness", "attention_size",
+                   "shape")
 
 
 def inpaint_background(image: np.ndarray, fg: np.ndarray, sigma: float) -> np.ndarray:
