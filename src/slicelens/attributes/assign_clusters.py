@@ -46,7 +46,11 @@ from pydantic import BaseModel, Field
 
 from slicelens.attributes.base import Attribute, Backend, register_assigner
 from slicelens.attributes.matrix import AttributeMatrix, from_codes
-from slicelens.attributes.shape import shape_descriptors  # noqa: F401 - re-exported
+from slicelens.attributes.shape import (  # shape_descriptors: re-exported
+    UMAP_MIN_SAMPLES,
+    fit_reduction,
+    shape_descriptors,  # noqa: F401
+)
 from slicelens.store.artifacts import artifact_path
 
 if TYPE_CHECKING:
@@ -60,7 +64,6 @@ MEASURES = (*ARRAYS, *IMAGE_MEASURES)
 DEFAULT_CLUSTERS = {"fw": 6, "features": 6, "shape": 20}
 DEFAULT_NAME = re.compile(r"^cluster \d+ of class .+$")
 UMAP_DIMS = 8  # UMAP keeps at most this many dimensions
-UMAP_MIN_SAMPLES = 50  # below this many samples in a class, PCA instead of UMAP
 
 
 def default_name(j: int, cls: str) -> str:
@@ -89,26 +92,6 @@ def load_names(run_dir) -> dict[str, dict[str, str]]:
     return json.loads(p.read_text()) if p.exists() else {}
 
 
-def _embed(z: np.ndarray, method: str, dims: int, seed: int) -> np.ndarray:
-    """``z`` (standardised) reduced to ``dims`` dimensions by PCA or UMAP; UMAP needs
-    enough samples for its neighbour graph and falls back to PCA below that."""
-    dims = min(dims, z.shape[1], len(z) - 1)
-    if dims < 1:
-        return z
-    if method == "umap" and len(z) >= UMAP_MIN_SAMPLES:
-        import warnings
-
-        import umap
-
-        with warnings.catch_warnings():  # "n_jobs overridden by random_state": wanted
-            warnings.simplefilter("ignore", UserWarning)
-            return umap.UMAP(n_components=min(dims, UMAP_DIMS), n_neighbors=15, min_dist=0.0,
-                             random_state=seed).fit_transform(z)
-    from sklearn.decomposition import PCA
-
-    return PCA(dims, random_state=seed).fit_transform(z)
-
-
 def cluster_within_classes(x: np.ndarray, classes: np.ndarray, class_names: list[str],
                            n_clusters: int, pca: int = 16, seed: int = 0,
                            embed: str = "pca") -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +117,10 @@ def cluster_within_classes(x: np.ndarray, classes: np.ndarray, class_names: list
         rows = np.flatnonzero(classes == c)
         k = max(1, min(n_clusters, len(rows)))
         z = np.asarray(x[rows], np.float64)
-        z = _embed((z - z.mean(0)) / (z.std(0) + 1e-8), embed, pca, seed)
+        z = (z - z.mean(0)) / (z.std(0) + 1e-8)
+        if len(rows) > 1:  # UMAP keeps at most UMAP_DIMS; PCA (also UMAP's fallback) pca
+            umap_ok = embed == "umap" and len(rows) >= UMAP_MIN_SAMPLES
+            z = fit_reduction(z, min(pca, UMAP_DIMS) if umap_ok else pca, seed, embed)[1]
         km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(z)
         # clusters numbered by size, largest first, so "cluster 1" is the class's bulk
         order = np.argsort(-np.bincount(km.labels_, minlength=k), kind="stable")

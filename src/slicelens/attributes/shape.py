@@ -108,8 +108,31 @@ def run_shapes(run: Run, dataset=None, image_size: int | None = None,
 
 #: UMAP is fitted on at most this many samples; the rest are placed by ``transform``
 EMBED_FIT_MAX = 20_000
-#: below this many samples, PCA instead of UMAP
+#: below this many samples, PCA instead of UMAP (its neighbour graph needs more)
 UMAP_MIN_SAMPLES = 50
+
+
+def fit_reduction(z: np.ndarray, dims: int, seed: int = 0, method: str = "umap"):
+    """``(model, embedding)`` of ``z`` (n, d) in at most ``dims`` dimensions.
+
+    UMAP (McInnes et al. 2018, ``n_neighbors=15, min_dist=0``) when ``method="umap"`` and
+    there are at least ``UMAP_MIN_SAMPLES`` rows, else PCA; both models ``transform``
+    new rows. The embedding has ``min(dims, d, n - 1)`` columns.
+    """
+    import warnings
+
+    dims = max(1, min(dims, z.shape[1], len(z) - 1))
+    if method == "umap" and len(z) >= UMAP_MIN_SAMPLES:
+        import umap
+
+        model = umap.UMAP(n_components=dims, n_neighbors=15, min_dist=0.0, random_state=seed)
+    else:
+        from sklearn.decomposition import PCA
+
+        model = PCA(dims, random_state=seed)
+    with warnings.catch_warnings():  # UMAP: "n_jobs overridden by random_state": wanted
+        warnings.simplefilter("ignore", UserWarning)
+        return model, model.fit_transform(z)
 
 
 def run_shape_embedding(run: Run, dim: int = 8, seed: int = 0, dataset=None) -> np.ndarray:
@@ -121,8 +144,6 @@ def run_shape_embedding(run: Run, dim: int = 8, seed: int = 0, dataset=None) -> 
     most ``EMBED_FIT_MAX``, a seeded sample, the others placed by ``transform``); below
     ``UMAP_MIN_SAMPLES`` samples PCA, its missing dimensions zero.
     """
-    import warnings
-
     from slicelens.store.atomic import save_npy
 
     n = len(run.samples)
@@ -137,28 +158,14 @@ def run_shape_embedding(run: Run, dim: int = 8, seed: int = 0, dataset=None) -> 
         from slicelens.errors import DataError
 
         raise DataError(f"run {run.id}: {n} samples are too few for a shape embedding")
-    if n < UMAP_MIN_SAMPLES:  # too few for UMAP's neighbour graph: PCA, zero-padded
-        from sklearn.decomposition import PCA
-
-        k = min(dim, H.shape[1], n - 1)
-        E = np.zeros((n, dim), np.float32)
-        E[:, :k] = PCA(k, random_state=seed).fit_transform(H)
-        E[:, :k] = (E[:, :k] - E[:, :k].mean(0)) / (E[:, :k].std(0) + 1e-6)
-        save_npy(path, E)
-        return E
-    import umap
-
     fit = (np.arange(n) if n <= EMBED_FIT_MAX else
            np.sort(np.random.default_rng(seed).choice(n, EMBED_FIT_MAX, replace=False)))
-    with warnings.catch_warnings():  # "n_jobs overridden by random_state": wanted
-        warnings.simplefilter("ignore", UserWarning)
-        model = umap.UMAP(n_components=dim, n_neighbors=min(15, len(fit) - 1), min_dist=0.0,
-                          random_state=seed).fit(H[fit])
-        E = np.empty((n, dim), np.float32)
-        E[fit] = model.embedding_
-        rest = np.setdiff1d(np.arange(n), fit)
-        if len(rest):
-            E[rest] = model.transform(H[rest])
+    model, emb = fit_reduction(H[fit], dim, seed)
+    E = np.zeros((n, dim), np.float32)  # PCA of a small run leaves columns zero
+    E[fit, :emb.shape[1]] = emb
+    rest = np.setdiff1d(np.arange(n), fit)
+    if len(rest):
+        E[rest, :emb.shape[1]] = model.transform(H[rest])
     E = (E - E.mean(0)) / (E.std(0) + 1e-6)
     save_npy(path, E)
     return E
