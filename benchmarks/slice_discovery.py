@@ -193,22 +193,65 @@ def score(slices, truth: set) -> dict:
     return {**m, "found": m["p_at_10"] >= FOUND_AT}
 
 
-def train_wrong_labels(run, ws_dir: Path, i: int) -> dict:
-    """The wrong-labels slicer fitted on the TRAINING split, scored against the training
-    samples whose labels were flipped (P@10 as above; found at >= 0.8)."""
+def train_wrong_labels(run, ws_dir: Path, i: int):
+    """The training-label check of ``slicelens slices`` (the wrong-labels slicer fitted on
+    the TRAINING split, :func:`slicelens.pipeline.slices.check_training_labels`), scored
+    against the training samples whose labels were flipped (P@10 as above; found at
+    >= 0.8). Returns (row, its SliceSet, the training split's ground-truth table)."""
     from slicelens.evaluate.groups import load_ground_truth
     from slicelens.evaluate.planted import join_ground_truth
-    from slicelens.slicing.base import get_slicer
+    from slicelens.pipeline.slices import check_training_labels
 
     gt = load_ground_truth(ws_dir / "demo-data" / "ground_truth.csv")
     df = join_ground_truth(run.samples, gt)
-    flipped = set(df.loc[(df["split"] == "train") & df["flipped"].astype(bool), "id"])
+    train = df[df["split"] == "train"].set_index("id")
+    flipped = set(train.index[train["flipped"].astype(bool)])
     t1 = time.perf_counter()
-    model = get_slicer("wrong-labels").fit(run, "train")
+    ss = check_training_labels(run)
     fit_s = time.perf_counter() - t1
-    return {"problem": i, "slicer": "wrong-labels (train split)", "bug": "flip",
-            "n_slices": len(model.slices_), "group_size": len(flipped), "fit_seconds": fit_s,
-            **score(model.slices_, flipped)}
+    return ({"problem": i, "slicer": LABEL_CHECK, "bug": "flip",
+             "n_slices": len(ss.slices), "group_size": len(flipped), "fit_seconds": fit_s,
+             **score(ss.slices, flipped)}, ss, train)
+
+
+#: the training-label check's rows, and the route a user of ``slicelens slices`` sees:
+#: the default slicer's top 10 on validation AND the label check's groups on training
+LABEL_CHECK = "wrong-labels (train split)"
+COMMAND = "slices command (error-aware + label check)"
+
+
+def command_rows(rows: list[dict], key: str = "found") -> list[dict]:
+    """Per problem and bug, what ``slicelens slices`` shows: the default slicer's row
+    (``error-aware``), except that wrong labels (``flip``) also count as found when the
+    training-label check finds them (it prints its groups below the slices); the bug
+    type then is the check's (``wrong_labels``: its groups are typed so), else the
+    slicer's. ``key``: "found" for :func:`summarise`'s rows; for the words rows the
+    flags are ``found_<bug>`` and the row is joined per tagger."""
+    out = []
+    if key == "found":
+        by = {(r["problem"], r["slicer"], r["bug"]): r for r in rows}
+        for (i, slicer, bug), r in sorted(by.items()):
+            if slicer != "error-aware":
+                continue
+            row = {**r, "slicer": COMMAND, "via": "slicer"}
+            lc = by.get((i, LABEL_CHECK, "flip")) if bug == "flip" else None
+            if lc is not None and lc["found"]:
+                row.update(found=True, type=lc["type"],
+                           via="both" if r["found"] else "label check",
+                           p_at_10=max(r["p_at_10"], lc["p_at_10"]))
+            out.append(row)
+        return out
+    by = {(r["problem"], r["slicer"], r["tagger"]): r for r in rows}
+    for (i, slicer, tagger), r in sorted(by.items()):
+        lc = by.get((i, LABEL_CHECK, tagger))
+        if slicer != "error-aware" or lc is None:
+            continue
+        row = {**r, "slicer": COMMAND}
+        if lc["found_flip"]:
+            row.update(found_flip=True, type_flip=lc["type_flip"], typed_flip=lc["typed_flip"])
+        row["described"] = float(np.mean([row[f"found_{b}"] for b in BUGS]))
+        out.append(row)
+    return out
 
 
 def typed_slice_set(run, model):
@@ -279,10 +322,12 @@ def simulated_naming(run, gt) -> dict:
 
 
 def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int,
-          taggers: tuple[str, ...] = TAGGERS) -> list[dict]:
+          taggers: tuple[str, ...] = TAGGERS, label_check=None) -> list[dict]:
     """Words for each slicer's slices from each tagger of ``TAGGERS`` (the oracle: the
     ground-truth digit, background and size), judged as benchmarks/hibug.py judges
-    HiBug's own slices (:func:`hibug.discovery`)."""
+    HiBug's own slices (:func:`hibug.discovery`). ``label_check``: (SliceSet, training
+    ground-truth table) of the training-label check, described and judged the same way
+    on the training split (only its ``flip`` verdict is used, by :func:`command_rows`)."""
     from hibug import discovery, oracle_matrix
 
     from slicelens.evaluate.groups import load_ground_truth
@@ -310,10 +355,12 @@ def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int,
         # HiBug's own route (its attribute slicer, Sec. 3.2) on the same tagger's matrix
         wilson = find_attribute_bugs(run, {"ranking": "wilson"})  # stored first, then replaced
         sets = {**fitted, HIBUG_ROUTE: find_attribute_bugs(run), HIBUG_WILSON: wilson}
+        if label_check is not None:
+            sets[LABEL_CHECK] = label_check[0]
         for slicer, ss in sets.items():
             if slicer not in (HIBUG_ROUTE, HIBUG_WILSON):  # these carry their conditions
                 describe_slices(run, ss)
-            d = discovery(ss, val, cfg)
+            d = discovery(ss, label_check[1] if slicer == LABEL_CHECK else val, cfg)
             out.append({"problem": i, "slicer": slicer, "tagger": tagger, **d, **man,
                         "tagger_seconds": seconds, "clusters_named": named,
                         "top10": [{"description": s.description, "bug_type": s.bug_type,
@@ -324,7 +371,8 @@ def words(run, cfg, val, fitted: dict, ws_dir: Path, i: int,
 
 def summarise_words(rows: list[dict]) -> list[dict]:
     out = []
-    for slicer in [*SLICERS, HIBUG_ROUTE, HIBUG_WILSON]:
+    rows = [*rows, *command_rows(rows, key="words")]
+    for slicer in [*SLICERS, COMMAND, LABEL_CHECK, HIBUG_ROUTE, HIBUG_WILSON]:
         for tagger in TAGGERS:
             r = [x for x in rows if x["slicer"] == slicer and x["tagger"] == tagger]
             if r:
@@ -373,7 +421,8 @@ def mosaic_timing(run, n_slices: int = 50) -> dict:
 
 def summarise(rows: list[dict]) -> list[dict]:
     out = []
-    for slicer in [*SLICERS, "wrong-labels (train split)"]:
+    rows = [*rows, *command_rows(rows)]
+    for slicer in [*SLICERS, COMMAND, LABEL_CHECK]:
         for bug in BUGS:
             r = [x for x in rows if x["slicer"] == slicer and x["bug"] == bug]
             if r:
@@ -484,14 +533,16 @@ def main(argv=None) -> int:
                                                                "rare_digit", "rare_fraction",
                                                                "flip_digit", "flip_rate", "seed"}),
                              **man[bug], **score(fitted[slicer].slices, truth[bug])})
+        label_check = None
         if not args.only or "wrong-labels" in args.only:
-            rows.append(train_wrong_labels(run, root / f"problem-{i:02d}", i))
+            row, *label_check = train_wrong_labels(run, root / f"problem-{i:02d}", i)
+            rows.append(row)
         if args.words:
             taggers = tuple(t for t in TAGGERS if t in args.taggers)
             if {"regions", "clusters"} & set(taggers) and "offline" not in taggers:
                 raise SystemExit("--taggers regions / clusters need offline (their base)")
             words_rows.extend(words(run, cfg, val, fitted, root / f"problem-{i:02d}", i,
-                                    taggers))
+                                    taggers, label_check))
         done = [r for r in rows if r["problem"] == i]
         print(f"problem {i}: {time.perf_counter() - t0:.0f}s  " + "  ".join(
             f"{r['slicer']}/{r['bug']} P@10={r['p_at_10']:.1f}" for r in done), flush=True)

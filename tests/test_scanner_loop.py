@@ -117,6 +117,19 @@ def test_demo_shows_the_default_slicers_top_10_and_the_planted_bugs_among_them(l
         if r["reference"] - r["its accuracy"] < 0.10:  # a failure needs the 0.10 gap
             assert not r["a failure"]
     assert "a failure = accuracy >= 0.10 below its reference" in part
+    # the training-label check beside the slices, its figures recomputed from the stored set
+    from slicelens.evaluate.planted import join_ground_truth
+    from slicelens.pipeline.slices import suspect_slices
+
+    lc = st.results["label_check"]
+    sus = suspect_slices(load_slices(st.run, "wrong-labels"))
+    df = join_ground_truth(st.run.samples, load_ground_truth(st.paths.ground_truth))
+    flipped = set(df.loc[(df["split"] == "train") & df["flipped"].astype(bool), "id"])
+    held = {m for s in sus for m in s.members}
+    assert lc == {"groups": len(sus), "suspects": len(held), "flipped": len(flipped),
+                  "flipped_caught": len(held & flipped)}
+    assert f"holding {len(held & flipped)} of the {len(flipped)} flipped ones" in part
+    assert lc["flipped_caught"] >= 0.5 * lc["flipped"]  # demo --fast: 18 of 20
 
 
 def test_cli_annotate_repair_evaluate(loop, capsys, tmp_path, monkeypatch):

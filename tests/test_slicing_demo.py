@@ -128,3 +128,40 @@ def test_cli_error_aware_slices_in_words_with_bug_types(demo, capsys):
     s = worded[0]
     assert s.description in out and f"  {s.metrics['confusion_text']}" in out
     assert all(t["q"] <= 0.05 for t in s.evidence["enrichment"])
+
+
+def test_cli_slices_checks_the_training_labels(demo, capsys):
+    """`slicelens slices` also runs the training-label check (the wrong-labels slicer on
+    train) and prints its suspect groups: on the demo, whose flipped digit's training
+    labels are partly wrong (20 of 600 training samples on demo --fast), the suspects hold
+    most flipped samples (measured: 18 of 20 in 46 suspects) at many times their base
+    rate; the check is its own stored set, never the preferred one, and
+    --no-label-check skips it."""
+    import numpy as np
+
+    from slicelens.evaluate.groups import load_ground_truth
+    from slicelens.evaluate.planted import join_ground_truth
+    from slicelens.pipeline.slices import load_slices, suspect_slices
+    from slicelens.slicing.runio import preferred_slicer
+
+    ws = str(demo.workspace.root)
+    assert _cli("slices", ["--workspace", ws, "--slicer", "error-clustering", "--show", "3"]) == 0
+    out = capsys.readouterr().out
+    ss = load_slices(demo.run, "wrong-labels")
+    assert ss.split == "train"
+    sus = suspect_slices(ss)
+    assert sus and "Training labels:" in out and sus[0].id in out
+    assert sus[0].evidence["explanation"] and sus[0].evidence["suggested"] in out
+    df = join_ground_truth(demo.run.samples, load_ground_truth(demo.paths.ground_truth))
+    flipped = set(df.loc[(df["split"] == "train") & df["flipped"].astype(bool), "id"])
+    held = [m for s in sus for m in s.members]
+    caught = np.mean([m in flipped for m in held])
+    assert len(set(held) & flipped) >= 0.6 * len(flipped)
+    assert caught >= 5 * len(flipped) / int((df["split"] == "train").sum())
+    assert preferred_slicer(demo.run) != "wrong-labels"
+    stored = demo.run.artifact_path("slices", "wrong-labels")
+    before = stored.stat().st_mtime_ns
+    assert _cli("slices", ["--workspace", ws, "--slicer", "error-clustering",
+                           "--no-label-check"]) == 0
+    out = capsys.readouterr().out
+    assert "Training labels" not in out and stored.stat().st_mtime_ns == before

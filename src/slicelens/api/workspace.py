@@ -64,6 +64,24 @@ class Run(_run.Run):
 
         return Slices(self, find_slices(self, slicer, params, split=split))
 
+    def check_training_labels(self, **params):
+        """Groups of training samples whose labels a held-out head and their neighbours
+        both reject (the label check ``slicelens slices`` runs beside the slicer; the
+        ``wrong-labels`` slicer on the training split, stored as that slice set).
+
+        ``**params``: the wrong-labels slicer's parameters, e.g. ``n_slices=4``. The
+        suspect groups are the slices typed ``wrong_labels`` (the last one is the
+        consistent rest).
+
+        Returns
+        -------
+        Slices
+        """
+        from slicelens.api.slices import Slices
+        from slicelens.pipeline.slices import check_training_labels
+
+        return Slices(self, check_training_labels(self, params))
+
     def slices(self, slicer: str | None = None):
         """The stored slices of ``slicer`` (no recomputation); ``slicelens slices --list``.
 

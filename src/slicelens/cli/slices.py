@@ -15,10 +15,17 @@ Examples:
   slicelens slices --workspace ws --slicer error-aware
   slicelens slices --workspace ws --min-clusters 40 --segregate confusion
   slicelens slices --workspace ws --consistency      # the paper's Fig. 4 comparison
+  slicelens slices --workspace ws --no-label-check   # skip the training-label check
+
+Beside the slices of the split asked for, the command checks the TRAINING labels (the
+``wrong-labels`` slicer fitted on the training split, stored as its own slice set):
+labelling errors the model resisted make no errors on validation, yet they are a bug
+of the data; its suspect groups are printed after the slices.
 """
 
 from __future__ import annotations
 
+import argparse
 from typing import TYPE_CHECKING
 
 from slicelens.cli.common import add_deprecated, add_run, add_show, add_workspace
@@ -52,6 +59,10 @@ def add_arguments(p):
     p.add_argument("--list", action="store_true",
                    help="print the stored slices of --slicer (no recomputation; all stored "
                         "slice sets when it has none)")
+    p.add_argument("--label-check", action=argparse.BooleanOptionalAction, default=None,
+                   help="also find groups of suspect labels in the training split (the "
+                        "wrong-labels slicer on train; default: on, unless the slices are "
+                        "learned on train or are the wrong-labels slicer's)")
     p.add_argument("--consistency", action="store_true",
                    help="also print the neighbour consistency of the feature vs attribution "
                         "space (AttributionScanner Fig. 4)")
@@ -94,6 +105,7 @@ def run(args) -> int:
     slice_set = find_slices(r, args.slicer, chosen, split=args.split)
     _print_slices(slice_set, r, args)
     print(f"\nsaved in {r.artifact_path('slices', args.slicer)}")
+    _label_check(r, args)
     _report_marks(ws, r, args.slicer)
     if args.consistency:
         print("\nNeighbour consistency (App. A-I): mean over points of their 10 nearest "
@@ -118,6 +130,8 @@ def _list(ws: Workspace, r, args) -> int:
         return 0
     slice_set = r.slices(args.slicer).slice_set
     _print_slices(slice_set, r, args, stored=True)
+    if args.slicer != "wrong-labels" and "wrong-labels" in stored and args.label_check is not False:
+        _print_suspects(r.slices("wrong-labels").slice_set, r, args)
     print(f"\nstored slice sets: {', '.join(stored)}")
     _report_marks(ws, r, args.slicer)
     return 0
@@ -145,6 +159,49 @@ def _print_slices(slice_set, r, args, stored: bool = False) -> None:
               "describe the slices by the attribute values enriched in them)")
     if len(slice_set.slices) > args.show:
         print(f"... {len(slice_set.slices) - args.show} more (--show N)")
+
+
+def _label_check(r, args) -> None:
+    """The training-label check after the slices (see the module docstring)."""
+    from slicelens.errors import SliceLensError
+    from slicelens.pipeline.slices import LABEL_CHECK_SPLIT, check_training_labels, label_check_skip
+
+    auto = args.label_check is None
+    if args.label_check is False or (auto and (args.slicer == "wrong-labels"
+                                               or args.split == LABEL_CHECK_SPLIT)):
+        return
+    why = label_check_skip(r)
+    if why and auto:
+        print(f"\n(training labels not checked: {why})")
+        return
+    if why:
+        raise SliceLensError(f"--label-check: {why}")
+    _print_suspects(check_training_labels(r), r, args)
+
+
+def _print_suspects(ss, r, args) -> None:
+    from slicelens.cli.common import table
+    from slicelens.pipeline.slices import suspect_slices
+
+    sus = suspect_slices(ss)
+    n = sum(s.size for s in ss.slices)
+    if not sus:
+        print(f"\nTraining labels: no group of suspect labels among {n} labelled "
+              f"{ss.split!r} samples (wrong-labels slicer)")
+        return
+    print(f"\nTraining labels: {len(sus)} group(s) of suspect labels among {n} labelled "
+          f"{ss.split!r} samples ({sum(s.size for s in sus)} samples), largest first - "
+          "labels a held-out head and their neighbours both reject "
+          "(off: --no-label-check):")
+    rows = [{"slice": s.id, "size": s.size, "labelled": s.evidence.get("labelled", "-"),
+             "suggested": s.evidence.get("suggested", "-"),
+             "margin": s.evidence.get("mean_margin", float("nan")),
+             "neighbours disagree": s.evidence.get("neighbour_disagreement", float("nan")),
+             "description": s.description} for s in sus[: args.show]]
+    print(table(rows))
+    print(f"  stored as slice set 'wrong-labels' (slicelens slices --list --slicer wrong-labels "
+          f"--run {r.id}); every sample ranked: slicelens tda --wrong-labels; mark a group: "
+          f"slicelens annotate --slice wrong-labels:{sus[0].id} --label wrong_labels")
 
 
 def _row(s) -> dict:

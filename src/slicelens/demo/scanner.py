@@ -148,6 +148,34 @@ def step_discover(st, top: int = 10) -> None:
                     "a failure = accuracy >= 0.10 below its reference, the same label's other "
                     "samples, Fisher p < 0.01: a bug that is no failure has nothing to find):"))
     st.echo(_indent(table(rows)))
+    step_label_check(st, gt)
+
+
+def step_label_check(st, gt, top: int = 3) -> None:
+    """The training-label check ``slicelens slices`` runs beside the slicer (the
+    wrong-labels slicer on the training split), scored against the hidden flipped
+    samples: labelling errors the model resisted make no validation errors, so this is
+    where they show."""
+    from slicelens.evaluate.planted import join_ground_truth
+    from slicelens.pipeline.slices import check_training_labels, suspect_slices
+
+    sus = suspect_slices(check_training_labels(st.run))
+    df = join_ground_truth(st.run.samples, gt)
+    train = df[df["split"] == "train"]
+    flipped = set(train.loc[train["flipped"].astype(bool), "id"])
+    held = {m for s in sus for m in s.members}
+    rows = [{"group": s.id, "size": s.size, "labelled": s.evidence["labelled"],
+             "suggested": s.evidence["suggested"], "description": s.description[:48],
+             "truly flipped (hidden)": float(np.mean([m in flipped for m in s.members]))}
+            for s in sus[:top]]
+    st.results["label_check"] = {"groups": len(sus), "suspects": len(held),
+                                 "flipped": len(flipped), "flipped_caught": len(held & flipped)}
+    st.echo(_indent(f"training-label check (wrong-labels slicer on train, as `slicelens slices` "
+                    f"runs it): {len(sus)} groups, {len(held)} suspect labels of {len(train)}, "
+                    f"holding {len(held & flipped)} of the {len(flipped)} flipped ones "
+                    f"(hidden ground truth); the largest {len(rows)}:"))
+    if rows:
+        st.echo(_indent(table(rows)))
 
 
 def step_mosaic(st) -> None:

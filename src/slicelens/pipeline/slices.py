@@ -81,6 +81,54 @@ def find_slices(run: Run, slicer: str = DEFAULT_SLICER, params: dict | None = No
     return slice_set
 
 
+#: the slicer of the training-label check, and the split it reads
+LABEL_CHECK_SLICER, LABEL_CHECK_SPLIT = "wrong-labels", "train"
+#: fewest labelled training samples for the label check (its 5-fold held-out head and
+#: 10 neighbours need some per class)
+LABEL_CHECK_MIN = 50
+
+
+def label_check_skip(run: Run, split: str = LABEL_CHECK_SPLIT) -> str | None:
+    """Why :func:`check_training_labels` cannot run on ``run`` (None when it can)."""
+    samples = run.samples
+    n = int(((samples["split"].to_numpy() == split) & (samples["label"].to_numpy() >= 0)).sum())
+    if n < LABEL_CHECK_MIN:
+        return (f"the run has {n} labelled {split!r} samples (the label check needs "
+                f"{LABEL_CHECK_MIN})")
+    missing = [a for a in ("features", "fw") if a not in run.stored_arrays]
+    if missing:
+        return f"the run has no {' or '.join(missing)} array (re-extract it)"
+    return None
+
+
+def check_training_labels(run: Run, params: dict | None = None,
+                          split: str = LABEL_CHECK_SPLIT) -> SliceSet:
+    """The wrong-label slices of the TRAINING split, stored like any slice set.
+
+    A planted or real labelling error shows as failures at test time only when the model
+    learned it; when the model resisted the wrong labels it makes no error there, and the
+    bug is still in the data (it costs capacity and confidence, and the next model may
+    learn it). So ``slicelens slices`` runs this check beside the slicer it was asked for:
+    the :mod:`~slicelens.slicing.slicer_wrong_labels` slicer fitted on ``split``, i.e. the
+    training samples whose label a held-out head and their neighbours both reject,
+    grouped, typed ``wrong_labels``, described in words like any slice (the enrichment
+    reads the rest of their given label's class). Stored as ``slices/wrong-labels``.
+
+    Raises :class:`~slicelens.errors.WorkspaceError` with the reason of
+    :func:`label_check_skip` when the run cannot be checked.
+    """
+    why = label_check_skip(run, split)
+    if why:
+        raise WorkspaceError(f"cannot check the training labels of run {run.id}: {why}")
+    return find_slices(run, LABEL_CHECK_SLICER, params, split=split)
+
+
+def suspect_slices(slice_set: SliceSet) -> list:
+    """The slices of a label check that hold suspect labels (its last slice is the
+    consistent rest)."""
+    return [s for s in slice_set.slices if s.bug_type == "wrong_labels"]
+
+
 def redescribe_stored(run: Run) -> list[str]:
     """Describe the stored slice sets of a run again (after ``attributes assign``).
 

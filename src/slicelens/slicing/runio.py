@@ -36,14 +36,16 @@ def preferred_slicer(run: Run) -> str:
 
     The default slicer's if it is stored, else the paper's ``attribution`` slicer's (what
     the demo and earlier versions made), else the most recently written one other than
-    ``custom``, else :data:`~slicelens.slicing.base.DEFAULT_SLICER` (so the reader's
+    ``custom`` and the training-label check's ``wrong-labels`` (written beside every
+    ``slicelens slices``; read only when nothing else is stored), else :data:`~slicelens.slicing.base.DEFAULT_SLICER` (so the reader's
     "no stored slices" error names the command to run).
     """
     stored = run.artifact_names("slices")
     for name in (DEFAULT_SLICER, "attribution"):
         if name in stored:
             return name
-    others = [s for s in stored if s != "custom"]
+    others = [s for s in stored if s not in ("custom", "wrong-labels")] or [
+        s for s in stored if s == "wrong-labels"]
     if others:
         return max(others, key=lambda s: run.artifact_path("slices", s).stat().st_mtime)
     return stored[0] if stored else DEFAULT_SLICER
