@@ -64,6 +64,8 @@ def test_slicing_job_fits_and_stores_a_slice_set(api):
     table = client.get(f"/api/runs/{run.id}/slicesets/error-clustering").json()
     assert len(table["slices"]) == job["result"]["n_slices"] > 0
     assert "error-clustering" in client.get("/api/runs").json()[0]["slice_sets"]
+    # the training-label check runs beside it; this run has no training split: said so
+    assert "labelled 'train' samples" in job["result"]["label_check"]["skipped"]
     assert job in client.get("/api/jobs").json()
 
 

@@ -165,3 +165,30 @@ def test_cli_slices_checks_the_training_labels(demo, capsys):
                            "--no-label-check"]) == 0
     out = capsys.readouterr().out
     assert "Training labels" not in out and stored.stat().st_mtime_ns == before
+
+
+def test_app_slicing_job_checks_the_training_labels(demo):
+    """The app's Find-slices job runs the same label check: its result counts the suspect
+    groups of the stored wrong-labels set, which the run's slice-set menu then lists."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from slicelens.pipeline.slices import load_slices, suspect_slices
+    from slicelens.server import Settings, create_app
+
+    client = TestClient(create_app(Settings(workspace=demo.workspace.root)),
+                        base_url="http://127.0.0.1")
+    run = demo.run.id
+    job = client.post(f"/api/runs/{run}/slicesets/error-clustering/jobs", json={}).json()
+    deadline = time.monotonic() + 120
+    while job["status"] not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.get(f"/api/jobs/{job['id']}").json()
+    assert job["status"] == "done", job["error"]
+    sus = suspect_slices(load_slices(demo.run, "wrong-labels"))
+    assert job["result"]["label_check"] == {"slicer": "wrong-labels", "groups": len(sus),
+                                            "suspects": sum(s.size for s in sus)}
+    assert len(sus) >= 1
+    info = next(r for r in client.get("/api/runs").json() if r["id"] == run)
+    assert "wrong-labels" in info["slice_sets"] and info["preferred_slicer"] != "wrong-labels"

@@ -123,6 +123,23 @@ def check_training_labels(run: Run, params: dict | None = None,
     return find_slices(run, LABEL_CHECK_SLICER, params, split=split)
 
 
+def label_check_applies(slicer: str, split: str) -> bool:
+    """Whether ``slicelens slices`` runs the label check beside ``slicer`` on ``split`` by
+    default (not for the check itself, nor for slices learned on the training split)."""
+    return slicer != LABEL_CHECK_SLICER and split != LABEL_CHECK_SPLIT
+
+
+def run_label_check(run: Run) -> dict:
+    """:func:`check_training_labels` as a job result: ``{"groups", "suspects",
+    "slicer"}``, or ``{"skipped": why}`` when the run cannot be checked."""
+    why = label_check_skip(run)
+    if why:
+        return {"skipped": why}
+    sus = suspect_slices(check_training_labels(run))
+    return {"slicer": LABEL_CHECK_SLICER, "groups": len(sus),
+            "suspects": int(sum(s.size for s in sus))}
+
+
 def suspect_slices(slice_set: SliceSet) -> list:
     """The slices of a label check that hold suspect labels (its last slice is the
     consistent rest)."""

@@ -134,8 +134,10 @@ def add_custom_slice(body: CustomSliceIn, rd: RunDep, ssd: SliceSetDep) -> Slice
 @router.post("/runs/{run_id}/slicesets/{slicer}/jobs", response_model=JobOut, status_code=202)
 def start_slicing(slicer: SlicerName, body: SliceJobIn, rd: RunDep, state: StateDep) -> JobOut:
     """Run a slicer on the run as a background job (``slicelens.pipeline.slices.find_slices``,
-    which fits, computes metrics on every split and saves the slice set)."""
-    from slicelens.pipeline.slices import find_slices
+    which fits, computes metrics on every split and saves the slice set), then, as
+    ``slicelens slices`` does, the training-label check (stored as the ``wrong-labels``
+    set; its figures, or why it was skipped, in the result's ``label_check``)."""
+    from slicelens.pipeline.slices import find_slices, label_check_applies, run_label_check
     from slicelens.slicing.base import get_slicer
 
     refuse_client_paths(body.params)
@@ -144,7 +146,11 @@ def start_slicing(slicer: SlicerName, body: SliceJobIn, rd: RunDep, state: State
     def work(report):
         report(None, f"fitting {slicer} on split {body.split}")
         ss = find_slices(rd.run, slicer=slicer, params=body.params, split=body.split)
-        return {"slicer": ss.slicer, "n_slices": len(ss.slices)}
+        out = {"slicer": ss.slicer, "n_slices": len(ss.slices)}
+        if label_check_applies(slicer, body.split):
+            report(None, "checking the training labels")
+            out["label_check"] = run_label_check(rd.run)
+        return out
 
     return job_out(state.jobs.submit("slices", work, {"run": rd.run.id, "slicer": slicer,
                                                       **body.model_dump()}))
