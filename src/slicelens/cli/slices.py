@@ -164,7 +164,11 @@ def _print_slices(slice_set, r, args, stored: bool = False) -> None:
 def _label_check(r, args) -> None:
     """The training-label check after the slices (see the module docstring)."""
     from slicelens.errors import SliceLensError
-    from slicelens.pipeline.slices import check_training_labels, label_check_applies, label_check_skip
+    from slicelens.pipeline.slices import (
+        check_training_labels,
+        label_check_applies,
+        label_check_skip,
+    )
 
     auto = args.label_check is None
     if args.label_check is False or (auto and not label_check_applies(args.slicer, args.split)):
