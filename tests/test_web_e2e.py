@@ -81,7 +81,10 @@ def demo_url():
 
         write_fixture_slices(st.run, k=10)
     else:
+        from slicelens.pipeline.slices import check_training_labels
+
         find_slices(st.run, slicer="attribution")
+        check_training_labels(st.run)  # as `slicelens slices` does beside the slicer
     yield show(root), st.run
     tmp.cleanup()
 
@@ -578,3 +581,29 @@ def test_concept_annotation_survives_a_reload(page, demo_url):
     expect(pg.get_by_test_id("concept-status")).to_contain_text("1 answered")
     assert [a["status"] for a in api(url, f"/runs/{run.id}/concepts/answers")] == ["active"]
     assert not errors
+
+
+def test_training_label_check_banner_opens_the_suspect_groups(page, demo_url):
+    """Above another slice set, a banner counts the stored training-label check's groups
+    (figures from the API); "Show them" opens the wrong-labels set, typed wrong labels."""
+    pg, errors = page
+    url, run = demo_url
+    pg.goto(url)
+    pg.locator("[data-testid=slice-table] tbody tr").first.wait_for()
+    lc = api(url, f"/runs/{run.id}/slicesets/attribution")["label_check"]
+    assert lc["slicer"] == "wrong-labels" and lc["split"] == "train" and lc["groups"] >= 1
+    banner = pg.locator("[data-testid=label-check]")
+    expect(banner).to_contain_text(f"Training labels: {lc['groups']} group")
+    expect(banner).to_contain_text(f"{lc['suspects']:,} of {lc['checked']:,} train samples")
+    shot(pg, "14-label-check-banner")
+    pg.click("[data-testid=open-label-check]")
+    pg.locator("[data-testid=slice-table] tbody tr[data-slice='wrong-labels-00']").wait_for()
+    expect(pg.locator(".slice-table h2")).to_contain_text("train samples")
+    bugs = pg.locator("[data-testid=slice-table] tbody tr td.wrap").all_inner_texts()
+    assert bugs[:lc["groups"]] == ["wrong labels"] * lc["groups"]
+    assert pg.locator("[data-testid=label-check]").count() == 0  # not above the check itself
+    # no layout: no mosaic to compute (the button would fail), said instead
+    pg.locator("[data-testid=mosaic-no-layout]").wait_for()
+    assert pg.locator("[data-testid=mosaic-missing]").count() == 0
+    shot(pg, "15-label-check-groups")
+    assert not errors, errors

@@ -104,9 +104,13 @@ export default function App() {
   // the scores are in
   const table = useAsync(() => (ready ? get<Table>(setPath(run!, slicer!)) : null), [run, slicer, ready],
     { poll: (t) => (t.spuriousness_pending ? 2000 : false) });
+  // only once the table of THIS set is in: right after a switch the previous set's table
+  // is still shown, and its has_layout says nothing of the new set (a set without a
+  // layout, e.g. the training-label check, has no points: asking would be a 404)
+  const tableHere = table.data?.slicer === slicer ? table.data : null;
   const points = useAsync(
-    () => (ready && table.data?.has_layout ? getPoints(run!, slicer!) : null),
-    [run, slicer, ready, table.data?.has_layout],
+    () => (ready && tableHere?.has_layout ? getPoints(run!, slicer!) : null),
+    [run, slicer, ready, tableHere?.has_layout],
     { keep: true },
   );
   const mosaic = useAsync(
@@ -171,7 +175,8 @@ export default function App() {
               </div>
             )}
             {table.data && (
-              <SliceTable table={table.data} selected={selected} onSelect={setSelected} encoding={encoding} />
+              <SliceTable table={table.data} selected={selected} onSelect={setSelected} encoding={encoding}
+                onOpenSet={(name) => openSlices(name, null)} />
             )}
           </section>
           <section className="col-views">

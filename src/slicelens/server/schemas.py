@@ -112,6 +112,17 @@ class SliceRow(BaseModel):
         None, description="attribute = value of an attribute bug slice (HiBug), else null")
 
 
+class LabelCheck(BaseModel):
+    """The training-label check stored beside a slice set (``slicelens slices`` runs it:
+    the ``wrong-labels`` slicer on the training split)."""
+
+    slicer: str = Field(description="the slice set that holds it (open it like any set)")
+    split: str
+    groups: int = Field(description="groups of suspect labels")
+    suspects: int = Field(description="samples in them")
+    checked: int = Field(description="labelled samples checked")
+
+
 class SliceTable(BaseModel):
     run_id: str
     slicer: str
@@ -121,6 +132,8 @@ class SliceTable(BaseModel):
     has_layout: bool
     spuriousness_status: str = Field(description="how spuriousness was made, or why there is none")
     spuriousness_pending: bool = Field(False, description="new marks are still being propagated")
+    label_check: LabelCheck | None = Field(
+        None, description="the run's stored training-label check (not on that set itself)")
     slices: list[SliceRow]
 
 

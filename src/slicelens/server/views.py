@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from slicelens.server.schemas import AnnotationOut, Cell, SliceRow, SliceTable
+from slicelens.server.schemas import AnnotationOut, Cell, LabelCheck, SliceRow, SliceTable
 from slicelens.server.state import AppState, RunData, SliceSetData
 from slicelens.slicing.base import Slice
 
@@ -126,7 +126,20 @@ def slice_table(state: AppState, rd: RunData, ssd: SliceSetData) -> SliceTable:
     rows = [slice_row(s, ss.split, marks.get(s.id), spur.get(s.id)) for s in ss.slices]
     return SliceTable(run_id=rd.run.id, slicer=ss.slicer, split=ss.split, params=ss.params,
                       n_samples=len(ss.sample_ids), has_layout=ss.layout is not None,
-                      spuriousness_status=status, spuriousness_pending=pending, slices=rows)
+                      spuriousness_status=status, spuriousness_pending=pending,
+                      label_check=label_check(state, rd, ss.slicer), slices=rows)
+
+
+def label_check(state: AppState, rd: RunData, slicer: str) -> LabelCheck | None:
+    """The stored training-label check of the run, for the banner above another set."""
+    from slicelens.pipeline.slices import LABEL_CHECK_SLICER, suspect_slices
+
+    if slicer == LABEL_CHECK_SLICER or LABEL_CHECK_SLICER not in state.stored_slicers(rd.run.id):
+        return None
+    lc = state.slice_set(rd.run.id, LABEL_CHECK_SLICER).slice_set
+    sus = suspect_slices(lc)
+    return LabelCheck(slicer=LABEL_CHECK_SLICER, split=lc.split, groups=len(sus),
+                      suspects=sum(s.size for s in sus), checked=sum(s.size for s in lc.slices))
 
 
 def confusion_cells(rd: RunData, rows: np.ndarray) -> list[Cell]:

@@ -194,7 +194,13 @@ export default function Mosaic(p: Props) {
           </span>
         )}
       </div>
-      {p.mosaic && !p.mosaic.computed && (
+      {p.mosaic && !p.mosaic.computed && !p.table.has_layout && (
+        <p className="note" data-testid="mosaic-no-layout">
+          No mosaic for this slice set: it has no 2-D layout to draw its slices in (open a
+          slice to see its images).
+        </p>
+      )}
+      {p.mosaic && !p.mosaic.computed && p.table.has_layout && (
         <div className="notice" data-testid="mosaic-missing">
           Mosaic tiles not computed yet: run <code>{p.mosaic.command}</code>{" "}
           {!jobId && <button onClick={startMosaic}>compute now</button>}

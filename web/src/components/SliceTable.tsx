@@ -32,9 +32,10 @@ interface Props {
   selected: string | null;
   onSelect: (id: string) => void;
   encoding: Encoding;
+  onOpenSet?: (slicer: string) => void;
 }
 
-export default function SliceTable({ table, selected, onSelect, encoding }: Props) {
+export default function SliceTable({ table, selected, onSelect, encoding, onOpenSet }: Props) {
   const [sort, setSort] = useState<{ key: Key; dir: 1 | -1 } | null>(null);
   const rows = useMemo(() => {
     if (!sort) return table.slices;
@@ -55,6 +56,19 @@ export default function SliceTable({ table, selected, onSelect, encoding }: Prop
       <h2>
         Slices <small>{table.slices.length} slices of {table.n_samples.toLocaleString()} {table.split} samples</small>
       </h2>
+      {table.label_check && (
+        <p className={table.label_check.groups ? "label-check suspect" : "label-check"} data-testid="label-check">
+          Training labels: {table.label_check.groups
+            ? <>{table.label_check.groups} group{table.label_check.groups === 1 ? "" : "s"} of suspect labels
+              ({table.label_check.suspects.toLocaleString()} of {table.label_check.checked.toLocaleString()} {table.label_check.split} samples)
+              that a held-out head and their neighbours both reject. </>
+            : <>no suspect labels among {table.label_check.checked.toLocaleString()} {table.label_check.split} samples. </>}
+          {table.label_check.groups > 0 && onOpenSet && (
+            <button className="link" data-testid="open-label-check"
+              onClick={() => onOpenSet(table.label_check!.slicer)}>Show them</button>
+          )}
+        </p>
+      )}
       <p className="note" data-testid="spuriousness-status">
         spuriousness: {table.spuriousness_status}. ✎ = your mark (1 spurious, 0 core); ≈ = propagated to unmarked slices, a
         score in [0, 1] read against 0.5, not a probability.

@@ -281,7 +281,9 @@ export interface paths {
         /**
          * Start Slicing
          * @description Run a slicer on the run as a background job (``slicelens.pipeline.slices.find_slices``,
-         *     which fits, computes metrics on every split and saves the slice set).
+         *     which fits, computes metrics on every split and saves the slice set), then, as
+         *     ``slicelens slices`` does, the training-label check (stored as the ``wrong-labels``
+         *     set; its figures, or why it was skipped, in the result's ``label_check``).
          */
         post: operations["start_slicing_api_runs__run_id__slicesets__slicer__jobs_post"];
         delete?: never;
@@ -1493,6 +1495,35 @@ export interface components {
             finished_at: string | null;
         };
         /**
+         * LabelCheck
+         * @description The training-label check stored beside a slice set (``slicelens slices`` runs it:
+         *     the ``wrong-labels`` slicer on the training split).
+         */
+        LabelCheck: {
+            /**
+             * Slicer
+             * @description the slice set that holds it (open it like any set)
+             */
+            slicer: string;
+            /** Split */
+            split: string;
+            /**
+             * Groups
+             * @description groups of suspect labels
+             */
+            groups: number;
+            /**
+             * Suspects
+             * @description samples in them
+             */
+            suspects: number;
+            /**
+             * Checked
+             * @description labelled samples checked
+             */
+            checked: number;
+        };
+        /**
          * Meta
          * @description What menus are built from: registries, labels, the workspace.
          */
@@ -1811,6 +1842,8 @@ export interface components {
              * @default false
              */
             spuriousness_pending: boolean;
+            /** @description the run's stored training-label check (not on that set itself) */
+            label_check?: components["schemas"]["LabelCheck"] | null;
             /** Slices */
             slices: components["schemas"]["SliceRow"][];
         };
