@@ -151,7 +151,11 @@ def test_cli_slices_checks_the_training_labels(demo, capsys):
     assert ss.split == "train"
     sus = suspect_slices(ss)
     assert sus and "Training labels:" in out and sus[0].id in out
-    assert sus[0].evidence["explanation"] and sus[0].evidence["suggested"] in out
+    part = out.split("Training labels:")[1]
+    line = next(x for x in part.splitlines() if x.startswith(sus[0].id)).split()
+    # slice, size, labelled, suggested: class names, as the evidence gives them
+    assert line[1:4] == [str(sus[0].size), sus[0].evidence["labelled"], sus[0].evidence["suggested"]]
+    assert set(line[2:4]) <= set(demo.run.classes)
     df = join_ground_truth(demo.run.samples, load_ground_truth(demo.paths.ground_truth))
     flipped = set(df.loc[(df["split"] == "train") & df["flipped"].astype(bool), "id"])
     held = [m for s in sus for m in s.members]

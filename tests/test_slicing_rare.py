@@ -139,9 +139,25 @@ def test_wrong_label_slicer_finds_flipped_training_labels(tmp_path):
     run = Run(run.path)  # the sample table is cached per Run object
     model = get_slicer("wrong-labels", folds=3).fit(run, "train")
     top = model.slices_[0]
+    given = top.evidence["labelled"]
     ids = set(s["id"].to_numpy()[flipped])
     assert top.bug_type == "wrong_labels" and top.evidence["suggested"] == "a"
     assert np.mean([m in ids for m in top.members]) >= 0.8
     found = set().union(*[set(x.members) for x in model.slices_ if x.bug_type])
     assert len(found & ids) >= 0.6 * len(ids)
     assert model.slices_[-1].bug_type is None  # the consistent rest
+    # a large split is checked on a random sample (fit_sample): only those get a slice,
+    # the evidence says how many, and other splits are still assigned
+    n_train = int((s["split"] == "train").sum())
+    small = get_slicer("wrong-labels", folds=3, fit_sample=300).fit(run, "train")
+    assert (small.labels_ >= 0).sum() == 300 and len(small.labels_) == n_train
+    assert small.slices_[-1].evidence["n_checked"] == 300
+    assert small.slices_[-1].evidence["n_labelled"] == n_train
+    assert given == "b"  # the given label (a class name) is kept beside the counts
+    assert "a random 300 of the 450" in small.slices_[-1].evidence["explanation"]
+    sampled = set(s["id"].to_numpy()[np.flatnonzero(s["split"].to_numpy() == "train")][
+        small.labels_ >= 0])
+    top = small.slices_[0]
+    assert top.bug_type == "wrong_labels" and set(top.members) <= sampled
+    assert np.mean([m in ids for m in top.members]) >= 0.8
+    assert small.assign(run, "val").min() >= 0

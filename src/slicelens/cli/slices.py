@@ -188,6 +188,11 @@ def _print_suspects(ss, r, args) -> None:
 
     sus = suspect_slices(ss)
     n = sum(s.size for s in ss.slices)
+    ev = ss.slices[-1].evidence if ss.slices else {}
+    if ev.get("n_checked", n) < ev.get("n_labelled", n):
+        print(f"\n(the label check read a random {ev['n_checked']:,} of the {ev['n_labelled']:,} "
+              "labelled training samples: --fit-sample N with --slicer wrong-labels --split "
+              "train to check more; every sample ranked: slicelens tda --wrong-labels)")
     if not sus:
         print(f"\nTraining labels: no group of suspect labels among {n} labelled "
               f"{ss.split!r} samples (wrong-labels slicer)")
