@@ -54,7 +54,7 @@ def _predictions(tmp_path, n=40):
 
     (tmp_path / "img").mkdir()
     for i in range(n):
-        Image.fromarray(np.full((8, 8, 3), i * 5, np.uint8)).save(tmp_path / "img" / f"{i}.png")
+        Image.fromarray(np.full((8, 8, 3), i * 5 % 256, np.uint8)).save(tmp_path / "img" / f"{i}.png")
     df = pd.DataFrame({"file": [f"img/{i}.png" for i in range(n)],
                        "y": [["ant", "bee", "cow"][i % 3] for i in range(n)],
                        "split": np.where(np.arange(n) % 2 == 0, "train", "val")})
@@ -79,6 +79,27 @@ def test_from_predictions_names_classes_and_says_attribution_needs_a_model(tmp_p
         run.find_slices("attribution")
     with pytest.raises(sl.SliceLensError, match="without a model"):
         run.adapter()
+
+
+def test_label_check_on_a_run_from_predictions_says_why_not(tmp_path, capsys):
+    """A run made from predictions has no F_W: `slicelens slices` says the training labels
+    were not checked and why; asked for explicitly (--label-check, the Python call) it is
+    an error naming the missing array."""
+    from slicelens.cli import main
+
+    df, probs = _predictions(tmp_path, n=120)
+    run = sl.from_predictions(df, image_col="file", label_col="y", pred_probs=probs,
+                              root=tmp_path, workspace=tmp_path / "ws")
+    ws = str(tmp_path / "ws")
+    assert main(["slices", "-w", ws, "--slicer", "error-clustering", "--n-slices", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "(training labels not checked: the run has no" in out and "fw array" in out
+    assert "wrong-labels" not in run.stored_slicers()
+    assert main(["slices", "-w", ws, "--slicer", "error-clustering", "--n-slices", "3",
+                 "--label-check"]) != 0
+    assert "error: --label-check: the run has no fw array" in capsys.readouterr().err
+    with pytest.raises(sl.SliceLensError, match="cannot check the training labels"):
+        run.check_training_labels()
 
 
 @pytest.mark.parametrize("bad, match", [

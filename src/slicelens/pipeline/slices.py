@@ -97,7 +97,8 @@ def label_check_skip(run: Run, split: str = LABEL_CHECK_SPLIT) -> str | None:
                 f"{LABEL_CHECK_MIN})")
     missing = [a for a in ("features", "fw") if a not in run.stored_arrays]
     if missing:
-        return f"the run has no {' or '.join(missing)} array (re-extract it)"
+        return (f"the run has no {' or '.join(missing)} array (a run extracted with its model "
+                "has both; one made from predictions has not)")
     return None
 
 
