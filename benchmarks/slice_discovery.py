@@ -207,7 +207,7 @@ def train_wrong_labels(run, ws_dir: Path, i: int):
     train = df[df["split"] == "train"].set_index("id")
     flipped = set(train.index[train["flipped"].astype(bool)])
     t1 = time.perf_counter()
-    ss = check_training_labels(run)
+    ss = check_training_labels(run, reuse=False)  # fitted, timed (a kept run has one stored)
     fit_s = time.perf_counter() - t1
     return ({"problem": i, "slicer": LABEL_CHECK, "bug": "flip",
              "n_slices": len(ss.slices), "group_size": len(flipped), "fit_seconds": fit_s,

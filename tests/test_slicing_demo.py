@@ -169,6 +169,22 @@ def test_cli_slices_checks_the_training_labels(demo, capsys):
                            "--no-label-check"]) == 0
     out = capsys.readouterr().out
     assert "Training labels" not in out and stored.stat().st_mtime_ns == before
+    # asked again, the stored check still holds (the run did not change): reused, said so
+    assert _cli("slices", ["--workspace", ws, "--slicer", "error-clustering"]) == 0
+    out = capsys.readouterr().out
+    assert "check is reused" in out and sus[0].id in out and stored.stat().st_mtime_ns == before
+    # once the run's samples are newer, it is fitted again
+    import os
+
+    samples = demo.run.path / "samples.parquet"
+    st = samples.stat()
+    os.utime(samples, ns=(st.st_atime_ns, before + 10**9))
+    try:
+        assert _cli("slices", ["--workspace", ws, "--slicer", "error-clustering"]) == 0
+        out = capsys.readouterr().out
+        assert "reused" not in out and stored.stat().st_mtime_ns > before
+    finally:
+        os.utime(samples, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def test_app_slicing_job_checks_the_training_labels(demo):

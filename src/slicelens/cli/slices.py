@@ -168,6 +168,7 @@ def _label_check(r, args) -> None:
         check_training_labels,
         label_check_applies,
         label_check_skip,
+        stored_label_check,
     )
 
     auto = args.label_check is None
@@ -179,7 +180,12 @@ def _label_check(r, args) -> None:
         return
     if why:
         raise SliceLensError(f"--label-check: {why}")
-    _print_suspects(check_training_labels(r), r, args)
+    stored = stored_label_check(r)
+    if stored is not None:
+        print("\n(the stored training-label check is reused: the run has not changed since it "
+              "was made)")
+    _print_suspects(stored if stored is not None else check_training_labels(r, reuse=False),
+                    r, args)
 
 
 def _print_suspects(ss, r, args) -> None:

@@ -102,8 +102,30 @@ def label_check_skip(run: Run, split: str = LABEL_CHECK_SPLIT) -> str | None:
     return None
 
 
+def stored_label_check(run: Run, params: dict | None = None,
+                       split: str = LABEL_CHECK_SPLIT) -> SliceSet | None:
+    """The stored training-label check when it still holds: made on ``split`` with the
+    same parameters and after the run's samples and arrays were last written (a run's
+    predictions and features do not change after extraction; words are kept current by
+    :func:`redescribe_stored`). None otherwise."""
+    from slicelens.slicing.slicer_wrong_labels import WrongLabelParams
+
+    path = run.artifact_path("slices", LABEL_CHECK_SLICER)
+    if not path.exists():
+        return None
+    inputs = [run.path / "samples.parquet", *(run.path / f"{a}.npy" for a in ("features", "fw"))]
+    if any(f.exists() and f.stat().st_mtime_ns > path.stat().st_mtime_ns for f in inputs):
+        return None
+    try:
+        ss = load_slices(run, LABEL_CHECK_SLICER)
+    except (WorkspaceError, OSError, ValueError):
+        return None
+    want = WrongLabelParams.model_validate(params or {}).model_dump(mode="json")
+    return ss if ss.split == split and ss.params == want else None
+
+
 def check_training_labels(run: Run, params: dict | None = None,
-                          split: str = LABEL_CHECK_SPLIT) -> SliceSet:
+                          split: str = LABEL_CHECK_SPLIT, reuse: bool = True) -> SliceSet:
     """The wrong-label slices of the TRAINING split, stored like any slice set.
 
     A planted or real labelling error shows as failures at test time only when the model
@@ -115,13 +137,18 @@ def check_training_labels(run: Run, params: dict | None = None,
     grouped, typed ``wrong_labels``, described in words like any slice (the enrichment
     reads the rest of their given label's class). Stored as ``slices/wrong-labels``.
 
+    ``reuse``: return the stored check when it still holds (:func:`stored_label_check`)
+    instead of fitting it again.
+
     Raises :class:`~slicelens.errors.WorkspaceError` with the reason of
     :func:`label_check_skip` when the run cannot be checked.
     """
     why = label_check_skip(run, split)
     if why:
         raise WorkspaceError(f"cannot check the training labels of run {run.id}: {why}")
-    return find_slices(run, LABEL_CHECK_SLICER, params, split=split)
+    stored = stored_label_check(run, params, split) if reuse else None
+    return stored if stored is not None else find_slices(run, LABEL_CHECK_SLICER, params,
+                                                         split=split)
 
 
 def label_check_applies(slicer: str, split: str) -> bool:
