@@ -173,6 +173,17 @@ def test_cli_slices_checks_the_training_labels(demo, capsys):
     assert _cli("slices", ["--workspace", ws, "--slicer", "error-clustering"]) == 0
     out = capsys.readouterr().out
     assert "check is reused" in out and sus[0].id in out and stored.stat().st_mtime_ns == before
+    # a set the person fitted with their own parameters is what the check shows, not
+    # overwritten by the defaults
+    assert _cli("slices", ["--workspace", ws, "--slicer", "wrong-labels", "--split", "train",
+                           "--n-slices", "2"]) == 0
+    own = stored.stat().st_mtime_ns
+    capsys.readouterr()
+    assert _cli("slices", ["--workspace", ws, "--slicer", "error-clustering"]) == 0
+    assert "check is reused" in capsys.readouterr().out
+    assert stored.stat().st_mtime_ns == own
+    assert load_slices(demo.run, "wrong-labels").params["n_slices"] == 2
+    before = own
     # once the run's samples are newer, it is fitted again
     import os
 
@@ -183,6 +194,7 @@ def test_cli_slices_checks_the_training_labels(demo, capsys):
         assert _cli("slices", ["--workspace", ws, "--slicer", "error-clustering"]) == 0
         out = capsys.readouterr().out
         assert "reused" not in out and stored.stat().st_mtime_ns > before
+        assert load_slices(demo.run, "wrong-labels").params["n_slices"] == 2  # kept
     finally:
         os.utime(samples, ns=(st.st_atime_ns, st.st_mtime_ns))
 

@@ -104,8 +104,10 @@ def label_check_skip(run: Run, split: str = LABEL_CHECK_SPLIT) -> str | None:
 
 def stored_label_check(run: Run, params: dict | None = None,
                        split: str = LABEL_CHECK_SPLIT) -> SliceSet | None:
-    """The stored training-label check when it still holds: made on ``split`` with the
-    same parameters and after the run's samples and arrays were last written (a run's
+    """The stored training-label check when it still holds: made on ``split`` (with
+    ``params``, when given: without, whatever parameters the stored set was made with,
+    so that a set a person fitted with their own parameters is not overwritten by the
+    defaults) and after the run's samples and arrays were last written (a run's
     predictions and features do not change after extraction; words are kept current by
     :func:`redescribe_stored`). None otherwise."""
     from slicelens.slicing.slicer_wrong_labels import WrongLabelParams
@@ -120,8 +122,11 @@ def stored_label_check(run: Run, params: dict | None = None,
         ss = load_slices(run, LABEL_CHECK_SLICER)
     except (WorkspaceError, OSError, ValueError):
         return None
-    want = WrongLabelParams.model_validate(params or {}).model_dump(mode="json")
-    return ss if ss.split == split and ss.params == want else None
+    if ss.split != split:
+        return None
+    if params is None:
+        return ss
+    return ss if ss.params == WrongLabelParams.model_validate(params).model_dump(mode="json") else None
 
 
 def check_training_labels(run: Run, params: dict | None = None,
@@ -138,7 +143,8 @@ def check_training_labels(run: Run, params: dict | None = None,
     reads the rest of their given label's class). Stored as ``slices/wrong-labels``.
 
     ``reuse``: return the stored check when it still holds (:func:`stored_label_check`)
-    instead of fitting it again.
+    instead of fitting it again. Without ``params`` a stored check is fitted again with
+    the parameters it was made with (a person's choice is kept).
 
     Raises :class:`~slicelens.errors.WorkspaceError` with the reason of
     :func:`label_check_skip` when the run cannot be checked.
@@ -147,8 +153,19 @@ def check_training_labels(run: Run, params: dict | None = None,
     if why:
         raise WorkspaceError(f"cannot check the training labels of run {run.id}: {why}")
     stored = stored_label_check(run, params, split) if reuse else None
-    return stored if stored is not None else find_slices(run, LABEL_CHECK_SLICER, params,
-                                                         split=split)
+    if stored is not None:
+        return stored
+    if params is None:  # fitted again with the parameters a person chose for the stored one
+        params = _stored_params(run, split)
+    return find_slices(run, LABEL_CHECK_SLICER, params, split=split)
+
+
+def _stored_params(run: Run, split: str) -> dict | None:
+    try:
+        ss = load_slices(run, LABEL_CHECK_SLICER)
+    except (WorkspaceError, OSError, ValueError):
+        return None
+    return dict(ss.params) if ss.split == split else None
 
 
 def label_check_applies(slicer: str, split: str) -> bool:
