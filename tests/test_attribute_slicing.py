@@ -67,6 +67,15 @@ def test_describe_reads_like_words():
                           Attribute("digit", phrase="{value}s")], object="digit")
     assert describe({"size": "small", "background": "brick"}, spec) == "small digits on brick background"
     assert describe({"digit": "four", "size": "small"}, spec) == "small fours"
+    # two attributes with one phrase are said once, the colour first
+    spec = AttributeSpec([Attribute("background", phrase="on {value} background"),
+                          Attribute("background colour", measure="background_colour",
+                                    phrase="on {value} background"),
+                          Attribute("lighting", phrase="in {value} light"),
+                          Attribute("digit", phrase="{value}s")], object="digit")
+    assert describe({"digit": "four", "background": "brick", "lighting": "dark",
+                     "background colour": "black"}, spec) == \
+        "fours on black brick background in dark light"
 
 
 @pytest.fixture

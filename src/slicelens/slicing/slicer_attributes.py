@@ -295,10 +295,13 @@ def describe(conditions: dict[str, str], spec) -> str:
 
     Phrases ``"{value} {object}s"`` become adjectives of one noun; a phrase that starts
     with the value otherwise (``"{value}s"``: "fours") replaces the noun; the other
-    phrases ("on {value} background", "in {value} light") follow it.
+    phrases ("on {value} background", "in {value} light") follow it. Two attributes with
+    the same phrase are said once, colours first: "on black brick background", not "on
+    brick background on black background".
     """
     obj = spec.object if spec is not None else "object"
     adjectives, nouns, rest = [], [], []
+    shared: dict[str, tuple] = {}  # phrase -> (its first attribute, [(not colour, value)])
     for name, value in conditions.items():
         attr = spec.get(name) if spec is not None and name in spec.names else None
         if attr is None:
@@ -308,6 +311,12 @@ def describe(conditions: dict[str, str], spec) -> str:
         elif attr.phrase.startswith("{value}"):
             nouns.append(attr.describe(value, obj))
         else:
-            rest.append(attr.describe(value, obj))
+            if attr.phrase not in shared:
+                shared[attr.phrase] = (attr, [])
+                rest.append(attr.phrase)  # a placeholder, filled below in this order
+            shared[attr.phrase][1].append((not (attr.measure or "").endswith("colour"), value))
+    rest = [shared[p][0].describe(" ".join(v for _, v in sorted(shared[p][1],
+                                                                key=lambda t: t[0])), obj)
+            if p in shared else p for p in rest]
     noun = " and ".join(nouns) if nouns else f"{obj}s"
     return " ".join([*adjectives, noun, *rest])
