@@ -164,6 +164,10 @@ def test_cli_slices_checks_the_training_labels(demo, capsys):
     assert caught >= 5 * len(flipped) / int((df["split"] == "train").sum())
     assert preferred_slicer(demo.run) != "wrong-labels"
     stored = demo.run.artifact_path("slices", "wrong-labels")
+    # --list reads the stored check too, beside the stored slices
+    assert _cli("slices", ["--workspace", ws, "--list", "--slicer", "error-clustering"]) == 0
+    listed = capsys.readouterr().out
+    assert "Training labels:" in listed and sus[0].id in listed
     before = stored.stat().st_mtime_ns
     assert _cli("slices", ["--workspace", ws, "--slicer", "error-clustering",
                            "--no-label-check"]) == 0

@@ -130,8 +130,11 @@ def _list(ws: Workspace, r, args) -> int:
         return 0
     slice_set = r.slices(args.slicer).slice_set
     _print_slices(slice_set, r, args, stored=True)
-    if args.slicer != "wrong-labels" and "wrong-labels" in stored and args.label_check is not False:
-        _print_suspects(r.slices("wrong-labels").slice_set, r, args)
+    from slicelens.pipeline.slices import LABEL_CHECK_SLICER
+
+    if (args.slicer != LABEL_CHECK_SLICER and LABEL_CHECK_SLICER in stored
+            and args.label_check is not False):
+        _print_suspects(r.slices(LABEL_CHECK_SLICER).slice_set, r, args)
     print(f"\nstored slice sets: {', '.join(stored)}")
     _report_marks(ws, r, args.slicer)
     return 0

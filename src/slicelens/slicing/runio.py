@@ -37,7 +37,8 @@ def preferred_slicer(run: Run) -> str:
     The default slicer's if it is stored, else the paper's ``attribution`` slicer's (what
     the demo and earlier versions made), else the most recently written one other than
     ``custom`` and the training-label check's ``wrong-labels`` (written beside every
-    ``slicelens slices``; read only when nothing else is stored), else :data:`~slicelens.slicing.base.DEFAULT_SLICER` (so the reader's
+    ``slicelens slices``; read only when nothing else is stored), else
+    :data:`~slicelens.slicing.base.DEFAULT_SLICER` (so the reader's
     "no stored slices" error names the command to run).
     """
     stored = run.artifact_names("slices")
