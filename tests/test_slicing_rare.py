@@ -112,11 +112,20 @@ def test_error_aware_slicer_types_the_rare_failure(rare_run):
     assert out.shape == ((rare_run.samples.split == "train").sum(),) and out.min() >= -1
 
 
-def test_wrong_label_slicer_finds_flipped_training_labels(tmp_path):
+def _shapes_by(codes: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A stand-in shape embedding: one tight cluster per code (n, 8)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(int(codes.max()) + 1, 8)) * 20
+    return (centres[codes] + rng.normal(size=(len(codes), 8))).astype(np.float32)
+
+
+def test_wrong_label_slicer_finds_flipped_training_labels(tmp_path, monkeypatch):
     """A third of group 0's training labels flipped a -> b: the top wrong-labels slice
-    of the training split is made of them, with the clean label suggested."""
+    of the training split is made of them, with the clean label suggested. Their
+    look-alikes by shape are group 0's (a stand-in embedding), so vote 3 agrees."""
     import test_slicing_support as sup
 
+    import slicelens.attributes.shape as shape
     from slicelens.slicing.base import get_slicer
     from slicelens.store import Run
     from slicelens.store.atomic import write_parquet
@@ -137,8 +146,11 @@ def test_wrong_label_slicer_finds_flipped_training_labels(tmp_path):
     s["correct"] = (s["pred"] == s["label"]).astype("boolean")
     write_parquet(run.path / "samples.parquet", s)
     run = Run(run.path)  # the sample table is cached per Run object
+    monkeypatch.setattr(shape, "run_shape_embedding", lambda *a, **k: _shapes_by(g))
     model = get_slicer("wrong-labels", folds=3).fit(run, "train")
     top = model.slices_[0]
+    assert top.evidence["shape_disagreement"] >= 0.5 and "look-alikes by shape" in \
+        top.evidence["explanation"]
     given = top.evidence["labelled"]
     ids = set(s["id"].to_numpy()[flipped])
     assert top.bug_type == "wrong_labels" and top.evidence["suggested"] == "a"
@@ -161,3 +173,52 @@ def test_wrong_label_slicer_finds_flipped_training_labels(tmp_path):
     assert top.bug_type == "wrong_labels" and set(top.members) <= sampled
     assert np.mean([m in ids for m in top.members]) >= 0.8
     assert small.assign(run, "val").min() >= 0
+
+
+def test_wrong_label_slicer_spares_a_shortcut_minority(tmp_path, monkeypatch):
+    """The same flipped samples, but now their look-alikes by shape carry their given
+    label (a minority the model's features confuse with the other class, as a spurious
+    correlation's minority is): vote 3 clears them, votes 1-2 alone would not; without
+    the images the vote is left out with a warning."""
+    import test_slicing_support as sup
+
+    import slicelens.attributes.shape as shape
+    from slicelens.errors import DataError
+    from slicelens.slicing.base import get_slicer
+    from slicelens.store import Run
+    from slicelens.store.atomic import write_parquet
+
+    old = dict(sup.SPLITS)
+    sup.SPLITS.clear()
+    sup.SPLITS.update({"train": 450, **old})
+    try:
+        run = sup.write_run(tmp_path / "runs" / "run-0001-synth", seed=3)
+    finally:
+        sup.SPLITS.clear()
+        sup.SPLITS.update(old)
+    s = run.samples.copy()
+    g = np.asarray(run.array("fw")).argmax(1)
+    g0 = np.flatnonzero((s["split"].to_numpy() == "train") & (g == 0))
+    minority = g0[::3]
+    s.loc[minority, "label"] = 1
+    s["correct"] = (s["pred"] == s["label"]).astype("boolean")
+    write_parquet(run.path / "samples.parquet", s)
+    run = Run(run.path)
+    ids = set(s["id"].to_numpy()[minority])
+    codes = g.copy()
+    codes[minority] = g.max() + 1  # a shape of their own, among themselves
+    monkeypatch.setattr(shape, "run_shape_embedding", lambda *a, **k: _shapes_by(codes))
+
+    def flagged(**kw):
+        m = get_slicer("wrong-labels", folds=3, **kw).fit(run, "train")
+        return set().union(*[set(x.members) for x in m.slices_ if x.bug_type])
+
+    assert len(flagged(shape_vote=False) & ids) >= 0.6 * len(ids)  # votes 1-2: "wrong"
+    assert len(flagged() & ids) <= 0.1 * len(ids)                   # vote 3 clears them
+
+    def unreadable(*a, **k):
+        raise DataError("images not found")
+
+    monkeypatch.setattr(shape, "run_shape_embedding", unreadable)
+    with pytest.warns(UserWarning, match="no shape embedding"):
+        assert len(flagged() & ids) >= 0.6 * len(ids)

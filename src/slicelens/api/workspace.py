@@ -65,8 +65,8 @@ class Run(_run.Run):
         return Slices(self, find_slices(self, slicer, params, split=split))
 
     def check_training_labels(self, **params):
-        """Groups of training samples whose labels a held-out head and their neighbours
-        both reject (the label check ``slicelens slices`` runs beside the slicer; the
+        """Groups of training samples whose labels a held-out head, their neighbours and
+        their look-alikes by shape all reject (the label check ``slicelens slices`` runs beside the slicer; the
         ``wrong-labels`` slicer on the training split, stored as that slice set).
 
         ``**params``: the wrong-labels slicer's parameters, e.g. ``n_slices=4``. The

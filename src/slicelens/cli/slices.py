@@ -208,8 +208,8 @@ def _print_suspects(ss, r, args) -> None:
         return
     print(f"\nTraining labels: {len(sus)} group(s) of suspect labels among {n} labelled "
           f"{ss.split!r} samples ({sum(s.size for s in sus)} samples), largest first - "
-          "labels a held-out head and their neighbours both reject "
-          "(off: --no-label-check):")
+          "labels a held-out head, their neighbours and their look-alikes by shape all "
+          "reject (off: --no-label-check):")
     rows = [{"slice": s.id, "size": s.size, "labelled": s.evidence.get("labelled", "-"),
              "suggested": s.evidence.get("suggested", "-"),
              "margin": s.evidence.get("mean_margin", float("nan")),

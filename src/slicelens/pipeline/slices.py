@@ -138,7 +138,8 @@ def check_training_labels(run: Run, params: dict | None = None,
     bug is still in the data (it costs capacity and confidence, and the next model may
     learn it). So ``slicelens slices`` runs this check beside the slicer it was asked for:
     the :mod:`~slicelens.slicing.slicer_wrong_labels` slicer fitted on ``split``, i.e. the
-    training samples whose label a held-out head and their neighbours both reject,
+    training samples whose label a held-out head, their neighbours and their look-alikes
+    by shape all reject,
     grouped, typed ``wrong_labels``, described in words like any slice (the enrichment
     reads the rest of their given label's class). Stored as ``slices/wrong-labels``.
 

@@ -61,7 +61,7 @@ export default function SliceTable({ table, selected, onSelect, encoding, onOpen
           Training labels: {table.label_check.groups
             ? <>{table.label_check.groups} group{table.label_check.groups === 1 ? "" : "s"} of suspect labels
               ({table.label_check.suspects.toLocaleString()} of {table.label_check.checked.toLocaleString()} {table.label_check.split} samples)
-              that a held-out head and their neighbours both reject. </>
+              that a held-out head, their neighbours and their look-alikes by shape all reject. </>
             : <>no suspect labels among {table.label_check.checked.toLocaleString()} {table.label_check.split} samples. </>}
           {table.label_check.groups > 0 && onOpenSet && (
             <button className="link" data-testid="open-label-check"
