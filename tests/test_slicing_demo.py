@@ -188,6 +188,19 @@ def test_cli_slices_checks_the_training_labels(demo, capsys):
     assert stored.stat().st_mtime_ns == own
     assert load_slices(demo.run, "wrong-labels").params["n_slices"] == 2
     before = own
+    # a check made by a version with other parameters is fitted again (keeping the
+    # person's values)
+    import json
+
+    meta = json.loads(stored.read_text())
+    del meta["params"]["shape_vote"]
+    stored.write_text(json.dumps(meta))
+    old = stored.stat().st_mtime_ns
+    assert _cli("slices", ["--workspace", ws, "--slicer", "error-clustering"]) == 0
+    assert "reused" not in capsys.readouterr().out and stored.stat().st_mtime_ns > old
+    params = load_slices(demo.run, "wrong-labels").params
+    assert params["n_slices"] == 2 and params["shape_vote"] is True
+    before = stored.stat().st_mtime_ns
     # once the run's samples are newer, it is fitted again
     import os
 

@@ -122,8 +122,8 @@ def stored_label_check(run: Run, params: dict | None = None,
         ss = load_slices(run, LABEL_CHECK_SLICER)
     except (WorkspaceError, OSError, ValueError):
         return None
-    if ss.split != split:
-        return None
+    if ss.split != split or set(ss.params) != set(WrongLabelParams.model_fields):
+        return None  # another split, or made by a version with other parameters
     if params is None:
         return ss
     return ss if ss.params == WrongLabelParams.model_validate(params).model_dump(mode="json") else None
