@@ -162,7 +162,8 @@ class WrongLabelSlicer(Slicer):
                            "were checked; the rest are in no slice)"
                            if len(lab) < n_labelled else "")
                 s.evidence.update(promoted=False, explanation="labels agree with a held-out "
-                                  "head or with their neighbours" + sampled)
+                                  "head, their neighbours or their look-alikes by shape"
+                                  + sampled)
             else:
                 s.bug_type = "wrong_labels"
                 s.evidence["promoted"] = True
@@ -177,7 +178,7 @@ class WrongLabelSlicer(Slicer):
         sug = int(np.bincount(suggested[m], minlength=len(classes)).argmax())
         given = int(np.bincount(y[m][y[m] >= 0], minlength=len(classes)).argmax())
         shape = ("" if shape_dis is None else
-                 f", as do {shape_dis[m].mean():.0%} of its look-alikes by shape")
+                 f", as do {shape_dis[m].mean():.0%} of their look-alikes by shape")
         text = (f"{int(m.sum())} samples labelled mostly {classes[given]} whose label a head "
                 f"fitted without them out-votes (mean margin {margin[m].mean():.2f}) and "
                 f"{disagree[m].mean():.0%} of whose neighbours carry another label{shape}; "
