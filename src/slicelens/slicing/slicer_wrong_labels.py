@@ -161,9 +161,10 @@ class WrongLabelSlicer(Slicer):
                 sampled = (f" (a random {len(lab):,} of the {n_labelled:,} labelled samples "
                            "were checked; the rest are in no slice)"
                            if len(lab) < n_labelled else "")
+                votes = ("head, their neighbours or their look-alikes by shape"
+                         if shape_dis is not None else "head or with their neighbours")
                 s.evidence.update(promoted=False, explanation="labels agree with a held-out "
-                                  "head, their neighbours or their look-alikes by shape"
-                                  + sampled)
+                                  + votes + sampled)
             else:
                 s.bug_type = "wrong_labels"
                 s.evidence["promoted"] = True
