@@ -119,14 +119,11 @@ def _shapes_by(codes: np.ndarray, seed: int = 0) -> np.ndarray:
     return (centres[codes] + rng.normal(size=(len(codes), 8))).astype(np.float32)
 
 
-def test_wrong_label_slicer_finds_flipped_training_labels(tmp_path, monkeypatch):
-    """A third of group 0's training labels flipped a -> b: the top wrong-labels slice
-    of the training split is made of them, with the clean label suggested. Their
-    look-alikes by shape are group 0's (a stand-in embedding), so vote 3 agrees."""
+def _flipped_run(tmp_path):
+    """A synthetic run with 450 training samples, a third of group 0's training labels
+    flipped a -> b. Returns (run, its sample table, group per sample, flipped rows)."""
     import test_slicing_support as sup
 
-    import slicelens.attributes.shape as shape
-    from slicelens.slicing.base import get_slicer
     from slicelens.store import Run
     from slicelens.store.atomic import write_parquet
 
@@ -145,7 +142,17 @@ def test_wrong_label_slicer_finds_flipped_training_labels(tmp_path, monkeypatch)
     s.loc[flipped, "label"] = 1
     s["correct"] = (s["pred"] == s["label"]).astype("boolean")
     write_parquet(run.path / "samples.parquet", s)
-    run = Run(run.path)  # the sample table is cached per Run object
+    return Run(run.path), s, g, flipped  # a new Run: the sample table is cached per object
+
+
+def test_wrong_label_slicer_finds_flipped_training_labels(tmp_path, monkeypatch):
+    """A third of group 0's training labels flipped a -> b: the top wrong-labels slice
+    of the training split is made of them, with the clean label suggested. Their
+    look-alikes by shape are group 0's (a stand-in embedding), so vote 3 agrees."""
+    import slicelens.attributes.shape as shape
+    from slicelens.slicing.base import get_slicer
+
+    run, s, g, flipped = _flipped_run(tmp_path)
     monkeypatch.setattr(shape, "run_shape_embedding", lambda *a, **k: _shapes_by(g))
     model = get_slicer("wrong-labels", folds=3).fit(run, "train")
     top = model.slices_[0]
@@ -180,30 +187,11 @@ def test_wrong_label_slicer_spares_a_shortcut_minority(tmp_path, monkeypatch):
     label (a minority the model's features confuse with the other class, as a spurious
     correlation's minority is): vote 3 clears them, votes 1-2 alone would not; without
     the images the vote is left out with a warning."""
-    import test_slicing_support as sup
-
     import slicelens.attributes.shape as shape
     from slicelens.errors import DataError
     from slicelens.slicing.base import get_slicer
-    from slicelens.store import Run
-    from slicelens.store.atomic import write_parquet
 
-    old = dict(sup.SPLITS)
-    sup.SPLITS.clear()
-    sup.SPLITS.update({"train": 450, **old})
-    try:
-        run = sup.write_run(tmp_path / "runs" / "run-0001-synth", seed=3)
-    finally:
-        sup.SPLITS.clear()
-        sup.SPLITS.update(old)
-    s = run.samples.copy()
-    g = np.asarray(run.array("fw")).argmax(1)
-    g0 = np.flatnonzero((s["split"].to_numpy() == "train") & (g == 0))
-    minority = g0[::3]
-    s.loc[minority, "label"] = 1
-    s["correct"] = (s["pred"] == s["label"]).astype("boolean")
-    write_parquet(run.path / "samples.parquet", s)
-    run = Run(run.path)
+    run, s, g, minority = _flipped_run(tmp_path)
     ids = set(s["id"].to_numpy()[minority])
     codes = g.copy()
     codes[minority] = g.max() + 1  # a shape of their own, among themselves

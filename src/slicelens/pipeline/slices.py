@@ -118,11 +118,8 @@ def stored_label_check(run: Run, params: dict | None = None,
     inputs = [run.path / "samples.parquet", *(run.path / f"{a}.npy" for a in ("features", "fw"))]
     if any(f.exists() and f.stat().st_mtime_ns > path.stat().st_mtime_ns for f in inputs):
         return None
-    try:
-        ss = load_slices(run, LABEL_CHECK_SLICER)
-    except (WorkspaceError, OSError, ValueError):
-        return None
-    if ss.split != split or set(ss.params) != set(WrongLabelParams.model_fields):
+    ss = _load_stored(run, split)
+    if ss is None or set(ss.params) != set(WrongLabelParams.model_fields):
         return None  # another split, or made by a version with other parameters
     if params is None:
         return ss
@@ -139,9 +136,8 @@ def check_training_labels(run: Run, params: dict | None = None,
     learn it). So ``slicelens slices`` runs this check beside the slicer it was asked for:
     the :mod:`~slicelens.slicing.slicer_wrong_labels` slicer fitted on ``split``, i.e. the
     training samples whose label a held-out head, their neighbours and their look-alikes
-    by shape all reject,
-    grouped, typed ``wrong_labels``, described in words like any slice (the enrichment
-    reads the rest of their given label's class). Stored as ``slices/wrong-labels``.
+    by shape all reject, grouped, typed ``wrong_labels``, described in words like any
+    slice (the enrichment reads the rest of their given label's class). Stored as ``slices/wrong-labels``.
 
     ``reuse``: return the stored check when it still holds (:func:`stored_label_check`)
     instead of fitting it again. Without ``params`` a stored check is fitted again with
@@ -162,11 +158,17 @@ def check_training_labels(run: Run, params: dict | None = None,
 
 
 def _stored_params(run: Run, split: str) -> dict | None:
+    ss = _load_stored(run, split)
+    return None if ss is None else dict(ss.params)
+
+
+def _load_stored(run: Run, split: str) -> SliceSet | None:
+    """The stored check if it reads and was made on ``split``, else None."""
     try:
         ss = load_slices(run, LABEL_CHECK_SLICER)
     except (WorkspaceError, OSError, ValueError):
         return None
-    return dict(ss.params) if ss.split == split else None
+    return ss if ss.split == split else None
 
 
 def label_check_applies(slicer: str, split: str) -> bool:
