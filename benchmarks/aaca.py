@@ -17,7 +17,9 @@ an unlabeled pool of ``--pool`` images whose labels the demo's ground truth reve
    random (random pool images of the class), similarity (pool images of the class
    nearest, in the model's pooled features, to the class's seed images; the offline
    stand-in for CLIP-similarity selection), AACA-app and AACA-sel (``aaca`` strategy,
-   sel ranks 3x the budget of candidates by Eq. 1, lambda 0.5);
+   sel ranks 3x the budget of candidates by Eq. 1, lambda 0.5; its variants: which class
+   a seed's confounded region counts for, ``-pred``, and H as the cross entropy of the
+   image's class, ``-ce``, instead of the predictive entropy);
 5. JS(init || val) and JS(aug || val) of every repaired training set (concept tagger:
    class x attribute value, top 10 validation concepts).
 
@@ -33,6 +35,7 @@ Ground truth is read by the simulated crowd, the label oracle and the scores onl
 
 Run:  python benchmarks/aaca.py [--problems 2 | --only 1] [--budgets 15,30,60]
                                 [--size quick] [--seeds 2] [--first-seed 0]
+                                [--methods random,AACA-app,AACA-sel-ce]
       python benchmarks/aaca.py --concepts-only --problems 4 --out aaca-concepts
 Writes benchmarks/results/<--out>.json; prints the tables.
 """
@@ -100,9 +103,14 @@ def c_quality(answers, gold, cfg, classes) -> dict:
     return out
 
 
-#: (row name, AACA variant, which class a seed's confounded regions penalise in Eq. 1)
-AACA_VARIANTS = [("AACA-app", "app", "label"), ("AACA-sel", "sel", "label"),
-                 ("AACA-sel-pred", "sel", "prediction")]
+#: (row name, AACA variant, which class a seed's confounded regions penalise in Eq. 1,
+#: H of Eq. 1: predictive entropy or the cross entropy of the image's class)
+AACA_VARIANTS = [("AACA-app", "app", "label", "entropy"),
+                 ("AACA-sel", "sel", "label", "entropy"),
+                 ("AACA-sel-pred", "sel", "prediction", "entropy"),
+                 ("AACA-sel-ce", "sel", "label", "cross-entropy"),
+                 ("AACA-sel-pred-ce", "sel", "prediction", "cross-entropy")]
+METHODS = ["random", "similarity"] + [v[0] for v in AACA_VARIANTS]
 
 
 def baseline_plan(run, oracle, k: int, how: str, seed_ids, rng):
@@ -191,16 +199,21 @@ def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
     for k in args.budgets:
         plans = {"random": baseline_plan(run, oracle, k, "random", seeds, rng),
                  "similarity": baseline_plan(run, oracle, k, "similarity", seeds, rng)}
-        for name, variant, within in AACA_VARIANTS:
-            plans[name] = get_repair("aaca").plan(
-                ws, run, variant=variant, k=k, candidates=3 * k, oracle=str(paths.ground_truth),
-                oracle_column="true_label", gold=gold_csv, seed=sd, confounded_in=within)
-        rows.append(bound_row(run, k, oracle, plans["AACA-sel"], sets))
-        print(f"  problem {i} seed {sd} bound k={k}: {rows[-1]}", flush=True)
+        for name, variant, within, h in AACA_VARIANTS:
+            if name in args.methods or name == "AACA-sel":  # AACA-sel: the bound's candidates
+                plans[name] = get_repair("aaca").plan(
+                    ws, run, variant=variant, k=k, candidates=3 * k,
+                    oracle=str(paths.ground_truth), oracle_column="true_label", gold=gold_csv,
+                    seed=sd, confounded_in=within, uncertainty=h)
+        if not args.no_bound:
+            rows.append(bound_row(run, k, oracle, plans["AACA-sel"], sets))
+            print(f"  problem {i} seed {sd} bound k={k}: {rows[-1]}", flush=True)
         # what each plan adds: its share in the class's minority group (the shortcut's)
         rows.append({"method": "AACA candidates", "budget": k, "minority_share": minority_share(
             gt, list(plans["AACA-sel"].params["candidate_ids"]))})
         for name, plan in plans.items():
+            if name not in args.methods:
+                continue
             if args.plans_only:
                 rows.append({"method": name, "budget": k,
                              "minority_share": minority_share(gt, list(plan.add))})
@@ -238,8 +251,17 @@ def main(argv=None) -> int:
     ap.add_argument("--plans-only", action="store_true",
                     help="build every plan and report what it adds (minority share), "
                          "without retraining")
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help="comma-separated methods to retrain (default all: "
+                         + ", ".join(METHODS) + "); ERM and the control always run")
+    ap.add_argument("--no-bound", action="store_true",
+                    help="skip the reachable-JSD bounds (step 6)")
     args = ap.parse_args(argv)
     args.budgets = [int(b) for b in args.budgets.split(",")]
+    args.methods = args.methods.split(",")
+    unknown = sorted(set(args.methods) - set(METHODS))
+    if unknown:
+        ap.error(f"unknown method(s) {unknown}; choose from {METHODS}")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         ids = ([int(x) for x in args.only.split(",")] if args.only else range(args.problems))

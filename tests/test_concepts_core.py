@@ -10,7 +10,12 @@ from torch import nn
 
 from slicelens.concepts.alignment import alignment, distribution, jsd
 from slicelens.concepts.answers import ConceptAnswer
-from slicelens.concepts.priority import predictive_entropy, priority_scores, top_k_per_class
+from slicelens.concepts.priority import (
+    cross_entropy,
+    predictive_entropy,
+    priority_scores,
+    top_k_per_class,
+)
 from slicelens.concepts.quality import GoldItem, majority_vote, pretest, summarize
 from slicelens.concepts.saliency import mc_saliency
 from slicelens.errors import DataError, SliceLensError
@@ -30,6 +35,29 @@ def test_eq1_priority_hand_computed():
     assert priority_scores(probs, emb, np.zeros((0, 2)), lam=0.3) == pytest.approx(0.3 * predictive_entropy(probs))
     with pytest.raises(SliceLensError, match="lambda"):
         priority_scores(probs, emb, conf, lam=1.5)
+
+
+def test_eq1_cross_entropy_hand_computed():
+    """The paper's "H refers to cross entropy", H[s_n | d_i]: -ln p(s_n | d_i) of the class
+    each image is for. A confidently wrong image (row 1, made for class 1, p = 0.1) has low
+    predictive entropy but high cross entropy, and so ranks first."""
+    probs = np.array([[0.5, 0.5], [0.9, 0.1]])
+    emb = np.array([[1.0, 0.0], [3.0, 4.0]])
+    conf = np.array([[2.0, 0.0], [0.0, 1.0]])
+    labels = np.array([1, 1])
+    # -ln 0.5 = 0.693147; -ln 0.1 = 2.302585
+    assert cross_entropy(probs, labels) == pytest.approx([0.693147, 2.302585], abs=1e-6)
+    s = priority_scores(probs, emb, conf, lam=0.8, labels=labels)
+    assert s == pytest.approx([0.8 * 0.693147 - 0.2 * 1.0, 0.8 * 2.302585 - 0.2 * 1.4], abs=1e-6)
+    assert s == pytest.approx([0.354518, 1.562068], abs=1e-6)
+    assert s[1] > s[0]
+    # the same images by predictive entropy: row 0 first
+    e = priority_scores(probs, emb, conf, lam=0.8)
+    assert e[0] > e[1]
+    with pytest.raises(SliceLensError, match="class indices"):
+        cross_entropy(probs, np.array([0, 2]))
+    with pytest.raises(SliceLensError, match="2 rows"):
+        cross_entropy(probs, np.array([0]))
 
 
 def test_top_k_per_class():

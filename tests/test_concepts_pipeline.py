@@ -203,6 +203,31 @@ def test_aaca_confounded_regions_count_for_the_label_or_the_predicted_class(bed,
     assert by_pred["confounded_in"] == "prediction"
 
 
+def test_aaca_sel_cross_entropy_ranks_by_the_loss_of_the_class(bed, tmp_path):
+    """uncertainty="cross-entropy" (the paper's "H refers to cross entropy"): with lambda = 1
+    the score of a candidate is -ln p(its class | image), recomputed here from the run's
+    model, and sel keeps the k candidates of each class with the highest such loss; the
+    predictive-entropy reading records other scores."""
+    from slicelens.concepts.runio import load_images, probs_of
+
+    _answers_in(bed.workspace, bed)
+    common = dict(variant="sel", k=3, candidates=9, lam=1.0, oracle=str(bed.paths.ground_truth),
+                  oracle_column="true_label")
+    ce = get_repair("aaca").plan(bed.workspace, bed.run, uncertainty="cross-entropy", **common)
+    ent = get_repair("aaca").plan(bed.workspace, bed.run, **common)
+    assert ce.params["uncertainty"] == "cross-entropy" and ent.params["uncertainty"] == "entropy"
+    cand = ce.params["candidate_ids"]
+    ids = sorted(cand)
+    probs = probs_of(bed.run, load_images(bed.run, ids))
+    loss = {i: -np.log(max(float(probs[n, cand[i]]), 1e-12)) for n, i in enumerate(ids)}
+    for i, score in ce.params["scores"].items():
+        assert score == pytest.approx(loss[i], abs=1e-5)
+    for c in set(cand.values()):
+        mine = sorted((i for i in ids if cand[i] == c), key=lambda i: (-loss[i], ids.index(i)))
+        assert {i for i, cl in ce.add.items() if cl == c} == set(mine[:3])
+    assert ce.params["scores"] != ent.params["scores"]
+
+
 @pytest.mark.slow
 def test_alignment_report_and_chart(bed, tmp_path):
     from slicelens.pipeline.concepts import alignment_report

@@ -15,8 +15,9 @@ every class's valid concepts, chosen by the priority score of Eq. 1.
      (:mod:`slicelens.repair.compositor`), one prompt at a time;
    - ``generator``: a text-to-image backend (``generator``, e.g. ``diffusers``);
 4. (d) ``sel``: the ``k`` candidates per class with the highest Eq. 1 priority
-   (:mod:`slicelens.concepts.priority`: predictive entropy of the current model minus
-   the summed cosine similarity to the embeddings of the saliency regions of that
+   (:mod:`slicelens.concepts.priority`: the current model's uncertainty, predictive
+   entropy or, with ``uncertainty="cross-entropy"``, the cross entropy of the class the
+   image is for, minus the summed cosine similarity to the embeddings of the saliency regions of that
    class's seed images annotated with a concept of C); ``app``: ``k`` candidates per
    class at random (appended without selection). Both add the same number.
    ``confounded_in`` says which class a seed's confounded regions penalise: its label
@@ -74,6 +75,11 @@ class AACAParams(BaseModel):
         "label", description="sel: the class whose debug images Eq. 1 keeps away from a seed's "
         "confounded region: the seed's label (the paper, C(s_n)) or the class the model "
         "predicted for it (where the confounder pulled the decision)")
+    uncertainty: Literal["entropy", "cross-entropy"] = Field(
+        "entropy", description="sel: H of Eq. 1: the predictive entropy of the current model "
+        "(Gal et al., no label) or the cross entropy -ln p(s_n | d) of the class the debug "
+        "image is for (the paper's 'H refers to cross entropy'), high on images the model "
+        "gets confidently wrong")
     seed: int = Field(0, description="random seed (app's draw, generation)")
 
 
@@ -126,9 +132,10 @@ class AACA(RepairStrategy):
                 from slicelens.concepts.priority import priority_scores
 
                 emb = conf_emb.get(run.classes[c], np.zeros((0, 1)))
-                scores[rows] = priority_scores(cand["probs"][rows], cand["emb"][rows],
-                                               emb if len(emb) else np.zeros((0, cand["emb"].shape[1])),
-                                               p.lam)
+                scores[rows] = priority_scores(
+                    cand["probs"][rows], cand["emb"][rows],
+                    emb if len(emb) else np.zeros((0, cand["emb"].shape[1])), p.lam,
+                    labels=labels[rows] if p.uncertainty == "cross-entropy" else None)
                 order = rows[np.lexsort((rows, -scores[rows]))]
                 picked += order[: p.k].tolist()
             else:
