@@ -204,7 +204,7 @@ def test_aaca_confounded_regions_count_for_the_label_or_the_predicted_class(bed,
 
 
 def test_aaca_sel_cross_entropy_ranks_by_the_loss_of_the_class(bed, tmp_path):
-    """uncertainty="cross-entropy" (the paper's "H refers to cross entropy"): with lambda = 1
+    """uncertainty="cross-entropy" (the default; the paper's "H refers to cross entropy"): with lambda = 1
     the score of a candidate is -ln p(its class | image), recomputed here from the run's
     model, and sel keeps the k candidates of each class with the highest such loss; the
     predictive-entropy reading records other scores."""
@@ -213,8 +213,8 @@ def test_aaca_sel_cross_entropy_ranks_by_the_loss_of_the_class(bed, tmp_path):
     _answers_in(bed.workspace, bed)
     common = dict(variant="sel", k=3, candidates=9, lam=1.0, oracle=str(bed.paths.ground_truth),
                   oracle_column="true_label")
-    ce = get_repair("aaca").plan(bed.workspace, bed.run, uncertainty="cross-entropy", **common)
-    ent = get_repair("aaca").plan(bed.workspace, bed.run, **common)
+    ce = get_repair("aaca").plan(bed.workspace, bed.run, **common)  # the default
+    ent = get_repair("aaca").plan(bed.workspace, bed.run, uncertainty="entropy", **common)
     assert ce.params["uncertainty"] == "cross-entropy" and ent.params["uncertainty"] == "entropy"
     cand = ce.params["candidate_ids"]
     ids = sorted(cand)

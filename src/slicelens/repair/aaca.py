@@ -76,7 +76,7 @@ class AACAParams(BaseModel):
         "confounded region: the seed's label (the paper, C(s_n)) or the class the model "
         "predicted for it (where the confounder pulled the decision)")
     uncertainty: Literal["entropy", "cross-entropy"] = Field(
-        "entropy", description="sel: H of Eq. 1: the predictive entropy of the current model "
+        "cross-entropy", description="sel: H of Eq. 1: the predictive entropy of the current model "
         "(Gal et al., no label) or the cross entropy -ln p(s_n | d) of the class the debug "
         "image is for (the paper's 'H refers to cross entropy'), high on images the model "
         "gets confidently wrong")
