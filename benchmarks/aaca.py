@@ -156,6 +156,18 @@ def bound_row(run, k: int, oracle, sel_plan, sets) -> dict:
             "candidates": b_cand["candidates"], "pool": b_pool["candidates"]}
 
 
+def plan_jsd(run, plan, sets) -> dict:
+    """JS(init || val) and JS(aug || val) of a pool plan without retraining: the tags of
+    the added images join the initial training tags (what ``alignment_report`` computes
+    from the repaired run)."""
+    from slicelens.concepts.alignment import alignment
+    from slicelens.concepts.runio import concept_tags
+
+    added = concept_tags(run, list(plan.add), list(plan.add.values()))
+    rep = alignment(sets["val"][0], sets["init"][0], sets["init"][0] + added)
+    return {"jsd_init_val": rep["jsd_init_val"], "jsd_aug_val": rep["jsd_aug_val"]}
+
+
 def _over_seeds(figs: list[dict]) -> dict:
     """Mean average / worst-group accuracy over training seeds, with each seed's value."""
     out = {m: float(np.mean([f[m] for f in figs])) for m in ("average", "worst_group")}
@@ -226,7 +238,7 @@ def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
             if name not in args.methods:
                 continue
             if args.plans_only:
-                rows.append({"method": name, "budget": k,
+                rows.append({"method": name, "budget": k, **plan_jsd(run, plan, sets),
                              "minority_share": minority_share(gt, list(plan.add))})
                 print(f"  problem {i} seed {sd} {name} k={k}: {rows[-1]}", flush=True)
                 continue
