@@ -251,6 +251,10 @@ def test_demo_runs_the_aaca_step(demo_state):
     assert minority_share(gt, gt.index[gt["group"] == counts.idxmax()][:5]) == 0.0
     assert len(rep["added"]) > 0
     assert res["minority_share"] == minority_share(gt, rep["added"])
+    # and of the candidates they were chosen from, read from the repair's recorded plan
+    cands = demo_state.workspace.run(rep["run"]).record["plan"]["params"]["candidate_ids"]
+    assert len(cands) > len(rep["added"])
+    assert res["candidate_minority_share"] == minority_share(gt, list(cands))
 
 
 def test_compositor_matches_shape_clusters_on_the_object_donor():

@@ -109,13 +109,18 @@ def step_aaca(st, per_class: int = 10, k: int | None = None) -> None:
                         f"{b['lower']:.4f} (proven; fall at most {b['fall_at_most']:.0%})"))
     from slicelens.evaluate.groups import load_ground_truth
 
-    res["minority_share"] = minority_share(load_ground_truth(st.paths.ground_truth),
-                                           res["repair"]["added"])
+    gt = load_ground_truth(st.paths.ground_truth)
+    res["minority_share"] = minority_share(gt, res["repair"]["added"])
+    cands = ((new.record.get("plan") or {}).get("params") or {}).get("candidate_ids") or {}
+    res["candidate_minority_share"] = minority_share(gt, list(cands)) if cands else None
+    among = ("" if res["candidate_minority_share"] is None else
+             f" (of the candidates they were chosen from: {res['candidate_minority_share']:.0%})")
     st.echo(_indent(f"{res['minority_share']:.0%} of the debug images sit in their class's "
-                    "minority group (hidden ground truth): Eq. 1 keeps a class's new images away "
-                    "from where its seeds' confounder was seen, i.e. in the majority group; "
-                    "`--set confounded_in=prediction` counts the confounder for the predicted "
-                    "class instead (docs/concepts.md)"))
+                    f"minority group, the group the shortcut fails on{among}, by the hidden "
+                    "ground truth. Eq. 1 favours images the model gets wrong (cross entropy "
+                    "of their class) and keeps a class's new images away from where its "
+                    "seeds' confounder was seen; `--set confounded_in=prediction` counts "
+                    "the confounder for the predicted class instead (docs/concepts.md)"))
     res["seconds"] = time.perf_counter() - t0
     st.echo(f"    ({res['seconds']:.0f} s)")
 
