@@ -180,16 +180,16 @@ def test_aaca_plans_sel_app_pool_and_compositor(bed, tmp_path):
 
 def test_aaca_confounded_regions_count_for_the_label_or_the_predicted_class(bed, tmp_path):
     """Eq. 1's penalty of class s_n uses the seeds annotated with a confounder of C(s_n):
-    by default they count for their label (the paper); with confounded_in="prediction"
-    the same images count for the class the model predicted for them."""
+    with confounded_in="label" they count for their label (the paper); by default
+    ("prediction") the same images count for the class the model predicted for them."""
     _answers_in(bed.workspace, bed)
     gold = _write(tmp_path / "gold.csv", [["image_id", "confounded", "valid"]] +
                   [[g.image_id, "; ".join(g.confounded), "; ".join(g.valid)] for g in bed.gold.values()])
     common = dict(variant="sel", k=3, candidates=6, oracle=str(bed.paths.ground_truth),
                   oracle_column="true_label", gold=gold)
-    by_label = get_repair("aaca").plan(bed.workspace, bed.run, **common).params
-    by_pred = get_repair("aaca").plan(bed.workspace, bed.run, confounded_in="prediction",
-                                      **common).params
+    by_label = get_repair("aaca").plan(bed.workspace, bed.run, confounded_in="label",
+                                       **common).params
+    by_pred = get_repair("aaca").plan(bed.workspace, bed.run, **common).params  # the default
     s = bed.run.samples.set_index("id")
     classes = bed.run.classes
     ids = sorted(i for v in by_label["confounded_images"].values() for i in v)

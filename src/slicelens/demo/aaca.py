@@ -119,8 +119,9 @@ def step_aaca(st, per_class: int = 10, k: int | None = None) -> None:
                     f"minority group, the group the shortcut fails on{among}, by the hidden "
                     "ground truth. Eq. 1 favours images the model gets wrong (cross entropy "
                     "of their class) and keeps a class's new images away from where its "
-                    "seeds' confounder was seen; `--set confounded_in=prediction` counts "
-                    "the confounder for the predicted class instead (docs/concepts.md)"))
+                    "seeds' confounder was seen, a seed's confounder counting for the class the "
+                    "model predicted (`--set confounded_in=label`: for its own label, as the "
+                    "paper; docs/concepts.md)"))
     res["seconds"] = time.perf_counter() - t0
     st.echo(f"    ({res['seconds']:.0f} s)")
 

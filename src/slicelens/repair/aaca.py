@@ -21,7 +21,7 @@ every class's valid concepts, chosen by the priority score of Eq. 1.
    class's seed images annotated with a concept of C); ``app``: ``k`` candidates per
    class at random (appended without selection). Both add the same number.
    ``confounded_in`` says which class a seed's confounded regions penalise: its label
-   (default, the paper's C(s_n): "art studio" images with a leather bag, Fig. 1) or the
+   (the paper's C(s_n): "art studio" images with a leather bag, Fig. 1) or (default) the
    class the model predicted for it. They differ when the confounder is a shortcut
    shared by a class: a "0-4" digit on the brick background that "5-9" images sit on,
    predicted "5-9", makes the label reading keep the new "0-4" images AWAY from brick
@@ -72,9 +72,10 @@ class AACAParams(BaseModel):
     region_share: float = Field(0.5, gt=0, le=1, description="salient region: map >= this "
                                 "share of its maximum")
     confounded_in: Literal["label", "prediction"] = Field(
-        "label", description="sel: the class whose debug images Eq. 1 keeps away from a seed's "
+        "prediction", description="sel: the class whose debug images Eq. 1 keeps away from a seed's "
         "confounded region: the seed's label (the paper, C(s_n)) or the class the model "
-        "predicted for it (where the confounder pulled the decision)")
+        "predicted for it (where the confounder pulled the decision; the default, measured "
+        "in docs/concepts.md)")
     uncertainty: Literal["entropy", "cross-entropy"] = Field(
         "cross-entropy", description="sel: H of Eq. 1: the predictive entropy of the current model "
         "(Gal et al., no label) or the cross entropy -ln p(s_n | d) of the class the debug "
