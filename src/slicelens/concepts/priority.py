@@ -8,10 +8,12 @@ cross entropy ``-ln p(s_n | d_i)`` of the class ``s_n`` the debug image was made
 (``labels`` given), and in the prose as "higher predictive entropy (Gal et al.)",
 ``-sum_c p_c ln p_c``, which needs no label (``labels`` omitted). They differ on an
 image the model gets confidently wrong, the kind a shortcut produces: its predictive
-entropy is low, its cross entropy high. ``sim`` is the cosine similarity, and ``emb(c_j(s_n))`` the embedding of the saliency region
-where confounded concept ``c_j`` of class ``s_n`` was seen. High entropy and low
-similarity to the confounders come first; images are sorted by descending score and the
-top ``k`` of each class are kept (Alg. 1 line 17, "Top1000").
+entropy is low, its cross entropy high. ``sim`` is the cosine similarity, and
+``emb(c_j(s_n))`` the embedding of the saliency region where confounded concept ``c_j``
+of class ``s_n`` was seen. High ``H`` and low similarity to the confounders come first;
+images are sorted by descending score and the top ``k`` of each class are kept (Alg. 1
+line 17, "Top1000"). Which class a seed's confounded region counts for is the caller's
+choice (:mod:`slicelens.repair.aaca`, ``confounded_in``).
 
 Example (hand-computed in tests/test_concepts_core.py)
 -------
