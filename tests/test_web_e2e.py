@@ -511,6 +511,33 @@ def test_repair_job_and_before_after(page, demo_url):
     assert not errors, errors
 
 
+def test_scatter_redraws_in_a_burst_without_a_dropped_draw(page, demo_url):
+    """New colours or points in quick succession ask the scatter to redraw before its last
+    draw finished (slow in software WebGL on a busy machine); regl-scatterplot rejects such
+    a draw (an uncaught error, and the newest picture not drawn). Draws are queued
+    (Scatter.tsx drawLatest): no error, and the last choice is what is drawn."""
+    pg, errors = page
+    url, _ = demo_url
+    pg.goto(url)
+    pg.locator("[data-testid=scatter] canvas").wait_for()
+    before = len(errors)
+    pg.evaluate("""async () => {
+        const sel = document.querySelector('[data-testid=scatter-color]');
+        const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
+        const values = [...sel.options].map((o) => o.value);
+        for (let i = 0; i < 12; i++) {
+            set.call(sel, values[i % values.length]);
+            sel.dispatchEvent(new Event('change', { bubbles: true }));
+            await new Promise((r) => setTimeout(r, 5));
+        }
+    }""")
+    pg.wait_for_timeout(1500)
+    assert not errors[before:], errors[before:]
+    n = pg.locator("[data-testid=scatter-color] option").count()
+    last = pg.locator("[data-testid=scatter-color] option").nth((12 - 1) % n).get_attribute("value")
+    assert pg.locator("[data-testid=scatter-color]").input_value() == last
+
+
 def test_dark_theme_follows_the_os_and_api_docs_work_offline(page, demo_url):
     pg, errors = page
     url, _ = demo_url

@@ -56,6 +56,30 @@ export default function Scatter(p: Props) {
     return { nx, ny };
   }, [p.points, aspect]);
 
+  // regl-scatterplot ignores (with a console warning) a draw that starts before the last
+  // one finished: a resize and new points can ask twice in one frame. Draws run one at a
+  // time; while one runs, only the latest request waits, so the newest data is drawn last.
+  const drawing = useRef(false);
+  const pendingDraw = useRef<(() => Promise<unknown>) | null>(null);
+  const drawLatest = (job: () => Promise<unknown>) => {
+    pendingDraw.current = job;
+    if (drawing.current) return;
+    drawing.current = true;
+    void (async () => {
+      while (pendingDraw.current) {
+        const next = pendingDraw.current;
+        pendingDraw.current = null;
+        try {
+          await next();
+        } catch (e) {
+          // a plot destroyed mid-draw (view closed) has nothing left to draw on; else say so
+          if (plot.current) console.error(e);
+        }
+      }
+      drawing.current = false;
+    })();
+  };
+
   useEffect(() => {
     const el = canvas.current!;
     const { width, height } = el.getBoundingClientRect();
@@ -108,8 +132,11 @@ export default function Scatter(p: Props) {
     const z = new Float32Array(n);
     for (let i = 0; i < n; i++) z[i] = colorBy === "correct" ? (correct[i] < 0 ? 2 : correct[i]) : slice[i] + 1;
     const colors = colorBy === "correct" ? CORRECT_COLORS : ["#c8c8c8", ...p.table.slices.map((s: SliceRow) => sliceColor(s.id))];
-    sp.set({ colorBy: "valueA", pointColor: colors, pointColorActive: "#111111" });
-    sp.draw({ x: xy.nx, y: xy.ny, valueA: z }, { zDataType: "categorical" });
+    drawLatest(() => {
+      if (plot.current !== sp) return Promise.resolve(); // destroyed meanwhile
+      sp.set({ colorBy: "valueA", pointColor: colors, pointColorActive: "#111111" });
+      return sp.draw({ x: xy.nx, y: xy.ny, valueA: z }, { zDataType: "categorical" });
+    });
   }, [p.points, p.table.slices, xy, colorBy]);
 
   useEffect(() => {
