@@ -223,7 +223,8 @@ def run_problem(i: int, root: Path, args, rep: int = 0) -> dict:
         plans = {"random": baseline_plan(run, oracle, k, "random", seeds, rng),
                  "similarity": baseline_plan(run, oracle, k, "similarity", seeds, rng)}
         for name, variant, within, h in AACA_VARIANTS:
-            if name in args.methods or name == "AACA-sel":  # AACA-sel: the bound's candidates
+            # AACA-sel always: its D'_debug feeds the bound and the candidates' row
+            if name in args.methods or name == "AACA-sel":
                 plans[name] = get_repair("aaca").plan(
                     ws, run, variant=variant, k=k, candidates=3 * k,
                     oracle=str(paths.ground_truth), oracle_column="true_label", gold=gold_csv,

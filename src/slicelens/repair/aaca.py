@@ -15,10 +15,10 @@ every class's valid concepts, chosen by the priority score of Eq. 1.
      (:mod:`slicelens.repair.compositor`), one prompt at a time;
    - ``generator``: a text-to-image backend (``generator``, e.g. ``diffusers``);
 4. (d) ``sel``: the ``k`` candidates per class with the highest Eq. 1 priority
-   (:mod:`slicelens.concepts.priority`: the current model's uncertainty, predictive
-   entropy or, with ``uncertainty="cross-entropy"``, the cross entropy of the class the
-   image is for, minus the summed cosine similarity to the embeddings of the saliency regions of that
-   class's seed images annotated with a concept of C); ``app``: ``k`` candidates per
+   (:mod:`slicelens.concepts.priority`: the current model's uncertainty, by default
+   (``uncertainty="cross-entropy"``) the cross entropy of the class the image is for, or
+   the predictive entropy, minus the summed cosine similarity to the embeddings of the
+   saliency regions of that class's seed images annotated with a concept of C); ``app``: ``k`` candidates per
    class at random (appended without selection). Both add the same number.
    ``confounded_in`` says which class a seed's confounded regions penalise: its label
    (the paper's C(s_n): "art studio" images with a leather bag, Fig. 1) or (default) the
@@ -72,13 +72,13 @@ class AACAParams(BaseModel):
     region_share: float = Field(0.5, gt=0, le=1, description="salient region: map >= this "
                                 "share of its maximum")
     confounded_in: Literal["label", "prediction"] = Field(
-        "prediction", description="sel: the class whose debug images Eq. 1 keeps away from a seed's "
-        "confounded region: the seed's label (the paper, C(s_n)) or the class the model "
+        "prediction", description="sel: the class whose debug images Eq. 1 keeps away from "
+        "a seed's confounded region: the seed's label (the paper, C(s_n)) or the class the model "
         "predicted for it (where the confounder pulled the decision; the default, measured "
         "in docs/concepts.md)")
     uncertainty: Literal["entropy", "cross-entropy"] = Field(
-        "cross-entropy", description="sel: H of Eq. 1: the predictive entropy of the current model "
-        "(Gal et al., no label) or the cross entropy -ln p(s_n | d) of the class the debug "
+        "cross-entropy", description="sel: H of Eq. 1: the predictive entropy of the current "
+        "model (Gal et al., no label) or the cross entropy -ln p(s_n | d) of the class the debug "
         "image is for (the paper's 'H refers to cross entropy'), high on images the model "
         "gets confidently wrong")
     seed: int = Field(0, description="random seed (app's draw, generation)")

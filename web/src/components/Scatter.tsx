@@ -56,8 +56,8 @@ export default function Scatter(p: Props) {
     return { nx, ny };
   }, [p.points, aspect]);
 
-  // regl-scatterplot ignores (with a console warning) a draw that starts before the last
-  // one finished: a resize and new points can ask twice in one frame. Draws run one at a
+  // regl-scatterplot rejects (an uncaught error, the picture not drawn) a draw that starts
+  // before the last one finished: new colours and new points can ask twice in a row. Draws run one at a
   // time; while one runs, only the latest request waits, so the newest data is drawn last.
   const drawing = useRef(false);
   const pendingDraw = useRef<(() => Promise<unknown>) | null>(null);
